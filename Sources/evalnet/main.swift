@@ -1,0 +1,2 @@
+import EvalnetCLI
+await EvalnetCommand.main()
