@@ -45,6 +45,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -53,6 +54,24 @@ let package = Package(
             dependencies: [
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PoolAPI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PoolCore",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PoolServer",
+            dependencies: [
+                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -73,6 +92,21 @@ let package = Package(
         .executableTarget(
             name: "EvalnetBench",
             dependencies: ["Hotkeys"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["Store", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PoolCoreTests",
+            dependencies: ["PoolCore"],
             swiftSettings: strict
         ),
         .testTarget(

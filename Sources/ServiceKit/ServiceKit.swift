@@ -1,1 +1,265 @@
-// placeholder
+/// # ServiceKit
+///
+/// Owns what every HTTP service of the network shares: the FastAPI-compatible JSON error
+/// (`{"detail", "code"}`) and the middleware that turns any thrown error into it, capped
+/// JSON body decoding that tolerates Python's `NaN`/`Infinity` tokens, the signed-request
+/// check (`X-Key`/`X-Timestamp`/`X-Signature`) on Hummingbird requests, Prometheus
+/// metrics at `/metrics`, and the route catalogue behind `/openapi.json` and `/docs`.
+import Foundation
+import Hotkeys
+import Hummingbird
+import Logging
+
+/// An error answered to the client as `{"detail": "...", "code": "..."}` with `status`.
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
+    public let status: HTTPResponse.Status
+    public let detail: String
+    public let code: String
+    public var retryAfterSeconds: Int?
+    public var extra: [String: String]
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String, retryAfterSeconds: Int? = nil,
+                extra: [String: String] = [:]) {
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retryAfterSeconds = retryAfterSeconds
+        self.extra = extra
+    }
+
+    public var description: String { "\(status.code) \(code): \(detail)" }
+
+    public static func badRequest(_ code: String, _ detail: String) -> APIError { .init(.badRequest, code, detail) }
+    public static func notFound(_ code: String, _ detail: String) -> APIError { .init(.notFound, code, detail) }
+    public static func unprocessable(_ code: String, _ detail: String) -> APIError {
+        .init(.unprocessableContent, code, detail)
+    }
+    public static func conflict(_ code: String, _ detail: String) -> APIError { .init(.conflict, code, detail) }
+    public static func unauthorized(_ code: String, _ detail: String) -> APIError { .init(.unauthorized, code, detail) }
+    public static func forbidden(_ code: String, _ detail: String) -> APIError { .init(.forbidden, code, detail) }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var body: [String: JSONValue] = ["detail": .string(detail), "code": .string(code)]
+        if let retryAfterSeconds { body["retry_after_s"] = .number(Double(retryAfterSeconds)) }
+        for (k, v) in extra { body[k] = .string(v) }
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).encoded())))
+    }
+}
+
+/// The wire shape of an error, for clients.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    public var detail: String
+    public var code: String
+}
+
+/// Turns every error a handler throws into an `APIError` response, and logs server faults.
+public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status {
+            case .notFound: code = "not_found"
+            case .contentTooLarge: code = "body_too_large"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .badRequest: code = "bad_request"
+            default: code = "http_\(error.status.code)"
+            }
+            let detail = error.body ?? (error.status == .notFound
+                ? "No route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
+            throw APIError(error.status, code, detail)
+        } catch let error as AuthFailure {
+            throw APIError(.unauthorized, error.code, error.description)
+        } catch is CancellationError {
+            throw APIError(.serviceUnavailable, "cancelled", "The server is shutting down")
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw APIError(.internalServerError, "internal_error", "Internal server error")
+        }
+    }
+}
+
+/// Request helpers every service uses.
+extension Request {
+    /// Looks a header up by name, case-insensitively.
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.first { $0.name.canonicalName == lower }?.value
+    }
+
+    /// Decodes a JSON body of at most `maxBytes`. An empty body decodes as `{}`.
+    /// Python's bare `NaN`, `Infinity` and `-Infinity` tokens are accepted as numbers.
+    public func decodeJSON<T: Decodable>(_ type: T.Type, maxBytes: Int = 1 << 20) async throws -> T {
+        var body = self.body
+        let buffer: ByteBuffer
+        do { buffer = try await body.collect(upTo: maxBytes) } catch {
+            throw APIError(.contentTooLarge, "body_too_large", "Request body exceeds \(maxBytes) bytes")
+        }
+        var bytes = Array(buffer.readableBytesView)
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { bytes = Array("{}".utf8) }
+        return try JSONBody.decode(type, from: bytes)
+    }
+
+    /// A query parameter parsed as an integer within `range`, or `defaultValue` when absent.
+    public func intQuery(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = uri.queryParameters[Substring(name)] else { return defaultValue }
+        guard let v = Int(text), range.contains(v) else {
+            throw APIError.unprocessable("invalid_query", "Query parameter \(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+}
+
+/// JSON encoding and decoding with the project's conventions (snake_case fields declared
+/// by CodingKeys, ISO-8601 dates, non-finite numbers as Python writes them).
+public enum JSONBody {
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        decoder.dateDecodingStrategy = .iso8601
+        do {
+            return try decoder.decode(type, from: Data(quoteNonFiniteTokens(bytes)))
+        } catch let error as DecodingError {
+            throw APIError.unprocessable("invalid_body", describe(error))
+        }
+    }
+
+    public static func encoder() -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.dateEncodingStrategy = .iso8601
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return e
+    }
+
+    /// Rewrites bare `NaN`, `Infinity`, `-Infinity` outside strings as quoted strings, so the
+    /// standard decoder's non-conforming-float strategy can read them.
+    static func quoteNonFiniteTokens(_ input: [UInt8]) -> [UInt8] {
+        let tokens: [[UInt8]] = [Array("-Infinity".utf8), Array("Infinity".utf8), Array("NaN".utf8)]
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count + 8)
+        var i = 0
+        var inString = false
+        var escaped = false
+        outer: while i < input.count {
+            let c = input[i]
+            if inString {
+                out.append(c)
+                if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inString = false }
+                i += 1
+                continue
+            }
+            if c == 0x22 {
+                inString = true
+                out.append(c)
+                i += 1
+                continue
+            }
+            for t in tokens where input.count - i >= t.count && Array(input[i..<(i + t.count)]) == t {
+                out.append(0x22)
+                out.append(contentsOf: t)
+                out.append(0x22)
+                i += t.count
+                continue outer
+            }
+            out.append(c)
+            i += 1
+        }
+        return out
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ ctx: DecodingError.Context) -> String {
+            let p = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "body" : p
+        }
+        switch error {
+        case let .keyNotFound(key, ctx):
+            let parent = path(ctx)
+            return "Missing field '\(key.stringValue)'" + (parent == "body" ? "" : " in \(parent)")
+        case let .typeMismatch(type, ctx): return "Field \(path(ctx)): expected \(type)"
+        case let .valueNotFound(type, ctx): return "Field \(path(ctx)): expected \(type), got null"
+        case let .dataCorrupted(ctx):
+            if ctx.codingPath.isEmpty { return "Body is not valid JSON" }
+            return "Field \(path(ctx)): \(ctx.debugDescription)"
+        @unknown default: return "Invalid body"
+        }
+    }
+}
+
+/// A JSON response from any `Encodable` value, with a chosen status.
+public struct JSONResponse<T: Encodable & Sendable>: ResponseGenerator {
+    public let value: T
+    public let status: HTTPResponse.Status
+
+    public init(_ value: T, status: HTTPResponse.Status = .ok) {
+        self.value = value
+        self.status = status
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONBody.encoder().encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// A minimal JSON value for hand-built documents (errors, OpenAPI).
+public indirect enum JSONValue: Sendable, Equatable, Codable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public func encoded() -> [UInt8] {
+        (try? Array(JSONBody.encoder().encode(self))) ?? Array("null".utf8)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case let .bool(b): try c.encode(b)
+        case let .number(n):
+            if n.rounded() == n && abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+        case let .string(s): try c.encode(s)
+        case let .array(a): try c.encode(a)
+        case let .object(o): try c.encode(o)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+}
+
+/// Checks the signed-request headers of a Hummingbird request.
+extension RequestAuthenticator {
+    public func authenticate(_ request: Request, now: Date = Date()) throws -> SR25519PublicKey {
+        do {
+            return try authenticate(header: { request.header($0) }, now: now)
+        } catch {
+            throw APIError(.unauthorized, error.code, error.description)
+        }
+    }
+}

@@ -1,1 +1,274 @@
-// placeholder
+/// # Store
+///
+/// Owns persistence plumbing shared by every service: one small SQL interface
+/// (`SQLDatabase`, `SQLExecutor`, `SQLValue`, `SQLRow`) with two real backends — an
+/// embedded SQLite file (SQLiteNIO, the default) and PostgreSQL (PostgresNIO, production) —
+/// plus versioned migrations and `transaction`, the only way services write: a body runs
+/// inside one database transaction and either commits whole or leaves nothing behind.
+/// Services write their SQL once with `?` placeholders; the PostgreSQL backend numbers them.
+import Foundation
+import Logging
+
+/// A value bound into or read out of SQL.
+public enum SQLValue: Sendable, Equatable, Hashable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case blob([UInt8])
+
+    public static func from(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+    public static func from(_ value: Int?) -> SQLValue { value.map { .int(Int64($0)) } ?? .null }
+    public static func from(_ value: Double?) -> SQLValue { value.map { .double($0) } ?? .null }
+    public static func bool(_ value: Bool) -> SQLValue { .int(value ? 1 : 0) }
+}
+
+extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    case badURL(String)
+    case missingColumn(String)
+    case typeMismatch(column: String, expected: String, got: SQLValue)
+    case migrationFailed(version: Int, String)
+    case backend(String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case let .badURL(u):
+            return "unsupported database URL '\(u)': use sqlite:PATH or postgres://user:pass@host:port/db"
+        case let .missingColumn(c): return "result has no column '\(c)'"
+        case let .typeMismatch(c, e, g): return "column '\(c)': expected \(e), got \(g)"
+        case let .migrationFailed(v, why): return "migration \(v) failed: \(why)"
+        case let .backend(why): return "database error: \(why)"
+        case let .conflict(why): return "write conflict: \(why)"
+        }
+    }
+}
+
+/// One result row, columns addressed by name.
+public struct SQLRow: Sendable {
+    public let columns: [String]
+    public let values: [SQLValue]
+
+    public init(columns: [String], values: [SQLValue]) {
+        self.columns = columns
+        self.values = values
+    }
+
+    public subscript(_ name: String) -> SQLValue {
+        guard let i = columns.firstIndex(of: name) else { return .null }
+        return values[i]
+    }
+
+    public func has(_ name: String) -> Bool { columns.contains(name) }
+
+    public func int(_ name: String) throws -> Int64 {
+        switch self[name] {
+        case let .int(v): return v
+        case let .double(v) where v.rounded() == v: return Int64(v)
+        case let .text(t) where Int64(t) != nil: return Int64(t) ?? 0
+        case let other: throw StoreError.typeMismatch(column: name, expected: "integer", got: other)
+        }
+    }
+
+    public func optionalInt(_ name: String) throws -> Int64? {
+        if case .null = self[name] { return nil }
+        return try int(name)
+    }
+
+    public func double(_ name: String) throws -> Double {
+        switch self[name] {
+        case let .double(v): return v
+        case let .int(v): return Double(v)
+        case let .text(t) where Double(t) != nil: return Double(t) ?? 0
+        case let other: throw StoreError.typeMismatch(column: name, expected: "number", got: other)
+        }
+    }
+
+    public func optionalDouble(_ name: String) throws -> Double? {
+        if case .null = self[name] { return nil }
+        return try double(name)
+    }
+
+    public func string(_ name: String) throws -> String {
+        switch self[name] {
+        case let .text(t): return t
+        case let .int(v): return String(v)
+        case let other: throw StoreError.typeMismatch(column: name, expected: "text", got: other)
+        }
+    }
+
+    public func optionalString(_ name: String) throws -> String? {
+        if case .null = self[name] { return nil }
+        return try string(name)
+    }
+
+    public func bool(_ name: String) throws -> Bool { try int(name) != 0 }
+
+    /// The row as a JSON-friendly dictionary (used by read-only query endpoints).
+    public var dictionary: [String: SQLValue] {
+        Dictionary(zip(columns, values), uniquingKeysWith: { a, _ in a })
+    }
+}
+
+public enum SQLDialect: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// Runs statements; inside `transaction` it is bound to that transaction.
+public protocol SQLExecutor: Sendable {
+    var dialect: SQLDialect { get }
+    /// Runs one statement with `?` placeholders bound in order, returning its rows.
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+}
+
+extension SQLExecutor {
+    @discardableResult
+    public func execute(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+        try await query(sql, binds)
+    }
+
+    public func queryOne(_ sql: String, _ binds: [SQLValue] = []) async throws -> SQLRow? {
+        try await query(sql, binds).first
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL (several pool processes can share one
+    /// database); empty on SQLite, where a write transaction already holds the database lock.
+    public var skipLocked: String { dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : "" }
+    public var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
+}
+
+/// A schema change, written once per dialect where the two differ.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let sqlite: [String]
+    public let postgres: [String]
+
+    public init(version: Int, name: String, sqlite: [String], postgres: [String]) {
+        self.version = version
+        self.name = name
+        self.sqlite = sqlite
+        self.postgres = postgres
+    }
+
+    /// A migration whose statements are the same on both backends, with the type
+    /// placeholders `{{pk}}` (auto-increment integer primary key), `{{real}}` and `{{blob}}`.
+    public init(version: Int, name: String, portable: [String]) {
+        func render(_ s: String, pk: String, real: String, blob: String) -> String {
+            s.replacingOccurrences(of: "{{pk}}", with: pk)
+                .replacingOccurrences(of: "{{real}}", with: real)
+                .replacingOccurrences(of: "{{blob}}", with: blob)
+        }
+        self.init(
+            version: version, name: name,
+            sqlite: portable.map { render($0, pk: "INTEGER PRIMARY KEY AUTOINCREMENT", real: "REAL", blob: "BLOB") },
+            postgres: portable.map { render($0, pk: "BIGSERIAL PRIMARY KEY", real: "DOUBLE PRECISION", blob: "BYTEA") })
+    }
+
+    func statements(for dialect: SQLDialect) -> [String] { dialect == .sqlite ? sqlite : postgres }
+}
+
+/// A database: reads, atomic write transactions and migrations.
+public protocol SQLDatabase: SQLExecutor {
+    /// Runs `body` in one transaction: commit on return, rollback on throw. On PostgreSQL,
+    /// serialization failures and deadlocks are retried a few times.
+    func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T
+    func shutdown() async
+}
+
+extension SQLDatabase {
+    /// Applies every migration newer than the recorded schema version, each in its own
+    /// transaction together with its bookkeeping row, so a crash never leaves half a migration.
+    public func migrate(_ migrations: [Migration], component: String) async throws {
+        try await execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
+        )
+        let applied = try await query("SELECT version FROM schema_migrations WHERE component = ?", [.text(component)])
+            .compactMap { try? $0.int("version") }
+        let done = Set(applied)
+        for m in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(Int64(m.version)) {
+            do {
+                try await transaction { tx in
+                    for s in m.statements(for: tx.dialect) { try await tx.execute(s) }
+                    try await tx.execute(
+                        "INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)",
+                        [.text(component), .int(Int64(m.version)), .text(m.name), .text(ISO8601DateFormatter().string(from: Date()))])
+                }
+            } catch {
+                throw StoreError.migrationFailed(version: m.version, "\(error)")
+            }
+        }
+    }
+}
+
+/// Where a store lives: `sqlite:PATH` (or a path ending in .db/.sqlite) or `postgres://…`.
+public enum DatabaseLocation: Sendable, Equatable {
+    case sqlite(path: String)
+    case postgres(PostgresSettings)
+
+    public struct PostgresSettings: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var username: String
+        public var password: String?
+        public var database: String
+    }
+
+    public static func parse(_ text: String) throws -> DatabaseLocation {
+        if text.hasPrefix("sqlite:") {
+            var path = String(text.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            guard !path.isEmpty else { throw StoreError.badURL(text) }
+            return .sqlite(path: path)
+        }
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            guard let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
+                throw StoreError.badURL(text)
+            }
+            let db = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+            return .postgres(.init(
+                host: host, port: url.port ?? 5432, username: url.user ?? "postgres",
+                password: url.password, database: db.isEmpty ? (url.user ?? "postgres") : db))
+        }
+        if text.hasSuffix(".db") || text.hasSuffix(".sqlite") || text.hasSuffix(".sqlite3") {
+            return .sqlite(path: text)
+        }
+        throw StoreError.badURL(text)
+    }
+}
+
+/// Opens the database at `location`.
+public func openDatabase(_ location: DatabaseLocation, logger: Logger) async throws -> any SQLDatabase {
+    switch location {
+    case let .sqlite(path): return try await SQLiteStore.open(path: path, logger: logger)
+    case let .postgres(settings): return try await PostgresStore.open(settings, logger: logger)
+    }
+}
+
+/// Converts `?` placeholders to PostgreSQL's `$1, $2, …` (outside quoted strings).
+func numberPlaceholders(_ sql: String) -> String {
+    var out = ""
+    out.reserveCapacity(sql.count + 16)
+    var n = 0
+    var inString = false
+    for ch in sql {
+        if ch == "'" { inString.toggle() }
+        if ch == "?" && !inString {
+            n += 1
+            out += "$\(n)"
+        } else {
+            out.append(ch)
+        }
+    }
+    return out
+}

@@ -1,0 +1,23 @@
+# The two commands of README: `make demo` runs the local network, `make test` runs every test.
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+
+.PHONY: demo test build bench deps
+
+deps:
+	@scripts/ensure-deps.sh
+
+demo: deps
+	$(SWIFT) build -c release --product evalnet
+	.build/release/evalnet demo $(DEMO_ARGS)
+
+test:
+	@scripts/ensure-deps.sh --with-postgres
+	scripts/with-postgres.sh $(SWIFT) test $(TEST_ARGS)
+
+build: deps
+	$(SWIFT) build
+
+bench: deps
+	$(SWIFT) build -c release --product evalnet-bench
+	scripts/with-postgres.sh .build/release/evalnet-bench $(BENCH_ARGS)

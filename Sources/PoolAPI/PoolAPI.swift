@@ -1,0 +1,643 @@
+/// # PoolAPI
+///
+/// Owns the Pool's wire format: every request and response body of the Pool API as a
+/// Codable type with its snake_case field names (compatible with the BitSota miner
+/// client), defined once and used by the server (`PoolServer`) and the client (`Miner`).
+/// It also names the API's paths and the stable error texts clients match on.
+import Foundation
+
+public enum PoolPaths {
+    public static let health = "/health"
+    public static let register = "/api/v1/miners/register"
+    public static let stats = "/api/v1/miners/stats"
+    public static let leaderboard = "/api/v1/miners/leaderboard"
+    public static let pendingEvaluations = "/api/v1/tasks/pending_evaluations"
+    public static let request = "/api/v1/tasks/request"
+    public static let lease = "/api/v1/tasks/lease"
+    public static let activeTask = "/api/v1/tasks/active"
+    public static func submitLease(_ id: String) -> String { "/api/v1/tasks/\(id)/submit_lease" }
+    public static func submitEvolution(_ id: String) -> String { "/api/v1/tasks/\(id)/submit_evolution" }
+    public static func submitEvaluation(_ id: String) -> String { "/api/v1/tasks/\(id)/submit_evaluation" }
+    public static let results = "/api/v1/results"
+    public static let sota = "/api/v1/results/sota"
+    public static func verify(_ id: Int64) -> String { "/api/v1/results/verify/\(id)" }
+    public static let monitorSummary = "/api/v1/monitor/summary"
+}
+
+/// Error texts the BitSota client matches on (kept as the start of `detail`) and our codes.
+public enum PoolErrorText {
+    public static let activeTask = "Miner already has active task"
+    public static let windowExhausted = "Lease already issued for this window. Wait for next window."
+    public static let leaseNotFound = "Active lease assignment not found"
+}
+
+public enum PoolErrorCode {
+    public static let activeTask = "ACTIVE_TASK_EXISTS"
+    public static let windowExhausted = "LEASE_WINDOW_EXHAUSTED"
+    public static let leaseNotFound = "LEASE_NOT_FOUND"
+    public static let noWork = "NO_WORK_AVAILABLE"
+}
+
+/// A score that may be non-finite on the wire (`-Infinity`, `NaN` as Python writes them).
+public typealias WireScore = Double
+
+public struct HealthResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public var windowNumber: Int64
+    public var currentBlock: Int64
+    public var timeRemainingS: Int64
+    public var windowSeconds: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case windowNumber = "window_number"
+        case currentBlock = "current_block"
+        case timeRemainingS = "time_remaining_s"
+        case windowSeconds = "window_seconds"
+    }
+
+    public init(status: String, windowNumber: Int64, currentBlock: Int64, timeRemainingS: Int64, windowSeconds: Int64) {
+        self.status = status
+        self.windowNumber = windowNumber
+        self.currentBlock = currentBlock
+        self.timeRemainingS = timeRemainingS
+        self.windowSeconds = windowSeconds
+    }
+}
+
+public struct MinerInfo: Codable, Sendable, Equatable {
+    public var hotkey: String
+    public var reputation: Double
+    public var windowReputation: Double
+    public var registeredAt: String
+    public var lastSeenAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case hotkey, reputation
+        case windowReputation = "window_reputation"
+        case registeredAt = "registered_at"
+        case lastSeenAt = "last_seen_at"
+    }
+
+    public init(hotkey: String, reputation: Double, windowReputation: Double, registeredAt: String, lastSeenAt: String) {
+        self.hotkey = hotkey
+        self.reputation = reputation
+        self.windowReputation = windowReputation
+        self.registeredAt = registeredAt
+        self.lastSeenAt = lastSeenAt
+    }
+}
+
+public struct PoolSummary: Codable, Sendable, Equatable {
+    public var minersTotal: Int64
+    public var minersActiveWindow: Int64
+    public var candidatesInEvaluation: Int64
+    public var sotaByTask: [String: Double]
+
+    enum CodingKeys: String, CodingKey {
+        case minersTotal = "miners_total"
+        case minersActiveWindow = "miners_active_window"
+        case candidatesInEvaluation = "candidates_in_evaluation"
+        case sotaByTask = "sota_by_task"
+    }
+
+    public init(minersTotal: Int64, minersActiveWindow: Int64, candidatesInEvaluation: Int64, sotaByTask: [String: Double]) {
+        self.minersTotal = minersTotal
+        self.minersActiveWindow = minersActiveWindow
+        self.candidatesInEvaluation = candidatesInEvaluation
+        self.sotaByTask = sotaByTask
+    }
+}
+
+public struct StatsResponse: Codable, Sendable, Equatable {
+    public var hotkey: String
+    public var reputation: Double
+    public var windowReputation: Double
+    public var windowNumber: Int64
+    public var evaluationsSubmitted: Int64
+    public var evaluationsInConsensus: Int64
+    public var evaluationsOutOfConsensus: Int64
+    public var evolutionsSubmitted: Int64
+    public var evolutionsAccepted: Int64
+    public var pendingRao: Int64
+    public var paidRao: Int64
+    public var activeAssignment: String?
+    public var pool: PoolSummary
+
+    enum CodingKeys: String, CodingKey {
+        case hotkey, reputation, pool
+        case windowReputation = "window_reputation"
+        case windowNumber = "window_number"
+        case evaluationsSubmitted = "evaluations_submitted"
+        case evaluationsInConsensus = "evaluations_in_consensus"
+        case evaluationsOutOfConsensus = "evaluations_out_of_consensus"
+        case evolutionsSubmitted = "evolutions_submitted"
+        case evolutionsAccepted = "evolutions_accepted"
+        case pendingRao = "pending_rao"
+        case paidRao = "paid_rao"
+        case activeAssignment = "active_assignment"
+    }
+
+    public init(hotkey: String, reputation: Double, windowReputation: Double, windowNumber: Int64,
+                evaluationsSubmitted: Int64, evaluationsInConsensus: Int64, evaluationsOutOfConsensus: Int64,
+                evolutionsSubmitted: Int64, evolutionsAccepted: Int64, pendingRao: Int64, paidRao: Int64,
+                activeAssignment: String?, pool: PoolSummary) {
+        self.hotkey = hotkey
+        self.reputation = reputation
+        self.windowReputation = windowReputation
+        self.windowNumber = windowNumber
+        self.evaluationsSubmitted = evaluationsSubmitted
+        self.evaluationsInConsensus = evaluationsInConsensus
+        self.evaluationsOutOfConsensus = evaluationsOutOfConsensus
+        self.evolutionsSubmitted = evolutionsSubmitted
+        self.evolutionsAccepted = evolutionsAccepted
+        self.pendingRao = pendingRao
+        self.paidRao = paidRao
+        self.activeAssignment = activeAssignment
+        self.pool = pool
+    }
+}
+
+public struct LeaderboardEntry: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var hotkey: String
+    public var reputation: Double
+    public var windowReputation: Double
+    public var evaluations: Int64
+    public var evolutions: Int64
+    public var lastSeenAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case rank, hotkey, reputation, evaluations, evolutions
+        case windowReputation = "window_reputation"
+        case lastSeenAt = "last_seen_at"
+    }
+
+    public init(rank: Int, hotkey: String, reputation: Double, windowReputation: Double, evaluations: Int64,
+                evolutions: Int64, lastSeenAt: String) {
+        self.rank = rank
+        self.hotkey = hotkey
+        self.reputation = reputation
+        self.windowReputation = windowReputation
+        self.evaluations = evaluations
+        self.evolutions = evolutions
+        self.lastSeenAt = lastSeenAt
+    }
+}
+
+public struct LeaderboardResponse: Codable, Sendable, Equatable {
+    public var miners: [LeaderboardEntry]
+    public var total: Int64
+    public init(miners: [LeaderboardEntry], total: Int64) {
+        self.miners = miners
+        self.total = total
+    }
+}
+
+public struct PendingEvaluationsResponse: Codable, Sendable, Equatable {
+    public var hasPendingEvaluations: Bool
+    public var count: Int64
+    enum CodingKeys: String, CodingKey {
+        case hasPendingEvaluations = "has_pending_evaluations"
+        case count
+    }
+    public init(hasPendingEvaluations: Bool, count: Int64) {
+        self.hasPendingEvaluations = hasPendingEvaluations
+        self.count = count
+    }
+}
+
+/// An algorithm as every algorithm list carries it.
+public struct AlgorithmRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var algorithmDsl: String
+    public var inputDim: Int
+    public var taskType: String
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case algorithmDsl = "algorithm_dsl"
+        case inputDim = "input_dim"
+        case taskType = "task_type"
+    }
+
+    public init(id: Int64, algorithmDsl: String, inputDim: Int, taskType: String) {
+        self.id = id
+        self.algorithmDsl = algorithmDsl
+        self.inputDim = inputDim
+        self.taskType = taskType
+    }
+}
+
+public struct LeaseRequest: Codable, Sendable, Equatable {
+    public var taskType: String?
+    public var evalBatchSize: Int?
+    public var seedBatchSize: Int?
+    public var gossipLimit: Int?
+    public var simWindowNumber: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case taskType = "task_type"
+        case evalBatchSize = "eval_batch_size"
+        case seedBatchSize = "seed_batch_size"
+        case gossipLimit = "gossip_limit"
+        case simWindowNumber = "sim_window_number"
+    }
+
+    public init(taskType: String? = nil, evalBatchSize: Int? = nil, seedBatchSize: Int? = nil, gossipLimit: Int? = nil) {
+        self.taskType = taskType
+        self.evalBatchSize = evalBatchSize
+        self.seedBatchSize = seedBatchSize
+        self.gossipLimit = gossipLimit
+    }
+}
+
+public struct GossipPacket: Codable, Sendable, Equatable {
+    public var taskType: String
+    public var algorithmIds: [Int64]
+    public var windowNumber: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case taskType = "task_type"
+        case algorithmIds = "algorithm_ids"
+        case windowNumber = "window_number"
+    }
+
+    public init(taskType: String, algorithmIds: [Int64], windowNumber: Int64? = nil) {
+        self.taskType = taskType
+        self.algorithmIds = algorithmIds
+        self.windowNumber = windowNumber
+    }
+}
+
+public struct LeaseResponse: Codable, Sendable, Equatable {
+    public var leaseId: String
+    public var windowNumber: Int64
+    public var timeoutAt: String
+    public var evolveBudget: Int
+    public var taskType: String
+    public var evaluateAlgorithms: [AlgorithmRecord]
+    public var seedAlgorithms: [AlgorithmRecord]
+    public var gossip: GossipPacket
+
+    enum CodingKeys: String, CodingKey {
+        case leaseId = "lease_id"
+        case windowNumber = "window_number"
+        case timeoutAt = "timeout_at"
+        case evolveBudget = "evolve_budget"
+        case taskType = "task_type"
+        case evaluateAlgorithms = "evaluate_algorithms"
+        case seedAlgorithms = "seed_algorithms"
+        case gossip
+    }
+
+    public init(leaseId: String, windowNumber: Int64, timeoutAt: String, evolveBudget: Int, taskType: String,
+                evaluateAlgorithms: [AlgorithmRecord], seedAlgorithms: [AlgorithmRecord], gossip: GossipPacket) {
+        self.leaseId = leaseId
+        self.windowNumber = windowNumber
+        self.timeoutAt = timeoutAt
+        self.evolveBudget = evolveBudget
+        self.taskType = taskType
+        self.evaluateAlgorithms = evaluateAlgorithms
+        self.seedAlgorithms = seedAlgorithms
+        self.gossip = gossip
+    }
+}
+
+public struct EvaluationEntry: Codable, Sendable, Equatable {
+    public var algorithmId: Int64
+    public var score: WireScore
+
+    enum CodingKeys: String, CodingKey {
+        case algorithmId = "algorithm_id"
+        case score
+    }
+
+    public init(algorithmId: Int64, score: WireScore) {
+        self.algorithmId = algorithmId
+        self.score = score
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.algorithmId == b.algorithmId && (a.score == b.score || (a.score.isNaN && b.score.isNaN))
+    }
+}
+
+public struct EvolutionEntry: Codable, Sendable, Equatable {
+    public var parentAlgorithmIds: [Int64]
+    public var algorithmDsl: String
+
+    enum CodingKeys: String, CodingKey {
+        case parentAlgorithmIds = "parent_algorithm_ids"
+        case algorithmDsl = "algorithm_dsl"
+    }
+
+    public init(parentAlgorithmIds: [Int64], algorithmDsl: String) {
+        self.parentAlgorithmIds = parentAlgorithmIds
+        self.algorithmDsl = algorithmDsl
+    }
+}
+
+public struct LeaseSubmission: Codable, Sendable, Equatable {
+    public var evaluations: [EvaluationEntry]
+    public var evolutions: [EvolutionEntry]
+    public var gossip: GossipPacket?
+    public var iterations: Int
+
+    enum CodingKeys: String, CodingKey {
+        case evaluations, evolutions, gossip, iterations
+    }
+
+    public init(evaluations: [EvaluationEntry], evolutions: [EvolutionEntry], gossip: GossipPacket? = nil,
+                iterations: Int) {
+        self.evaluations = evaluations
+        self.evolutions = evolutions
+        self.gossip = gossip
+        self.iterations = iterations
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        evaluations = try c.decodeIfPresent([EvaluationEntry].self, forKey: .evaluations) ?? []
+        evolutions = try c.decodeIfPresent([EvolutionEntry].self, forKey: .evolutions) ?? []
+        gossip = try c.decodeIfPresent(GossipPacket.self, forKey: .gossip)
+        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? (evaluations.count)
+    }
+}
+
+public struct SubmitResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public var leaseId: String
+    public var evaluationsAccepted: Int
+    public var evaluationsInvalid: Int
+    public var evolutionsAccepted: [Int64]
+    public var consensusReached: [Int64]
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case leaseId = "lease_id"
+        case evaluationsAccepted = "evaluations_accepted"
+        case evaluationsInvalid = "evaluations_invalid"
+        case evolutionsAccepted = "evolutions_accepted"
+        case consensusReached = "consensus_reached"
+    }
+
+    public init(status: String, leaseId: String, evaluationsAccepted: Int, evaluationsInvalid: Int,
+                evolutionsAccepted: [Int64], consensusReached: [Int64]) {
+        self.status = status
+        self.leaseId = leaseId
+        self.evaluationsAccepted = evaluationsAccepted
+        self.evaluationsInvalid = evaluationsInvalid
+        self.evolutionsAccepted = evolutionsAccepted
+        self.consensusReached = consensusReached
+    }
+}
+
+/// `POST /tasks/request`: `task_type` here is the work kind, `evolve` or `evaluate`.
+public struct TaskRequest: Codable, Sendable, Equatable {
+    public var taskType: String?
+    public var problemType: String?
+    enum CodingKeys: String, CodingKey {
+        case taskType = "task_type"
+        case problemType = "problem_type"
+    }
+    public init(taskType: String? = nil, problemType: String? = nil) {
+        self.taskType = taskType
+        self.problemType = problemType
+    }
+}
+
+public struct BatchResponse: Codable, Sendable, Equatable {
+    public var batchId: String
+    public var taskType: String
+    public var algorithms: [AlgorithmRecord]
+    public var timeoutAt: String
+    enum CodingKeys: String, CodingKey {
+        case batchId = "batch_id"
+        case taskType = "task_type"
+        case algorithms
+        case timeoutAt = "timeout_at"
+    }
+    public init(batchId: String, taskType: String, algorithms: [AlgorithmRecord], timeoutAt: String) {
+        self.batchId = batchId
+        self.taskType = taskType
+        self.algorithms = algorithms
+        self.timeoutAt = timeoutAt
+    }
+}
+
+public struct ParentRef: Codable, Sendable, Equatable {
+    public var id: Int64
+    public init(id: Int64) { self.id = id }
+}
+
+public struct EvolutionSubmission: Codable, Sendable, Equatable {
+    public var evolvedFunction: String
+    public var parentFunctions: [ParentRef]
+    enum CodingKeys: String, CodingKey {
+        case evolvedFunction = "evolved_function"
+        case parentFunctions = "parent_functions"
+    }
+    public init(evolvedFunction: String, parentFunctions: [ParentRef]) {
+        self.evolvedFunction = evolvedFunction
+        self.parentFunctions = parentFunctions
+    }
+}
+
+public struct EvaluationSubmission: Codable, Sendable, Equatable {
+    public var evaluations: [EvaluationEntry]
+    public init(evaluations: [EvaluationEntry]) { self.evaluations = evaluations }
+}
+
+public struct ResultRecord: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var taskType: String
+    public var algorithmId: Int64
+    public var algorithmDsl: String
+    public var inputDim: Int
+    public var score: Double
+    public var minerHotkey: String?
+    public var status: String
+    public var createdAt: String
+    public var verifiedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, score, status
+        case taskType = "task_type"
+        case algorithmId = "algorithm_id"
+        case algorithmDsl = "algorithm_dsl"
+        case inputDim = "input_dim"
+        case minerHotkey = "miner_hotkey"
+        case createdAt = "created_at"
+        case verifiedAt = "verified_at"
+    }
+
+    public init(id: Int64, taskType: String, algorithmId: Int64, algorithmDsl: String, inputDim: Int, score: Double,
+                minerHotkey: String?, status: String, createdAt: String, verifiedAt: String?) {
+        self.id = id
+        self.taskType = taskType
+        self.algorithmId = algorithmId
+        self.algorithmDsl = algorithmDsl
+        self.inputDim = inputDim
+        self.score = score
+        self.minerHotkey = minerHotkey
+        self.status = status
+        self.createdAt = createdAt
+        self.verifiedAt = verifiedAt
+    }
+}
+
+public struct ResultsResponse: Codable, Sendable, Equatable {
+    public var results: [ResultRecord]
+    public init(results: [ResultRecord]) { self.results = results }
+}
+
+public struct SOTAResponse: Codable, Sendable, Equatable {
+    public var taskType: String
+    public var sotaThreshold: Double?
+    public var resultId: Int64?
+    public var algorithmId: Int64?
+    public var updatedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case taskType = "task_type"
+        case sotaThreshold = "sota_threshold"
+        case resultId = "result_id"
+        case algorithmId = "algorithm_id"
+        case updatedAt = "updated_at"
+    }
+
+    public init(taskType: String, sotaThreshold: Double?, resultId: Int64?, algorithmId: Int64?, updatedAt: String?) {
+        self.taskType = taskType
+        self.sotaThreshold = sotaThreshold
+        self.resultId = resultId
+        self.algorithmId = algorithmId
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct MonitorSummary: Codable, Sendable, Equatable {
+    public struct Window: Codable, Sendable, Equatable {
+        public init(number: Int64, timeRemainingS: Int64) {
+            self.number = number
+            self.timeRemainingS = timeRemainingS
+        }
+        public var number: Int64
+        public var timeRemainingS: Int64
+        enum CodingKeys: String, CodingKey {
+            case number
+            case timeRemainingS = "time_remaining_s"
+        }
+    }
+    public struct Leases: Codable, Sendable, Equatable {
+        public init(active: Int64, issued15m: Int64, completed15m: Int64, zeroEvalRatio: Double, overdue: Int64) {
+            self.active = active
+            self.issued15m = issued15m
+            self.completed15m = completed15m
+            self.zeroEvalRatio = zeroEvalRatio
+            self.overdue = overdue
+        }
+        public var active: Int64
+        public var issued15m: Int64
+        public var completed15m: Int64
+        public var zeroEvalRatio: Double
+        public var overdue: Int64
+        enum CodingKeys: String, CodingKey {
+            case active, overdue
+            case issued15m = "issued_15m"
+            case completed15m = "completed_15m"
+            case zeroEvalRatio = "zero_eval_ratio"
+        }
+    }
+    public struct Candidates: Codable, Sendable, Equatable {
+        public init(inEvaluation: Int64, withConsensus: Int64, noConsensus: Int64) {
+            self.inEvaluation = inEvaluation
+            self.withConsensus = withConsensus
+            self.noConsensus = noConsensus
+        }
+        public var inEvaluation: Int64
+        public var withConsensus: Int64
+        public var noConsensus: Int64
+        enum CodingKeys: String, CodingKey {
+            case inEvaluation = "in_evaluation"
+            case withConsensus = "with_consensus"
+            case noConsensus = "no_consensus"
+        }
+    }
+    public struct Results: Codable, Sendable, Equatable {
+        public init(completed: Int64, verified: Int64) {
+            self.completed = completed
+            self.verified = verified
+        }
+        public var completed: Int64
+        public var verified: Int64
+    }
+    public struct Alert: Codable, Sendable, Equatable {
+        public init(code: String, severity: String, message: String) {
+            self.code = code
+            self.severity = severity
+            self.message = message
+        }
+        public var code: String
+        public var severity: String
+        public var message: String
+    }
+    public struct Alerts: Codable, Sendable, Equatable {
+        public init(overall: String, counts: [String: Int], items: [Alert]) {
+            self.overall = overall
+            self.counts = counts
+            self.items = items
+        }
+        public var overall: String
+        public var counts: [String: Int]
+        public var items: [Alert]
+    }
+
+    public var generatedAt: String
+    public var window: Window
+    public var miners: [String: Int64]
+    public var leases: Leases
+    public var candidates: Candidates
+    public var results: Results
+    public var sota: [String: Double]
+    public var alerts: Alerts
+
+    enum CodingKeys: String, CodingKey {
+        case window, miners, leases, candidates, results, sota, alerts
+        case generatedAt = "generated_at"
+    }
+
+    public init(generatedAt: String, window: Window, miners: [String: Int64], leases: Leases, candidates: Candidates,
+                results: Results, sota: [String: Double], alerts: Alerts) {
+        self.generatedAt = generatedAt
+        self.window = window
+        self.miners = miners
+        self.leases = leases
+        self.candidates = candidates
+        self.results = results
+        self.sota = sota
+        self.alerts = alerts
+    }
+}
+
+public struct StatusResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public init(status: String) { self.status = status }
+}
+
+/// ISO-8601 UTC timestamps as the API writes them.
+public enum WireTime {
+    public static func string(_ unixSeconds: Double) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: unixSeconds))
+    }
+
+    public static func parse(_ text: String) -> Double? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d.timeIntervalSince1970 }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)?.timeIntervalSince1970
+    }
+}

@@ -1,0 +1,250 @@
+/// # PoolServer
+///
+/// Owns the Pool service: the HTTP routes of the Pool API (Hummingbird), their auth
+/// classes, and `PoolStore`, the SQL persistence of miners, algorithms, leases,
+/// evaluations, consensus, reputation, results/SOTA and epoch payouts. Domain rules come
+/// from `PoolCore`; algorithm validation from the injected `AlgorithmPolicy`.
+import Foundation
+import Hotkeys
+import Hummingbird
+import Logging
+import PoolAPI
+import PoolCore
+import ServiceKit
+import Store
+
+public struct PoolConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8434
+    public var database = "sqlite:data/pool.db"
+    public var rules = PoolRules()
+    /// When set, `/api/v1/monitor/summary` requires `X-Monitor-Token` to equal it.
+    public var monitorToken: String?
+    /// Hotkeys (SS58) allowed to call `POST /results/verify/{id}`.
+    public var operatorHotkeys: Set<String> = []
+    public var maxBodyBytes = 1 << 20
+    public var authWindowSeconds: Int64 = 300
+    /// Seconds between sweeps (expire overdue leases, close finished epochs).
+    public var sweepIntervalSeconds = 5.0
+
+    public init() {
+        // One active lease at a time already bounds each miner; a per-window quota would
+        // idle fast miners for the rest of the window (see README).
+        rules.leasesPerWindow = nil
+    }
+}
+
+public enum PoolCatalogue {
+    static let miner = AuthClass.miner
+    public static let routes: [RouteDoc] = [
+        RouteDoc("GET", "/health", .none, "Liveness and current window info",
+                 response: .object(["status": .string("healthy"), "window_number": .number(0), "current_block": .number(0),
+                                    "time_remaining_s": .number(3600), "window_seconds": .number(3600)])),
+        RouteDoc("POST", "/api/v1/miners/register", miner, "Register or refresh a miner", errors: [401]),
+        RouteDoc("GET", "/api/v1/miners/stats", miner, "Miner stats and pool summary", errors: [401, 404]),
+        RouteDoc("GET", "/api/v1/miners/leaderboard", .none, "Top miners by reputation (query: limit 1..200, default 50)",
+                 errors: [422]),
+        RouteDoc("GET", "/api/v1/tasks/pending_evaluations", miner, "Whether evaluation work is waiting for the caller",
+                 errors: [401]),
+        RouteDoc("POST", "/api/v1/tasks/request", miner, "Request a simple evolve or evaluate batch",
+                 request: .object(["task_type": .string("evolve"), "problem_type": .string("scalar_linear")]),
+                 errors: [400, 401, 404, 422]),
+        RouteDoc("POST", "/api/v1/tasks/lease", miner, "Request a lease with evaluate, seed, and gossip",
+                 request: .object(["task_type": .string("cifar10_binary"), "eval_batch_size": .number(8),
+                                   "seed_batch_size": .number(2), "gossip_limit": .number(5)]),
+                 errors: [400, 401, 404, 422]),
+        RouteDoc("DELETE", "/api/v1/tasks/active", miner, "Abandon the caller's active lease or batch", errors: [401, 404]),
+        RouteDoc("POST", "/api/v1/tasks/{lease_id}/submit_lease", miner, "Submit a lease result bundle",
+                 request: .object(["evaluations": .array([.object(["algorithm_id": .number(1), "score": .number(0.8)])]),
+                                   "evolutions": .array([.object(["parent_algorithm_ids": .array([.number(1)]),
+                                                                  "algorithm_dsl": .string("# predict\ns0 = dot(v0, v1)")])]),
+                                   "gossip": .null, "iterations": .number(42)]),
+                 errors: [400, 401, 404, 413, 422]),
+        RouteDoc("POST", "/api/v1/tasks/{batch_id}/submit_evolution", miner, "Submit an evolved algorithm for a batch",
+                 request: .object(["evolved_function": .string("..."), "parent_functions": .array([.object(["id": .number(1)])])]),
+                 errors: [400, 401, 404, 422]),
+        RouteDoc("POST", "/api/v1/tasks/{batch_id}/submit_evaluation", miner, "Submit evaluations for a batch",
+                 request: .object(["evaluations": .array([.object(["algorithm_id": .number(1), "score": .number(0.8)])])]),
+                 errors: [400, 401, 404, 422]),
+        RouteDoc("GET", "/api/v1/results", miner, "List verified results (query: limit, task_type, min_score, status)",
+                 errors: [401, 422]),
+        RouteDoc("GET", "/api/v1/results/sota", .none, "Current pool SOTA for a task type (query: task_type)", errors: [422]),
+        RouteDoc("POST", "/api/v1/results/verify/{result_id}", miner, "Mark a completed result as verified (operators only)",
+                 errors: [401, 403, 404, 409]),
+        RouteDoc("GET", "/api/v1/monitor/summary", .monitor, "Aggregated monitor summary", errors: [401]),
+        RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1"),
+        RouteDoc("GET", "/docs", .none, "Human-readable API documentation"),
+        RouteDoc("GET", "/metrics", .none, "Prometheus metrics"),
+    ]
+}
+
+/// Builds the pool's router over a prepared store.
+public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping @Sendable () -> Double = {
+    Date().timeIntervalSince1970
+}) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.addServiceBasics(catalogue: APICatalogue(title: "evalnet Pool API", version: "1.0", routes: PoolCatalogue.routes))
+    let auth = RequestAuthenticator(windowSeconds: config.authWindowSeconds)
+    let maxBody = config.maxBodyBytes
+
+    @Sendable func miner(_ request: Request) throws -> String {
+        try auth.authenticate(request).ss58Address
+    }
+
+    router.get("/health") { _, _ in
+        let t = now()
+        return JSONResponse(HealthResponse(
+            status: "healthy", windowNumber: Int64(store.clock.number(at: t)), currentBlock: 0,
+            timeRemainingS: Int64(store.clock.secondsRemaining(at: t).rounded(.up)),
+            windowSeconds: Int64(config.rules.windowSeconds)))
+    }
+    router.get("/status") { _, _ in
+        let t = now()
+        return JSONResponse(HealthResponse(
+            status: "healthy", windowNumber: Int64(store.clock.number(at: t)), currentBlock: 0,
+            timeRemainingS: Int64(store.clock.secondsRemaining(at: t).rounded(.up)),
+            windowSeconds: Int64(config.rules.windowSeconds)))
+    }
+
+    let api = router.group("api/v1")
+    api.post("miners/register") { request, _ in
+        let hotkey = try miner(request)
+        return JSONResponse(try await store.register(hotkey: hotkey, now: now()))
+    }
+    api.get("miners/stats") { request, _ in
+        let hotkey = try miner(request)
+        return JSONResponse(try await store.stats(hotkey: hotkey, now: now()))
+    }
+    api.get("miners/leaderboard") { request, _ in
+        let limit = try request.intQuery("limit", default: 50, range: 1...200)
+        return JSONResponse(try await store.leaderboard(limit: limit, now: now()))
+    }
+    api.get("tasks/pending_evaluations") { request, _ in
+        let hotkey = try miner(request)
+        return JSONResponse(try await store.pendingEvaluations(hotkey: hotkey))
+    }
+    api.post("tasks/request") { request, _ in
+        let hotkey = try miner(request)
+        let body = try await request.decodeJSON(TaskRequest.self, maxBytes: maxBody)
+        return JSONResponse(try await store.requestBatch(
+            hotkey: hotkey, kind: body.taskType, problemType: body.problemType, now: now()))
+    }
+    api.post("tasks/lease") { request, _ in
+        let hotkey = try miner(request)
+        let body = try await request.decodeJSON(LeaseRequest.self, maxBytes: maxBody)
+        return JSONResponse(try await store.lease(hotkey: hotkey, request: body, now: now()))
+    }
+    api.delete("tasks/active") { request, _ in
+        let hotkey = try miner(request)
+        guard let id = try await store.abandonActive(hotkey: hotkey, now: now()) else {
+            throw APIError.notFound(PoolErrorCode.leaseNotFound, "\(PoolErrorText.leaseNotFound): you hold no active task")
+        }
+        return JSONResponse(["status": "abandoned", "assignment_id": id])
+    }
+    api.post("tasks/:id/submit_lease") { request, context in
+        let hotkey = try miner(request)
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeJSON(LeaseSubmission.self, maxBytes: maxBody)
+        return JSONResponse(try await store.submit(hotkey: hotkey, assignmentId: id, submission: body, now: now()))
+    }
+    api.post("tasks/:id/submit_evolution") { request, context in
+        let hotkey = try miner(request)
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeJSON(EvolutionSubmission.self, maxBytes: maxBody)
+        let submission = LeaseSubmission(
+            evaluations: [],
+            evolutions: [EvolutionEntry(parentAlgorithmIds: body.parentFunctions.map(\.id), algorithmDsl: body.evolvedFunction)],
+            iterations: 1)
+        return JSONResponse(try await store.submit(
+            hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evolve"]))
+    }
+    api.post("tasks/:id/submit_evaluation") { request, context in
+        let hotkey = try miner(request)
+        let id = try context.parameters.require("id")
+        let body = try await request.decodeJSON(EvaluationSubmission.self, maxBytes: maxBody)
+        let submission = LeaseSubmission(evaluations: body.evaluations, evolutions: [], iterations: body.evaluations.count)
+        return JSONResponse(try await store.submit(
+            hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evaluate"]))
+    }
+    let listResults: @Sendable (Request, BasicRequestContext) async throws -> JSONResponse<ResultsResponse> = { request, _ in
+        _ = try miner(request)
+        let limit = try request.intQuery("limit", default: 50, range: 1...500)
+        let status = request.uri.queryParameters["status"].map(String.init) ?? "verified"
+        guard ["verified", "completed"].contains(status) else {
+            throw APIError.unprocessable("invalid_query", "status must be 'verified' or 'completed'")
+        }
+        let taskType = request.uri.queryParameters["task_type"].map(String.init)
+        if let taskType { try store.checkTaskType(taskType) }
+        var minScore: Double?
+        if let text = request.uri.queryParameters["min_score"] {
+            guard let v = Double(String(text)), v.isFinite else {
+                throw APIError.unprocessable("invalid_query", "min_score must be a finite number")
+            }
+            minScore = v
+        }
+        return JSONResponse(ResultsResponse(results: try await store.results(
+            status: status, taskType: taskType, minScore: minScore, limit: limit)))
+    }
+    api.get("results", use: listResults)
+    api.get("results/", use: listResults)
+    api.get("results/sota") { request, _ in
+        let taskType = request.uri.queryParameters["task_type"].map(String.init) ?? "cifar10_binary"
+        return JSONResponse(try await store.sota(taskType: taskType))
+    }
+    api.post("results/verify/:id") { request, context in
+        let hotkey = try miner(request)
+        guard config.operatorHotkeys.contains(hotkey) else {
+            throw APIError.forbidden("not_operator", "Hotkey \(hotkey) is not an operator of this pool")
+        }
+        guard let id = Int64(try context.parameters.require("id")) else {
+            throw APIError.notFound("result_not_found", "Result ids are integers")
+        }
+        return JSONResponse(try await store.verify(resultId: id, by: hotkey, now: now()))
+    }
+    api.get("monitor/summary") { request, _ in
+        if let token = config.monitorToken {
+            guard let given = request.header("X-Monitor-Token") else {
+                throw APIError.unauthorized("monitor_token_missing", "Missing header X-Monitor-Token")
+            }
+            guard given == token else {
+                throw APIError.unauthorized("monitor_token_invalid", "X-Monitor-Token is not valid")
+            }
+        }
+        return JSONResponse(try await store.monitorSummary(now: now()))
+    }
+    return router
+}
+
+/// Runs the pool until cancelled: opens the store, migrates, ships seeds, serves HTTP and
+/// sweeps (lease expiry, epoch close) in the background.
+public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger: Logger,
+                    onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
+    try config.rules.validate()
+    let db = try await openDatabase(try DatabaseLocation.parse(config.database), logger: logger)
+    let store = PoolStore(db: db, rules: config.rules, algorithms: algorithms)
+    do {
+        try await store.prepare(now: Date().timeIntervalSince1970)
+        let router = makePoolRouter(store: store, config: config)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalnet-pool"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? config.port
+                logger.info("pool listening", metadata: ["url": "http://\(config.host):\(port)", "database": "\(config.database)"])
+                await onReady?(port)
+            },
+            logger: logger)
+        app.addServices(PeriodicTask(name: "pool-sweeper", interval: config.sweepIntervalSeconds, logger: logger) {
+            let t = Date().timeIntervalSince1970
+            let expired = try await store.expireOverdue(now: t)
+            if expired > 0 { logger.info("expired leases", metadata: ["count": "\(expired)"]) }
+            let epochs = try await store.closeFinishedEpochs(now: t)
+            if !epochs.isEmpty { logger.info("closed epochs", metadata: ["epochs": "\(epochs)"]) }
+        })
+        try await app.runService()
+    } catch {
+        await db.shutdown()
+        throw error
+    }
+    await db.shutdown()
+}

@@ -1,0 +1,246 @@
+import Foundation
+import PoolAPI
+import PoolCore
+import ServiceKit
+import Store
+
+extension PoolStore {
+    /// Above this many candidates waiting for evaluation, leases carry no evolve budget,
+    /// so evaluation catches up before more candidates are proposed.
+    static let evolutionBacklogLimit = 500
+
+    func checkTaskType(_ taskType: String) throws {
+        guard algorithms.taskTypes.contains(taskType) else {
+            throw APIError.unprocessable(
+                "unknown_task_type",
+                "Unknown task_type '\(taskType)'; this pool serves: \(algorithms.taskTypes.joined(separator: ", "))")
+        }
+    }
+
+    /// Refuses a new assignment while the miner holds an unexpired one, or (when the
+    /// window quota is configured) after the quota of leases in this window.
+    func checkCanTakeAssignment(_ tx: any SQLExecutor, hotkey: String, window: Int64, now: Double) async throws {
+        if let active = try await tx.queryOne(
+            "SELECT id, timeout_at FROM assignments WHERE miner = ? AND status = 'active' AND timeout_at > ?",
+            [.text(hotkey), .double(now)])
+        {
+            let timeout = try active.double("timeout_at")
+            throw APIError(
+                .badRequest, PoolErrorCode.activeTask,
+                "\(PoolErrorText.activeTask) (\(try active.string("id")), expires \(WireTime.string(timeout))); submit it or DELETE \(PoolPaths.activeTask)",
+                retryAfterSeconds: 5)
+        }
+        if rules.leasesPerWindow != nil {
+            let issued = try await tx.queryOne(
+                "SELECT COUNT(*) AS n FROM assignments WHERE miner = ? AND window_number = ? AND kind = 'lease'",
+                [.text(hotkey), .int(window)])?.int("n") ?? 0
+            if !rules.allowsAnotherLease(issuedThisWindow: Int(issued)) {
+                let remaining = Int(clock.secondsRemaining(at: now).rounded(.up))
+                throw APIError(
+                    .badRequest, PoolErrorCode.windowExhausted, PoolErrorText.windowExhausted,
+                    retryAfterSeconds: max(1, remaining), extra: ["next_window_at": WireTime.string(now + Double(remaining))])
+            }
+        }
+    }
+
+    /// Picks up to `limit` candidates for `hotkey` (the rule of `CandidateSelection`):
+    /// never its own, never one it evaluated or holds, never beyond the slot cap;
+    /// fewest evaluations first. Reserves a slot on each picked candidate.
+    func pickCandidates(_ tx: any SQLExecutor, taskType: String, hotkey: String, limit: Int) async throws -> [SQLRow] {
+        guard limit > 0 else { return [] }
+        let rows = try await tx.query(
+            """
+            SELECT a.id, a.dsl, a.input_dim, a.task_type FROM algorithms a
+            WHERE a.task_type = ? AND a.status = 'in_evaluation'
+              AND (a.author IS NULL OR a.author <> ?)
+              AND a.eval_count + a.reserved < ?
+              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
+            ORDER BY a.eval_count ASC, a.id ASC
+            LIMIT ?\(tx.skipLocked)
+            """,
+            [.text(taskType), .text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey), .int(Int64(limit))])
+        for r in rows {
+            try await tx.execute("UPDATE algorithms SET reserved = reserved + 1 WHERE id = ?", [.int(try r.int("id"))])
+        }
+        return rows
+    }
+
+    /// Seeds for local evolution: the best consensus-scored algorithms of the task, then
+    /// shipped seeds, excluding the ones already in the evaluate list.
+    func pickSeeds(_ tx: any SQLExecutor, taskType: String, limit: Int, excluding: Set<Int64>) async throws -> [SQLRow] {
+        guard limit > 0 else { return [] }
+        let rows = try await tx.query(
+            """
+            SELECT id, dsl, input_dim, task_type FROM algorithms
+            WHERE task_type = ? AND (consensus_score IS NOT NULL OR origin = 'seed')
+            ORDER BY CASE WHEN consensus_score IS NULL THEN 1 ELSE 0 END, consensus_score DESC, id ASC
+            LIMIT ?
+            """, [.text(taskType), .int(Int64(limit + excluding.count))])
+        return Array(rows.filter { (try? $0.int("id")).map { !excluding.contains($0) } ?? false }.prefix(limit))
+    }
+
+    func record(_ r: SQLRow) throws -> AlgorithmRecord {
+        AlgorithmRecord(
+            id: try r.int("id"), algorithmDsl: try r.string("dsl"), inputDim: Int(try r.int("input_dim")),
+            taskType: try r.string("task_type"))
+    }
+
+    func gossipPacket(_ tx: any SQLExecutor, taskType: String, limit: Int, window: Int64) async throws -> GossipPacket {
+        guard limit > 0 else { return GossipPacket(taskType: taskType, algorithmIds: [], windowNumber: window) }
+        let rows = try await tx.query(
+            """
+            SELECT algorithm_id, COUNT(*) AS n, MAX(created_at) AS latest FROM gossip
+            WHERE task_type = ? AND window_number >= ?
+            GROUP BY algorithm_id ORDER BY n DESC, latest DESC, algorithm_id ASC LIMIT ?
+            """, [.text(taskType), .int(window - 1), .int(Int64(limit))])
+        return GossipPacket(taskType: taskType, algorithmIds: try rows.map { try $0.int("algorithm_id") }, windowNumber: window)
+    }
+
+    /// `POST /tasks/lease`.
+    public func lease(hotkey: String, request: LeaseRequest, now: Double) async throws -> LeaseResponse {
+        let taskType = request.taskType ?? "cifar10_binary"
+        try checkTaskType(taskType)
+        if request.simWindowNumber != nil {
+            throw APIError.badRequest("sim_window_disabled", "sim_window_number is a development-only override and is disabled here")
+        }
+        let sizes: LeaseSizes
+        switch LeaseRequestValidation.result(
+            evalBatchSize: request.evalBatchSize, seedBatchSize: request.seedBatchSize,
+            gossipLimit: request.gossipLimit, rules: rules)
+        {
+        case let .success(s): sizes = s
+        case let .failure(e): throw APIError.unprocessable(e.code, e.message)
+        }
+        let window = Int64(clock.number(at: now))
+        let id = UUID().uuidString.lowercased()
+        return try await db.transaction { tx in
+            try await touch(tx, hotkey: hotkey, now: now)
+            try await checkCanTakeAssignment(tx, hotkey: hotkey, window: window, now: now)
+            let evaluate = try await pickCandidates(tx, taskType: taskType, hotkey: hotkey, limit: sizes.evalBatchSize)
+            let evalIds = Set(try evaluate.map { try $0.int("id") })
+            let seeds = try await pickSeeds(tx, taskType: taskType, limit: sizes.seedBatchSize, excluding: evalIds)
+            let backlog = try await tx.queryOne(
+                "SELECT COUNT(*) AS n FROM algorithms WHERE task_type = ? AND status = 'in_evaluation'",
+                [.text(taskType)])?.int("n") ?? 0
+            let budget = backlog > Self.evolutionBacklogLimit ? 0 : 1
+            if evaluate.isEmpty && seeds.isEmpty && budget == 0 {
+                throw APIError.notFound(PoolErrorCode.noWork, "No work available for \(taskType) right now")
+            }
+            let timeout = min(rules.leaseTimeout(issuedAt: now), now + Double(rules.leaseTTLSeconds))
+            try await tx.execute(
+                """
+                INSERT INTO assignments (id, miner, kind, task_type, window_number, evolve_budget, issued_at, timeout_at, status)
+                VALUES (?, ?, 'lease', ?, ?, ?, ?, ?, 'active')
+                """,
+                [.text(id), .text(hotkey), .text(taskType), .int(window), .int(Int64(budget)), .double(now), .double(timeout)])
+            try await insertItems(tx, assignment: id, role: "evaluate", rows: evaluate)
+            try await insertItems(tx, assignment: id, role: "seed", rows: seeds)
+            return LeaseResponse(
+                leaseId: id, windowNumber: window, timeoutAt: WireTime.string(timeout), evolveBudget: budget,
+                taskType: taskType, evaluateAlgorithms: try evaluate.map(record), seedAlgorithms: try seeds.map(record),
+                gossip: try await gossipPacket(tx, taskType: taskType, limit: sizes.gossipLimit, window: window))
+        }
+    }
+
+    func insertItems(_ tx: any SQLExecutor, assignment: String, role: String, rows: [SQLRow]) async throws {
+        for (i, r) in rows.enumerated() {
+            try await tx.execute(
+                "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES (?, ?, ?, ?)",
+                [.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))])
+        }
+    }
+
+    /// `POST /tasks/request`: a simple evolve batch (seeds, evolve budget 1) or evaluate
+    /// batch (candidates, no evolution), stored as an assignment of that kind.
+    public func requestBatch(hotkey: String, kind requested: String?, problemType: String?, now: Double) async throws
+        -> BatchResponse
+    {
+        let kind = requested ?? "evolve"
+        guard kind == "evolve" || kind == "evaluate" else {
+            throw APIError.unprocessable("invalid_task_kind", "task_type must be 'evolve' or 'evaluate', got '\(kind)'")
+        }
+        let taskType = problemType ?? "cifar10_binary"
+        try checkTaskType(taskType)
+        let window = Int64(clock.number(at: now))
+        let id = UUID().uuidString.lowercased()
+        return try await db.transaction { tx in
+            try await touch(tx, hotkey: hotkey, now: now)
+            try await checkCanTakeAssignment(tx, hotkey: hotkey, window: window, now: now)
+            let rows: [SQLRow]
+            if kind == "evaluate" {
+                rows = try await pickCandidates(tx, taskType: taskType, hotkey: hotkey, limit: rules.evalBatchDefault)
+            } else {
+                rows = try await pickSeeds(tx, taskType: taskType, limit: max(2, rules.seedBatchDefault), excluding: [])
+            }
+            guard !rows.isEmpty else {
+                throw APIError.notFound(PoolErrorCode.noWork, "No \(kind) task available for \(taskType) right now")
+            }
+            let timeout = now + Double(rules.leaseTTLSeconds)
+            try await tx.execute(
+                """
+                INSERT INTO assignments (id, miner, kind, task_type, window_number, evolve_budget, issued_at, timeout_at, status)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')
+                """,
+                [.text(id), .text(hotkey), .text(kind), .text(taskType), .int(window),
+                 .int(kind == "evolve" ? 1 : 0), .double(now), .double(timeout)])
+            try await insertItems(tx, assignment: id, role: kind == "evaluate" ? "evaluate" : "seed", rows: rows)
+            return BatchResponse(batchId: id, taskType: kind, algorithms: try rows.map(record), timeoutAt: WireTime.string(timeout))
+        }
+    }
+
+    /// `GET /tasks/pending_evaluations`.
+    public func pendingEvaluations(hotkey: String) async throws -> PendingEvaluationsResponse {
+        let n = try await db.queryOne(
+            """
+            SELECT COUNT(*) AS n FROM algorithms a
+            WHERE a.status = 'in_evaluation' AND (a.author IS NULL OR a.author <> ?)
+              AND a.eval_count + a.reserved < ?
+              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
+            """, [.text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey)])?.int("n") ?? 0
+        return PendingEvaluationsResponse(hasPendingEvaluations: n > 0, count: n)
+    }
+
+    /// Releases the reserved evaluation slots of an assignment that will not be submitted.
+    func releaseSlots(_ tx: any SQLExecutor, assignment: String, except evaluated: Set<Int64> = []) async throws {
+        let items = try await tx.query(
+            "SELECT algorithm_id FROM assignment_items WHERE assignment_id = ? AND role = 'evaluate'", [.text(assignment)])
+        for item in items {
+            let aid = try item.int("algorithm_id")
+            if evaluated.contains(aid) { continue }
+            try await tx.execute(
+                "UPDATE algorithms SET reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id = ?",
+                [.int(aid)])
+        }
+    }
+
+    /// Marks overdue active assignments expired and gives their evaluation slots back.
+    /// Returns how many expired.
+    @discardableResult
+    public func expireOverdue(now: Double) async throws -> Int {
+        try await db.transaction { tx in
+            let overdue = try await tx.query(
+                "SELECT id FROM assignments WHERE status = 'active' AND timeout_at <= ?\(tx.skipLocked)", [.double(now)])
+            for row in overdue {
+                let id = try row.string("id")
+                try await releaseSlots(tx, assignment: id)
+                try await tx.execute("UPDATE assignments SET status = 'expired' WHERE id = ?", [.text(id)])
+            }
+            return overdue.count
+        }
+    }
+
+    /// `DELETE /tasks/active`: the caller abandons its active assignment (a crashed client
+    /// need not wait for expiry).
+    public func abandonActive(hotkey: String, now: Double) async throws -> String? {
+        try await db.transaction { tx in
+            guard let row = try await tx.queryOne(
+                "SELECT id FROM assignments WHERE miner = ? AND status = 'active'\(tx.forUpdate)", [.text(hotkey)])
+            else { return nil }
+            let id = try row.string("id")
+            try await releaseSlots(tx, assignment: id)
+            try await tx.execute("UPDATE assignments SET status = 'abandoned', completed_at = ? WHERE id = ?",
+                                 [.double(now), .text(id)])
+            return id
+        }
+    }
+}

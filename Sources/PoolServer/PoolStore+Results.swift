@@ -1,0 +1,175 @@
+import Foundation
+import PoolAPI
+import PoolCore
+import ServiceKit
+import Store
+
+extension PoolStore {
+    func resultRecord(_ r: SQLRow) throws -> ResultRecord {
+        ResultRecord(
+            id: try r.int("id"), taskType: try r.string("task_type"), algorithmId: try r.int("algorithm_id"),
+            algorithmDsl: try r.string("dsl"), inputDim: Int(try r.int("input_dim")), score: try r.double("score"),
+            minerHotkey: try r.optionalString("miner"), status: try r.string("status"),
+            createdAt: WireTime.string(try r.double("created_at")),
+            verifiedAt: try r.optionalDouble("verified_at").map(WireTime.string))
+    }
+
+    /// `GET /results`: verified results (or another status), best first.
+    public func results(status: String, taskType: String?, minScore: Double?, limit: Int) async throws -> [ResultRecord] {
+        var sql = """
+            SELECT r.*, a.dsl, a.input_dim FROM results r JOIN algorithms a ON a.id = r.algorithm_id WHERE r.status = ?
+            """
+        var binds: [SQLValue] = [.text(status)]
+        if let taskType {
+            sql += " AND r.task_type = ?"
+            binds.append(.text(taskType))
+        }
+        if let minScore {
+            sql += " AND r.score >= ?"
+            binds.append(.double(minScore))
+        }
+        sql += " ORDER BY r.score DESC, r.id ASC LIMIT ?"
+        binds.append(.int(Int64(limit)))
+        return try await db.query(sql, binds).map(resultRecord)
+    }
+
+    public func sota(taskType: String) async throws -> SOTAResponse {
+        try checkTaskType(taskType)
+        guard let r = try await db.queryOne("SELECT * FROM sota WHERE task_type = ?", [.text(taskType)]) else {
+            return SOTAResponse(taskType: taskType, sotaThreshold: nil, resultId: nil, algorithmId: nil, updatedAt: nil)
+        }
+        return SOTAResponse(
+            taskType: taskType, sotaThreshold: try r.double("score"), resultId: try r.int("result_id"),
+            algorithmId: try r.int("algorithm_id"), updatedAt: WireTime.string(try r.double("updated_at")))
+    }
+
+    /// `POST /results/verify/{id}`: completed → verified. Unknown → 404, not completed → 409.
+    public func verify(resultId: Int64, by hotkey: String, now: Double) async throws -> ResultRecord {
+        try await db.transaction { tx in
+            guard let r = try await tx.queryOne("SELECT status FROM results WHERE id = ?\(tx.forUpdate)", [.int(resultId)]) else {
+                throw APIError.notFound("result_not_found", "Result \(resultId) does not exist")
+            }
+            let status = try r.string("status")
+            guard status == "completed" else {
+                throw APIError.conflict("result_not_completed", "Result \(resultId) is '\(status)', only a completed result can be verified")
+            }
+            try await tx.execute("UPDATE results SET status = 'verified', verified_at = ?, verified_by = ? WHERE id = ?",
+                                 [.double(now), .text(hotkey), .int(resultId)])
+            guard let row = try await tx.queryOne(
+                "SELECT r.*, a.dsl, a.input_dim FROM results r JOIN algorithms a ON a.id = r.algorithm_id WHERE r.id = ?",
+                [.int(resultId)])
+            else { throw APIError.notFound("result_not_found", "Result \(resultId) does not exist") }
+            return try resultRecord(row)
+        }
+    }
+
+    /// Converts every finished window's rewards into RAO (one epoch = one window), once:
+    /// the epoch row's primary key makes a second run a no-op. Returns the epochs closed.
+    @discardableResult
+    public func closeFinishedEpochs(now: Double) async throws -> [Int64] {
+        let current = Int64(clock.number(at: now))
+        let open = try await db.query(
+            """
+            SELECT DISTINCT window_number FROM reputation
+            WHERE window_number < ? AND window_number NOT IN (SELECT epoch FROM epochs) ORDER BY window_number
+            """, [.int(current)])
+        var closed: [Int64] = []
+        for row in open {
+            let epoch = try row.int("window_number")
+            let done = try await db.transaction { tx -> Bool in
+                // Claim the epoch first: a concurrent closer conflicts on the primary key.
+                let claimed = try await tx.query(
+                    """
+                    INSERT INTO epochs (epoch, budget_rao, fee_rao, paid_rao, carried_rao, unallocated_rao, computed_at)
+                    VALUES (?, 0, 0, 0, 0, 0, ?) ON CONFLICT (epoch) DO NOTHING RETURNING epoch
+                    """, [.int(epoch), .double(now)])
+                guard !claimed.isEmpty else { return false }
+                var reputation: [String: Double] = [:]
+                for r in try await tx.query("SELECT miner, reward FROM reputation WHERE window_number = ? AND reward > 0",
+                                            [.int(epoch)]) {
+                    reputation[try r.string("miner")] = try r.double("reward")
+                }
+                var carried: [String: UInt64] = [:]
+                for r in try await tx.query("SELECT hotkey, carried_rao FROM miners WHERE carried_rao > 0", []) {
+                    carried[try r.string("hotkey")] = UInt64(max(0, try r.int("carried_rao")))
+                }
+                let payout = PayoutCalculator.computeEpoch(reputation: reputation, carried: carried, rules: rules)
+                let everyone = Set(carried.keys).union(payout.payouts.keys).union(payout.carryOver.keys)
+                    .union(payout.allocations.keys)
+                for hotkey in everyone.sorted() {
+                    let paid = payout.payouts[hotkey] ?? 0
+                    let carry = payout.carryOver[hotkey] ?? 0
+                    try await tx.execute(
+                        "UPDATE miners SET carried_rao = ?, paid_rao = paid_rao + ? WHERE hotkey = ?",
+                        [.int(Int64(carry)), .int(Int64(paid)), .text(hotkey)])
+                    if (payout.allocations[hotkey] ?? 0) > 0 || paid > 0 {
+                        try await tx.execute(
+                            "INSERT INTO payouts (epoch, miner, allocation_rao, paid_rao, carried_rao) VALUES (?, ?, ?, ?, ?)",
+                            [.int(epoch), .text(hotkey), .int(Int64(payout.allocations[hotkey] ?? 0)), .int(Int64(paid)),
+                             .int(Int64(carry))])
+                    }
+                }
+                try await tx.execute(
+                    """
+                    UPDATE epochs SET budget_rao = ?, fee_rao = ?, paid_rao = ?, carried_rao = ?, unallocated_rao = ?
+                    WHERE epoch = ?
+                    """,
+                    [.int(Int64(payout.budgetRao)), .int(Int64(payout.feeRao)),
+                     .int(Int64(payout.payouts.values.reduce(0, +))), .int(Int64(payout.carryOver.values.reduce(0, +))),
+                     .int(Int64(payout.unallocatedRao)), .int(epoch)])
+                return true
+            }
+            if done { closed.append(epoch) }
+        }
+        return closed
+    }
+
+    /// `GET /monitor/summary`.
+    public func monitorSummary(now: Double) async throws -> MonitorSummary {
+        let window = clock.number(at: now)
+        let since = now - 15 * 60
+        let l = try await db.queryOne(
+            """
+            SELECT (SELECT COUNT(*) FROM assignments WHERE status = 'active' AND timeout_at > ?) AS active,
+                   (SELECT COUNT(*) FROM assignments WHERE issued_at >= ?) AS issued,
+                   (SELECT COUNT(*) FROM assignments WHERE status = 'completed' AND completed_at >= ?) AS completed,
+                   (SELECT COUNT(*) FROM assignments WHERE status = 'completed' AND completed_at >= ? AND evaluations_count = 0) AS zero_eval,
+                   (SELECT COUNT(*) FROM assignments WHERE status = 'active' AND timeout_at <= ?) AS overdue,
+                   (SELECT COUNT(*) FROM algorithms WHERE status = 'in_evaluation') AS in_eval,
+                   (SELECT COUNT(*) FROM algorithms WHERE status = 'scored') AS scored,
+                   (SELECT COUNT(*) FROM algorithms WHERE status = 'no_consensus') AS no_consensus,
+                   (SELECT COUNT(*) FROM results WHERE status = 'completed') AS r_completed,
+                   (SELECT COUNT(*) FROM results WHERE status = 'verified') AS r_verified,
+                   (SELECT COUNT(*) FROM miners) AS miners_total,
+                   (SELECT COUNT(*) FROM miners WHERE last_seen_at >= ?) AS miners_active
+            """,
+            [.double(now), .double(since), .double(since), .double(since), .double(now), .double(clock.start(of: window))])
+        func n(_ k: String) throws -> Int64 { try l?.int(k) ?? 0 }
+        let completed = try n("completed")
+        let zeroRatio = completed > 0 ? Double(try n("zero_eval")) / Double(completed) : 0
+        var alerts: [MonitorSummary.Alert] = []
+        if try n("overdue") > 0 {
+            alerts.append(.init(code: "overdue_leases", severity: "warn", message: "\(try n("overdue")) leases are past timeout_at and not yet expired"))
+        }
+        if completed >= 5 && zeroRatio > 0.5 {
+            alerts.append(.init(code: "zero_eval_ratio", severity: "warn",
+                                message: String(format: "%.0f%% of recent leases completed with no evaluations", zeroRatio * 100)))
+        }
+        if try n("in_eval") == 0 {
+            alerts.append(.init(code: "no_candidates", severity: "warn", message: "No candidates are waiting for evaluation"))
+        }
+        let counts = ["ok": alerts.isEmpty ? 1 : 0, "warn": alerts.filter { $0.severity == "warn" }.count,
+                      "crit": alerts.filter { $0.severity == "crit" }.count]
+        return MonitorSummary(
+            generatedAt: WireTime.string(now),
+            window: .init(number: Int64(window), timeRemainingS: Int64(clock.secondsRemaining(at: now).rounded(.up))),
+            miners: ["total": try n("miners_total"), "active_window": try n("miners_active")],
+            leases: .init(active: try n("active"), issued15m: try n("issued"), completed15m: completed,
+                          zeroEvalRatio: zeroRatio, overdue: try n("overdue")),
+            candidates: .init(inEvaluation: try n("in_eval"), withConsensus: try n("scored"), noConsensus: try n("no_consensus")),
+            results: .init(completed: try n("r_completed"), verified: try n("r_verified")),
+            sota: try await sotaMap(),
+            alerts: .init(overall: alerts.contains { $0.severity == "crit" } ? "crit" : (alerts.isEmpty ? "ok" : "warn"),
+                          counts: counts, items: alerts))
+    }
+}

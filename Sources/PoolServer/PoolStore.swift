@@ -1,0 +1,312 @@
+import Foundation
+import PoolAPI
+import PoolCore
+import ServiceKit
+import Store
+
+/// What the pool needs to know about algorithms: how to normalise submitted DSL and which
+/// seed programs each task type starts from. `AlgorithmCatalog` (AlgorithmDSL) provides it.
+public protocol AlgorithmPolicy: Sendable {
+    /// Canonical, profile-compliant DSL for a submission; throws a human-readable error.
+    func normalize(dsl: String, taskType: String, inputDim: Int) throws -> String
+    func seeds(taskType: String) -> [String]
+    func inputDim(taskType: String) -> Int
+    var taskTypes: [String] { get }
+}
+
+/// Pool persistence: schema, and every write as one transaction. Each public method is
+/// one API operation; nothing half-written survives a failure inside it.
+public struct PoolStore: Sendable {
+    public let db: any SQLDatabase
+    public let rules: PoolRules
+    public let algorithms: any AlgorithmPolicy
+    public let clock: WindowClock
+
+    public init(db: any SQLDatabase, rules: PoolRules, algorithms: any AlgorithmPolicy) {
+        self.db = db
+        self.rules = rules
+        self.algorithms = algorithms
+        self.clock = rules.windowClock()
+    }
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "pool schema", portable: [
+            """
+            CREATE TABLE miners (
+              hotkey TEXT PRIMARY KEY,
+              registered_at {{real}} NOT NULL,
+              last_seen_at {{real}} NOT NULL,
+              evaluations_submitted BIGINT NOT NULL DEFAULT 0,
+              evolutions_submitted BIGINT NOT NULL DEFAULT 0,
+              evolutions_accepted BIGINT NOT NULL DEFAULT 0,
+              carried_rao BIGINT NOT NULL DEFAULT 0,
+              paid_rao BIGINT NOT NULL DEFAULT 0)
+            """,
+            """
+            CREATE TABLE algorithms (
+              id {{pk}},
+              task_type TEXT NOT NULL,
+              input_dim INTEGER NOT NULL,
+              dsl TEXT NOT NULL,
+              dsl_hash TEXT NOT NULL,
+              parent_ids TEXT NOT NULL DEFAULT '',
+              author TEXT,
+              origin TEXT NOT NULL,
+              source_assignment TEXT,
+              window_created BIGINT NOT NULL,
+              status TEXT NOT NULL,
+              eval_count INTEGER NOT NULL DEFAULT 0,
+              reserved INTEGER NOT NULL DEFAULT 0,
+              consensus_score {{real}},
+              consensus_window BIGINT,
+              sota_before {{real}},
+              created_at {{real}} NOT NULL)
+            """,
+            "CREATE INDEX algorithms_pick ON algorithms (task_type, status, eval_count, id)",
+            "CREATE UNIQUE INDEX algorithms_seed_unique ON algorithms (task_type, dsl_hash) WHERE origin = 'seed'",
+            """
+            CREATE TABLE assignments (
+              id TEXT PRIMARY KEY,
+              miner TEXT NOT NULL REFERENCES miners(hotkey),
+              kind TEXT NOT NULL,
+              task_type TEXT NOT NULL,
+              window_number BIGINT NOT NULL,
+              evolve_budget INTEGER NOT NULL,
+              issued_at {{real}} NOT NULL,
+              timeout_at {{real}} NOT NULL,
+              status TEXT NOT NULL,
+              iterations INTEGER,
+              completed_at {{real}},
+              evaluations_count INTEGER,
+              submission_hash TEXT,
+              response TEXT)
+            """,
+            "CREATE INDEX assignments_miner ON assignments (miner, status)",
+            "CREATE INDEX assignments_status ON assignments (status, timeout_at)",
+            """
+            CREATE TABLE assignment_items (
+              assignment_id TEXT NOT NULL REFERENCES assignments(id),
+              algorithm_id BIGINT NOT NULL REFERENCES algorithms(id),
+              role TEXT NOT NULL,
+              position INTEGER NOT NULL,
+              PRIMARY KEY (assignment_id, role, algorithm_id))
+            """,
+            """
+            CREATE TABLE evaluations (
+              id {{pk}},
+              assignment_id TEXT NOT NULL REFERENCES assignments(id),
+              algorithm_id BIGINT NOT NULL REFERENCES algorithms(id),
+              evaluator TEXT NOT NULL,
+              score {{real}},
+              window_number BIGINT NOT NULL,
+              created_at {{real}} NOT NULL,
+              in_consensus INTEGER,
+              UNIQUE (algorithm_id, evaluator))
+            """,
+            """
+            CREATE TABLE reputation (
+              miner TEXT NOT NULL,
+              window_number BIGINT NOT NULL,
+              evaluator_points {{real}} NOT NULL,
+              evolver_points {{real}} NOT NULL,
+              agreements INTEGER NOT NULL,
+              disagreements INTEGER NOT NULL,
+              reward {{real}} NOT NULL,
+              PRIMARY KEY (miner, window_number))
+            """,
+            """
+            CREATE TABLE results (
+              id {{pk}},
+              algorithm_id BIGINT NOT NULL UNIQUE REFERENCES algorithms(id),
+              task_type TEXT NOT NULL,
+              score {{real}} NOT NULL,
+              miner TEXT,
+              status TEXT NOT NULL,
+              created_at {{real}} NOT NULL,
+              verified_at {{real}},
+              verified_by TEXT)
+            """,
+            """
+            CREATE TABLE sota (
+              task_type TEXT PRIMARY KEY,
+              score {{real}} NOT NULL,
+              result_id BIGINT NOT NULL,
+              algorithm_id BIGINT NOT NULL,
+              updated_at {{real}} NOT NULL)
+            """,
+            """
+            CREATE TABLE gossip (
+              task_type TEXT NOT NULL,
+              algorithm_id BIGINT NOT NULL,
+              miner TEXT NOT NULL,
+              window_number BIGINT NOT NULL,
+              created_at {{real}} NOT NULL,
+              PRIMARY KEY (task_type, algorithm_id, miner))
+            """,
+            """
+            CREATE TABLE epochs (
+              epoch BIGINT PRIMARY KEY,
+              budget_rao BIGINT NOT NULL,
+              fee_rao BIGINT NOT NULL,
+              paid_rao BIGINT NOT NULL,
+              carried_rao BIGINT NOT NULL,
+              unallocated_rao BIGINT NOT NULL,
+              computed_at {{real}} NOT NULL)
+            """,
+            """
+            CREATE TABLE payouts (
+              epoch BIGINT NOT NULL,
+              miner TEXT NOT NULL,
+              allocation_rao BIGINT NOT NULL,
+              paid_rao BIGINT NOT NULL,
+              carried_rao BIGINT NOT NULL,
+              PRIMARY KEY (epoch, miner))
+            """,
+        ])
+    ]
+
+    /// Creates or upgrades the schema and ships the seed algorithms of every task type.
+    public func prepare(now: Double) async throws {
+        try await db.migrate(Self.migrations, component: "pool")
+        for taskType in algorithms.taskTypes {
+            let dim = algorithms.inputDim(taskType: taskType)
+            for seed in algorithms.seeds(taskType: taskType) {
+                let dsl = try algorithms.normalize(dsl: seed, taskType: taskType, inputDim: dim)
+                try await db.transaction { tx in
+                    let exists = try await tx.queryOne(
+                        "SELECT id FROM algorithms WHERE task_type = ? AND dsl_hash = ? AND origin = 'seed'",
+                        [.text(taskType), .text(Self.hash(dsl))])
+                    guard exists == nil else { return }
+                    try await tx.execute(
+                        """
+                        INSERT INTO algorithms (task_type, input_dim, dsl, dsl_hash, origin, window_created, status, created_at)
+                        VALUES (?, ?, ?, ?, 'seed', ?, 'in_evaluation', ?)
+                        """,
+                        [.text(taskType), .int(Int64(dim)), .text(dsl), .text(Self.hash(dsl)),
+                         .int(Int64(clock.number(at: now))), .double(now)])
+                }
+            }
+        }
+    }
+
+    /// A stable content hash (FNV-1a 64) for DSL repetition checks and idempotent submits.
+    static func hash(_ text: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01B3
+        }
+        return String(h, radix: 16)
+    }
+
+    // MARK: Miners
+
+    public func register(hotkey: String, now: Double) async throws -> MinerInfo {
+        try await db.transaction { tx in
+            try await tx.execute(
+                """
+                INSERT INTO miners (hotkey, registered_at, last_seen_at) VALUES (?, ?, ?)
+                ON CONFLICT (hotkey) DO UPDATE SET last_seen_at = excluded.last_seen_at
+                """, [.text(hotkey), .double(now), .double(now)])
+            return try await minerInfo(tx, hotkey: hotkey, now: now)
+        }
+    }
+
+    func touch(_ tx: any SQLExecutor, hotkey: String, now: Double) async throws {
+        try await tx.execute(
+            """
+            INSERT INTO miners (hotkey, registered_at, last_seen_at) VALUES (?, ?, ?)
+            ON CONFLICT (hotkey) DO UPDATE SET last_seen_at = excluded.last_seen_at
+            """, [.text(hotkey), .double(now), .double(now)])
+    }
+
+    func minerInfo(_ ex: any SQLExecutor, hotkey: String, now: Double) async throws -> MinerInfo {
+        guard let row = try await ex.queryOne("SELECT * FROM miners WHERE hotkey = ?", [.text(hotkey)]) else {
+            throw APIError.notFound("miner_not_found", "Miner \(hotkey) is not registered")
+        }
+        let (total, window) = try await reputation(ex, hotkey: hotkey, window: Int64(clock.number(at: now)))
+        return MinerInfo(
+            hotkey: hotkey, reputation: total, windowReputation: window,
+            registeredAt: WireTime.string(try row.double("registered_at")),
+            lastSeenAt: WireTime.string(try row.double("last_seen_at")))
+    }
+
+    func reputation(_ ex: any SQLExecutor, hotkey: String, window: Int64) async throws -> (Double, Double) {
+        let row = try await ex.queryOne(
+            """
+            SELECT COALESCE(SUM(reward), 0) AS total,
+                   COALESCE(SUM(CASE WHEN window_number = ? THEN reward ELSE 0 END), 0) AS current
+            FROM reputation WHERE miner = ?
+            """, [.int(window), .text(hotkey)])
+        return (try row?.double("total") ?? 0, try row?.double("current") ?? 0)
+    }
+
+    public func stats(hotkey: String, now: Double) async throws -> StatsResponse {
+        let window = Int64(clock.number(at: now))
+        guard let m = try await db.queryOne("SELECT * FROM miners WHERE hotkey = ?", [.text(hotkey)]) else {
+            throw APIError.notFound("miner_not_found", "Miner \(hotkey) is not registered; POST \(PoolPaths.register) first")
+        }
+        let (total, current) = try await reputation(db, hotkey: hotkey, window: window)
+        let ev = try await db.queryOne(
+            """
+            SELECT SUM(CASE WHEN in_consensus = 1 THEN 1 ELSE 0 END) AS agree,
+                   SUM(CASE WHEN in_consensus = 0 THEN 1 ELSE 0 END) AS disagree
+            FROM evaluations WHERE evaluator = ?
+            """, [.text(hotkey)])
+        let active = try await db.queryOne(
+            "SELECT id FROM assignments WHERE miner = ? AND status = 'active' AND timeout_at > ?",
+            [.text(hotkey), .double(now)])
+        return StatsResponse(
+            hotkey: hotkey, reputation: total, windowReputation: current, windowNumber: window,
+            evaluationsSubmitted: try m.int("evaluations_submitted"),
+            evaluationsInConsensus: try ev?.optionalInt("agree") ?? 0,
+            evaluationsOutOfConsensus: try ev?.optionalInt("disagree") ?? 0,
+            evolutionsSubmitted: try m.int("evolutions_submitted"),
+            evolutionsAccepted: try m.int("evolutions_accepted"),
+            pendingRao: try m.int("carried_rao"), paidRao: try m.int("paid_rao"),
+            activeAssignment: try active?.string("id"), pool: try await poolSummary(now: now))
+    }
+
+    func poolSummary(now: Double) async throws -> PoolSummary {
+        let windowStart = clock.start(of: clock.number(at: now))
+        let row = try await db.queryOne(
+            """
+            SELECT (SELECT COUNT(*) FROM miners) AS total,
+                   (SELECT COUNT(*) FROM miners WHERE last_seen_at >= ?) AS active,
+                   (SELECT COUNT(*) FROM algorithms WHERE status = 'in_evaluation') AS candidates
+            """, [.double(windowStart)])
+        return PoolSummary(
+            minersTotal: try row?.int("total") ?? 0, minersActiveWindow: try row?.int("active") ?? 0,
+            candidatesInEvaluation: try row?.int("candidates") ?? 0, sotaByTask: try await sotaMap())
+    }
+
+    func sotaMap() async throws -> [String: Double] {
+        var out: [String: Double] = [:]
+        for r in try await db.query("SELECT task_type, score FROM sota", []) {
+            out[try r.string("task_type")] = try r.double("score")
+        }
+        return out
+    }
+
+    public func leaderboard(limit: Int, now: Double) async throws -> LeaderboardResponse {
+        let window = Int64(clock.number(at: now))
+        let rows = try await db.query(
+            """
+            SELECT m.hotkey, m.last_seen_at, m.evaluations_submitted, m.evolutions_submitted,
+                   COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey), 0) AS total,
+                   COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey AND r.window_number = ?), 0) AS current
+            FROM miners m
+            ORDER BY total DESC, current DESC, m.hotkey ASC
+            LIMIT ?
+            """, [.int(window), .int(Int64(limit))])
+        let total = try await db.queryOne("SELECT COUNT(*) AS n FROM miners", [])?.int("n") ?? 0
+        var entries: [LeaderboardEntry] = []
+        for (i, r) in rows.enumerated() {
+            entries.append(LeaderboardEntry(
+                rank: i + 1, hotkey: try r.string("hotkey"), reputation: try r.double("total"),
+                windowReputation: try r.double("current"), evaluations: try r.int("evaluations_submitted"),
+                evolutions: try r.int("evolutions_submitted"), lastSeenAt: WireTime.string(try r.double("last_seen_at"))))
+        }
+        return LeaderboardResponse(miners: entries, total: total)
+    }
+}

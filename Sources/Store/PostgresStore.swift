@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Statements on one PostgreSQL connection.
+struct PostgresExecutor: SQLExecutor {
+    let connection: PostgresConnection
+    let logger: Logger
+    var dialect: SQLDialect { .postgres }
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for v in binds {
+            switch v {
+            case .null: bindings.appendNull()
+            case let .int(i): bindings.append(i)
+            case let .double(d): bindings.append(d)
+            case let .text(t): bindings.append(t)
+            case let .blob(b): bindings.append(ByteBuffer(bytes: b))
+            }
+        }
+        let q = PostgresQuery(unsafeSQL: numberPlaceholders(sql), binds: bindings)
+        do {
+            let rows = try await connection.query(q, logger: logger)
+            var out: [SQLRow] = []
+            for try await row in rows {
+                var names: [String] = []
+                var values: [SQLValue] = []
+                for cell in row {
+                    names.append(cell.columnName)
+                    values.append(try Self.value(of: cell))
+                }
+                out.append(SQLRow(columns: names, values: values))
+            }
+            return out
+        } catch let error as PSQLError {
+            throw Self.translate(error)
+        }
+    }
+
+    static func value(of cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
+        case .float4, .float8: return .double(try cell.decode(Double.self))
+        case .numeric: return .double(Double(try cell.decode(String.self)) ?? .nan)
+        case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
+        case .bytea:
+            var buf = try cell.decode(ByteBuffer.self)
+            return .blob(buf.readBytes(length: buf.readableBytes) ?? [])
+        default:
+            return .text(try cell.decode(String.self))
+        }
+    }
+
+    static func translate(_ error: PSQLError) -> StoreError {
+        let code = error.serverInfo?[.sqlState] ?? ""
+        let message = error.serverInfo?[.message] ?? "\(error.code)"
+        if code == "40001" || code == "40P01" { return .conflict("\(code): \(message)") }
+        return .backend(code.isEmpty ? message : "\(code): \(message)")
+    }
+}
+
+/// The production store: a PostgresNIO connection pool. Each transaction runs on one
+/// pooled connection at READ COMMITTED with row locks where the caller asks for them.
+public final class PostgresStore: SQLDatabase {
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+    public var dialect: SQLDialect { .postgres }
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    public static func open(_ s: DatabaseLocation.PostgresSettings, logger: Logger, maxConnections: Int = 20)
+        async throws -> PostgresStore
+    {
+        var config = PostgresClient.Configuration(
+            host: s.host, port: s.port, username: s.username, password: s.password, database: s.database,
+            tls: .disable)
+        config.options.maximumConnections = maxConnections
+        let store = PostgresStore(client: PostgresClient(configuration: config, backgroundLogger: logger), logger: logger)
+        do { _ = try await store.query("SELECT 1 AS ok", []) } catch {
+            await store.shutdown()
+            throw StoreError.backend("cannot connect to PostgreSQL at \(s.host):\(s.port)/\(s.database): \(error)")
+        }
+        return store
+    }
+
+    public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        let logger = self.logger
+        return try await client.withConnection { conn in
+            try await PostgresExecutor(connection: conn, logger: logger).query(sql, binds)
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await runTransaction(body)
+            } catch StoreError.conflict(let why) where attempt < 5 {
+                logger.debug("retrying transaction after conflict", metadata: ["why": "\(why)"])
+                try await Task.sleep(for: .milliseconds(5 * attempt))
+            }
+        }
+    }
+
+    private func runTransaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await client.withConnection { conn in
+            let ex = PostgresExecutor(connection: conn, logger: logger)
+            _ = try await ex.query("BEGIN", [])
+            do {
+                let result = try await body(ex)
+                _ = try await ex.query("COMMIT", [])
+                return result
+            } catch {
+                _ = try? await ex.query("ROLLBACK", [])
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` on one connection outside any transaction management (for callers that
+    /// set their own session state, such as the read-only query sandbox).
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        let logger = self.logger
+        return try await client.withConnection { conn in
+            try await body(PostgresExecutor(connection: conn, logger: logger))
+        }
+    }
+
+    public func shutdown() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+}

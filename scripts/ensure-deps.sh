@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system packages evalnet needs (Debian/Ubuntu), printing what it installs.
+# Usage: scripts/ensure-deps.sh [--with-postgres]
+set -euo pipefail
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for p in libsodium-dev pkg-config libsqlite3-dev git; do have_pkg "$p" || need+=("$p"); done
+if [[ "${1:-}" == "--with-postgres" ]]; then
+  have_pkg postgresql || need+=(postgresql)
+fi
+if ((${#need[@]} == 0)); then
+  echo "ensure-deps: all system packages present"
+  exit 0
+fi
+echo "ensure-deps: installing ${need[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "ensure-deps: not root and no sudo; install these yourself: ${need[*]}" >&2; exit 1
+  fi
+else SUDO=""; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+echo "ensure-deps: installed ${need[*]}"
