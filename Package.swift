@@ -60,6 +60,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AlgorithmDSL",
+            swiftSettings: strict
+        ),
+        .target(
             name: "PoolAPI",
             swiftSettings: strict
         ),
@@ -70,7 +74,7 @@ let package = Package(
         .target(
             name: "PoolServer",
             dependencies: [
-                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys",
+                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys", "AlgorithmDSL",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -79,8 +83,9 @@ let package = Package(
         .target(
             name: "EvalnetCLI",
             dependencies: [
-                "Hotkeys",
+                "Hotkeys", "PoolServer", "PoolCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -5,11 +5,12 @@
 /// Commands only parse options and hand over to the library that owns the work.
 import ArgumentParser
 
+@available(macOS 14, *)
 public struct EvalnetCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "evalnet",
         abstract: "A decentralized evaluation network for Bittensor subnets.",
-        subcommands: [KeysCommand.self]
+        subcommands: [KeysCommand.self, PoolCommand.self]
     )
 
     public init() {}

@@ -186,7 +186,6 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
             status: status, taskType: taskType, minScore: minScore, limit: limit)))
     }
     api.get("results", use: listResults)
-    api.get("results/", use: listResults)
     api.get("results/sota") { request, _ in
         let taskType = request.uri.queryParameters["task_type"].map(String.init) ?? "cifar10_binary"
         return JSONResponse(try await store.sota(taskType: taskType))

@@ -1,0 +1,8 @@
+import EvalnetCLI
+
+@main
+enum Evalnet {
+    static func main() async {
+        await EvalnetCommand.main()
+    }
+}

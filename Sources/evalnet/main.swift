@@ -1,2 +1,0 @@
-import EvalnetCLI
-await EvalnetCommand.main()
