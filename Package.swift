@@ -115,6 +115,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "PoolServerTests",
+            dependencies: [
+                "PoolServer", "PoolAPI", "PoolCore", "Store", "TestSupport", "Hotkeys", "ServiceKit", "AlgorithmDSL",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "HotkeysTests",
             dependencies: ["Hotkeys"],
             swiftSettings: strict

@@ -44,7 +44,18 @@ struct PostgresExecutor: SQLExecutor {
         switch cell.dataType {
         case .int2, .int4, .int8, .oid: return .int(try cell.decode(Int64.self))
         case .float4, .float8: return .double(try cell.decode(Double.self))
-        case .numeric: return .double(Double(try cell.decode(String.self)) ?? .nan)
+        case .numeric:
+            // SUM over BIGINT yields NUMERIC: integral values come back as integers.
+            let d = try cell.decode(Decimal.self)
+            var rounded = Decimal()
+            var copy = d
+            NSDecimalRound(&rounded, &copy, 0, .plain)
+            if rounded == d, let i = Int64(exactly: NSDecimalNumber(decimal: d).int64Value),
+                Decimal(i) == d
+            {
+                return .int(i)
+            }
+            return .double(NSDecimalNumber(decimal: d).doubleValue)
         case .bool: return .int(try cell.decode(Bool.self) ? 1 : 0)
         case .bytea:
             var buf = try cell.decode(ByteBuffer.self)
