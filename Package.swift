@@ -64,6 +64,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "MinerEngine",
+            dependencies: ["AlgorithmDSL"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Miner",
+            dependencies: [
+                "PoolAPI", "Hotkeys", "MinerEngine", "AlgorithmDSL",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "PoolAPI",
             swiftSettings: strict
         ),
@@ -83,7 +96,7 @@ let package = Package(
         .target(
             name: "EvalnetCLI",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolCore",
+                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
