@@ -109,7 +109,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "EvalnetBench",
-            dependencies: ["Hotkeys"],
+            dependencies: [
+                "Hotkeys", "PoolServer", "PoolAPI", "Miner",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(

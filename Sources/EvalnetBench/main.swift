@@ -36,5 +36,7 @@ func runHotkeyBenchmarks() {
     precondition(ok, "benchmark signatures must verify")
 }
 
-let suites = CommandLine.arguments.dropFirst()
-if suites.isEmpty || suites.contains("hotkeys") { runHotkeyBenchmarks() }
+let suites = Set(CommandLine.arguments.dropFirst())
+func wants(_ name: String) -> Bool { suites.isEmpty || suites.contains(name) }
+if wants("hotkeys") { runHotkeyBenchmarks() }
+if wants("pool") { try await runPoolBenchmarks() }

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Hotkeys
+import Logging
+import Miner
+import PoolAPI
+import PoolServer
+import Synchronization
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run the local network on embedded defaults and show it working.")
+
+    @Option(help: "Seconds of mining before the summary.") var duration: Double = 60
+    @Option(help: "Number of miners (fresh hotkeys).") var miners = 3
+    @Option(help: "Pool database (default: a fresh SQLite file under ./data).") var database: String?
+    @Option(help: "Pool port.") var port = 8434
+    @Option(help: "Task type the miners work on.") var taskType = "scalar_linear"
+    @Flag(help: "Leave the services running after the summary (Ctrl-C to stop).") var keep = false
+
+    func run() async throws {
+        guard miners >= 3 else { throw ValidationError("--miners must be at least 3 (consensus needs two evaluators besides an author)") }
+        var logger = Logger(label: "evalnet.demo")
+        logger.logLevel = .warning
+        let stamp = Int(Date().timeIntervalSince1970)
+        try FileManager.default.createDirectory(atPath: "data", withIntermediateDirectories: true)
+        let operatorKey = SR25519Keypair.generate()
+        var config = PoolConfig()
+        config.port = port
+        config.database = database ?? "sqlite:data/demo-\(stamp)-pool.db"
+        config.rules.consensusThreshold = 2
+        config.rules.windowSeconds = max(20, Int(duration / 3))
+        config.rules.leaseTTLSeconds = 120
+        config.operatorHotkeys = [operatorKey.publicKey.ss58Address]
+        config.sweepIntervalSeconds = 2
+
+        print("evalnet demo: pool + \(miners) miners for \(Int(duration)) s (database \(config.database))")
+        let ready = Mutex<Int?>(nil)
+        let pool = Task { [config] in
+            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger) { p in ready.withLock { $0 = p } }
+        }
+        var boundPort: Int?
+        for _ in 0..<300 where boundPort == nil {
+            if pool.isCancelled { break }
+            try await Task.sleep(for: .milliseconds(50))
+            boundPort = ready.withLock { $0 }
+        }
+        guard let boundPort else {
+            pool.cancel()
+            if case let .failure(error) = await pool.result { throw error }
+            throw ValidationError("the pool did not start on port \(port)")
+        }
+        let base = "http://127.0.0.1:\(boundPort)"
+        print("pool: \(base)  (docs \(base)/docs)")
+
+        let stop = StopSignal()
+        let minerTasks = (0..<miners).map { i in
+            Task {
+                let client = PoolClient(baseURL: base, keypair: .generate())
+                var options = MinerOptions()
+                options.taskType = taskType
+                options.generations = 40
+                options.durationSeconds = duration
+                options.randomSeed = UInt64(i + 1)
+                let loop = MinerLoop(client: client, options: options) { _ in }
+                let summary = try? await loop.run(stop: stop)
+                await client.shutdown()
+                return summary
+            }
+        }
+        let observer = PoolClient(baseURL: base, keypair: operatorKey)
+        let started = Date()
+        while Date().timeIntervalSince(started) < duration {
+            try await Task.sleep(for: .seconds(3))
+            if let s = try? await observer.monitorSummary() {
+                let sota = s.sota[taskType].map { String(format: "%.4f", $0) } ?? "-"
+                print(String(format: "[%3.0fs] window %lld (%lld s left) | leases %lld issued, %lld done | candidates %lld waiting, %lld with consensus | SOTA %@",
+                             Date().timeIntervalSince(started), s.window.number, s.window.timeRemainingS,
+                             s.leases.issued15m, s.leases.completed15m, s.candidates.inEvaluation,
+                             s.candidates.withConsensus, sota))
+            }
+        }
+        stop.request()
+        var summaries: [MinerSummary] = []
+        for t in minerTasks { if let s = await t.value { summaries.append(s) } }
+
+        // Operator step: verify the best completed result.
+        let completed = (try? await observer.results(status: "completed", taskType: taskType, limit: 1))?.results ?? []
+        if let best = completed.first, let verified = try? await observer.verify(resultId: best.id) {
+            print("verified result \(verified.id) (algorithm \(verified.algorithmId), score \(String(format: "%.4f", verified.score)))")
+        }
+        print("\nLeaderboard")
+        if let board = try? await observer.leaderboard() {
+            for m in board.miners {
+                print(String(format: "  %d. %@  reputation %.2f  evaluations %lld  evolutions %lld", m.rank, m.hotkey,
+                             m.reputation, m.evaluations, m.evolutions))
+            }
+        }
+        print("\nSOTA per task")
+        for t in ["scalar_linear", "cifar10_binary"] {
+            let s = try? await observer.sota(taskType: t)
+            print("  \(t): " + (s?.sotaThreshold.map { String(format: "%.4f (result %lld)", $0, s?.resultId ?? 0) } ?? "none yet"))
+        }
+        let leases = summaries.reduce(0) { $0 + $1.leasesCompleted }
+        print("\nminers completed \(leases) leases; pool docs: \(base)/docs")
+        await observer.shutdown()
+        if keep {
+            print("services keep running (Ctrl-C to stop)")
+            _ = await pool.result
+        } else {
+            pool.cancel()
+            _ = await pool.result
+        }
+    }
+}
