@@ -247,26 +247,42 @@ extension PoolStore {
             SELECT id, author, consensus_score, parent_ids, sota_before, source_assignment, dsl_hash FROM algorithms
             WHERE origin = 'evolution' AND consensus_window = ?
             """, [.int(window)])
+        // Parent scores and lease-population bests for all of the window's evolutions, in two queries.
+        var parentsOf: [Int64: [Int64]] = [:]
+        for r in evoRows {
+            parentsOf[try r.int("id")] = try r.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
+        }
+        let allParents = Set(parentsOf.values.joined())
+        var scoreOf: [Int64: Double] = [:]
+        if !allParents.isEmpty {
+            let marks = Array(repeating: "?", count: allParents.count).joined(separator: ",")
+            for r in try await tx.query(
+                "SELECT id, consensus_score FROM algorithms WHERE consensus_score IS NOT NULL AND id IN (\(marks))",
+                allParents.sorted().map { .int($0) })
+            {
+                scoreOf[try r.int("id")] = try r.double("consensus_score")
+            }
+        }
+        var localBestOf: [String: Double] = [:]
+        for r in try await tx.query(
+            """
+            SELECT i.assignment_id, MAX(a.consensus_score) AS best FROM assignment_items i
+            JOIN algorithms a ON a.id = i.algorithm_id
+            WHERE i.assignment_id IN (SELECT source_assignment FROM algorithms WHERE origin = 'evolution' AND consensus_window = ?)
+            GROUP BY i.assignment_id
+            """, [.int(window)])
+        {
+            if let best = try r.optionalDouble("best") { localBestOf[try r.string("assignment_id")] = best }
+        }
         var evolutions: [EvolutionRecord] = []
         for r in evoRows {
-            let parents = try r.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
-            var parentScores: [Double] = []
-            for p in parents {
-                if let s = try await tx.queryOne("SELECT consensus_score FROM algorithms WHERE id = ?", [.int(p)])?
-                    .optionalDouble("consensus_score") { parentScores.append(s) }
-            }
-            var localBest: Double?
-            if let src = try r.optionalString("source_assignment") {
-                localBest = try await tx.queryOne(
-                    """
-                    SELECT MAX(a.consensus_score) AS best FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
-                    WHERE i.assignment_id = ?
-                    """, [.text(src)])?.optionalDouble("best")
-            }
+            let id = try r.int("id")
             evolutions.append(EvolutionRecord(
-                algorithmId: Int(try r.int("id")), author: try r.string("author"),
-                consensusScore: try r.optionalDouble("consensus_score"), parentScores: parentScores,
-                sotaBefore: try r.optionalDouble("sota_before"), localPopulationBest: localBest,
+                algorithmId: Int(id), author: try r.string("author"),
+                consensusScore: try r.optionalDouble("consensus_score"),
+                parentScores: (parentsOf[id] ?? []).compactMap { scoreOf[$0] },
+                sotaBefore: try r.optionalDouble("sota_before"),
+                localPopulationBest: try r.optionalString("source_assignment").flatMap { localBestOf[$0] },
                 dslHash: try r.string("dsl_hash")))
         }
         var history = RepetitionHistory()
