@@ -32,6 +32,7 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        .systemLibrary(name: "CStdio"),
         .target(
             name: "Hotkeys",
             dependencies: ["CSodium"],
@@ -96,7 +97,7 @@ let package = Package(
         .target(
             name: "EvalnetCLI",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine",
+                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "ServiceKit", "CStdio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -110,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "EvalnetBench",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolAPI", "Miner",
+                "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

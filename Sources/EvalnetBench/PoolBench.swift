@@ -4,6 +4,7 @@ import Logging
 import Miner
 import PoolAPI
 import PoolServer
+import ServiceKit
 import Synchronization
 
 /// Drives authenticated register → lease → submit cycles from `clients` concurrent miners
@@ -16,8 +17,9 @@ func runPoolBenchmark(database: String, label: String, clients: Int = 8, seconds
     config.database = database
     config.rules.consensusThreshold = 3
     let portBox = Mutex<Int?>(nil)
+    let stopper = ServiceStopper()
     let server = Task {
-        try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger) { port in
+        try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper) { port in
             portBox.withLock { $0 = port }
         }
     }
@@ -57,7 +59,7 @@ func runPoolBenchmark(database: String, label: String, clients: Int = 8, seconds
         }
         return try await group.reduce(into: (0, 0)) { $0.0 += $1.0; $0.1 += $1.1 }
     }
-    server.cancel()
+    await stopper.stop()
     _ = await server.result
     print(String(format: "pool.cycles_per_second.%@ %.1f (%d cycles, %d errors, %d clients, %.0f s)",
                  label, Double(counts.0) / seconds, counts.0, counts.1, clients, seconds))

@@ -5,6 +5,7 @@ import Logging
 import Miner
 import PoolAPI
 import PoolServer
+import ServiceKit
 import Synchronization
 
 struct DemoCommand: AsyncParsableCommand {
@@ -37,8 +38,11 @@ struct DemoCommand: AsyncParsableCommand {
 
         print("evalnet demo: pool + \(miners) miners for \(Int(duration)) s (database \(config.database))")
         let ready = Mutex<Int?>(nil)
+        let stopper = ServiceStopper()
         let pool = Task { [config] in
-            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger) { p in ready.withLock { $0 = p } }
+            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper) { p in
+                ready.withLock { $0 = p }
+            }
         }
         var boundPort: Int?
         for _ in 0..<300 where boundPort == nil {
@@ -109,8 +113,8 @@ struct DemoCommand: AsyncParsableCommand {
             print("services keep running (Ctrl-C to stop)")
             _ = await pool.result
         } else {
-            pool.cancel()
-            _ = await pool.result
+            await stopper.stop()
+            if case let .failure(error) = await pool.result { throw error }
         }
     }
 }

@@ -4,6 +4,7 @@
 /// of the network (pool, platform, validator, vmm, miner, demo) and manage hotkeys.
 /// Commands only parse options and hand over to the library that owns the work.
 import ArgumentParser
+import CStdio
 
 @available(macOS 14, *)
 public struct EvalnetCommand: AsyncParsableCommand {
@@ -14,4 +15,9 @@ public struct EvalnetCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Line-buffered stdout, so progress lines appear at once even through a pipe.
+    public static func prepareOutput() {
+        evalnet_stdout_line_buffered()
+    }
 }

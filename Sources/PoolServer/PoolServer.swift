@@ -217,6 +217,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
 /// Runs the pool until cancelled: opens the store, migrates, ships seeds, serves HTTP and
 /// sweeps (lease expiry, epoch close) in the background.
 public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger: Logger,
+                    stopper: ServiceStopper = ServiceStopper(),
                     onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
     try config.rules.validate()
     let db = try await openDatabase(try DatabaseLocation.parse(config.database), logger: logger)
@@ -224,7 +225,7 @@ public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger:
     do {
         try await store.prepare(now: Date().timeIntervalSince1970)
         let router = makePoolRouter(store: store, config: config)
-        var app = Application(
+        let app = Application(
             router: router,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalnet-pool"),
             onServerRunning: { channel in
@@ -233,14 +234,14 @@ public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger:
                 await onReady?(port)
             },
             logger: logger)
-        app.addServices(PeriodicTask(name: "pool-sweeper", interval: config.sweepIntervalSeconds, logger: logger) {
+        let sweeper = PeriodicTask(name: "pool-sweeper", interval: config.sweepIntervalSeconds, logger: logger) {
             let t = Date().timeIntervalSince1970
             let expired = try await store.expireOverdue(now: t)
             if expired > 0 { logger.info("expired leases", metadata: ["count": "\(expired)"]) }
             let epochs = try await store.closeFinishedEpochs(now: t)
             if !epochs.isEmpty { logger.info("closed epochs", metadata: ["epochs": "\(epochs)"]) }
-        })
-        try await app.runService()
+        }
+        try await stopper.run([app, sweeper], logger: logger)
     } catch {
         await db.shutdown()
         throw error

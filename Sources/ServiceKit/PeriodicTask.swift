@@ -1,3 +1,4 @@
+import Synchronization
 import Logging
 import ServiceLifecycle
 
@@ -25,5 +26,33 @@ public struct PeriodicTask: Service {
                 try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
             }
         }
+    }
+}
+
+/// Lets code that started a service group stop it gracefully (as SIGTERM would), e.g. the
+/// demo stopping the servers it started. Create one, pass it to the run function, call `stop()`.
+public final class ServiceStopper: Sendable {
+    private let state = Mutex<(group: ServiceGroup?, requested: Bool)>((nil, false))
+
+    public init() {}
+
+    /// Runs `services` until SIGINT/SIGTERM or `stop()`, shutting them down gracefully.
+    public func run(_ services: [any Service], logger: Logger) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let stopNow = state.withLock { s -> Bool in
+            s.group = group
+            return s.requested
+        }
+        if stopNow { return }
+        try await group.run()
+    }
+
+    public func stop() async {
+        let group = state.withLock { s -> ServiceGroup? in
+            s.requested = true
+            return s.group
+        }
+        await group?.triggerGracefulShutdown()
     }
 }

@@ -120,6 +120,8 @@ public final class SQLiteStore: SQLDatabase {
     }
 
     public func shutdown() async {
-        await lock.withLock { try? await executor.connection.close() }
+        let connection = executor.connection
+        // Close outside the caller's task: a cancelled caller must still close the file.
+        await lock.withLock { await Task.detached { try? await connection.close() }.value }
     }
 }

@@ -3,6 +3,7 @@ import EvalnetCLI
 @main
 enum Evalnet {
     static func main() async {
+        EvalnetCommand.prepareOutput()
         await EvalnetCommand.main()
     }
 }
