@@ -91,20 +91,15 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
         try auth.authenticate(request).ss58Address
     }
 
-    router.get("/health") { _, _ in
+    let health: @Sendable (Request, BasicRequestContext) async throws -> JSONResponse<HealthResponse> = { _, _ in
         let t = now()
         return JSONResponse(HealthResponse(
             status: "healthy", windowNumber: Int64(store.clock.number(at: t)), currentBlock: 0,
             timeRemainingS: Int64(store.clock.secondsRemaining(at: t).rounded(.up)),
             windowSeconds: Int64(config.rules.windowSeconds)))
     }
-    router.get("/status") { _, _ in
-        let t = now()
-        return JSONResponse(HealthResponse(
-            status: "healthy", windowNumber: Int64(store.clock.number(at: t)), currentBlock: 0,
-            timeRemainingS: Int64(store.clock.secondsRemaining(at: t).rounded(.up)),
-            windowSeconds: Int64(config.rules.windowSeconds)))
-    }
+    router.get("/health", use: health)
+    router.get("/status", use: health)
 
     let api = router.group("api/v1")
     api.post("miners/register") { request, _ in
