@@ -140,6 +140,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "MinerTests",
+            dependencies: ["Miner", "MinerEngine", "PoolServer", "PoolAPI", "ServiceKit", "TestSupport", "Hotkeys",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "HotkeysTests",
             dependencies: ["Hotkeys"],
             swiftSettings: strict

@@ -52,8 +52,8 @@ public struct Evolver: Sendable {
     ///   - seedDSLs: starting programs (normalised to the task's profile; unusable ones are counted
     ///     in `rejectedSeeds`). With none usable, the population starts from random programs.
     ///   - populationSize: clamped to 2...1000; `tournamentSize` to 1...populationSize.
-    public init(taskType: String, evaluator: Evaluator, seed: UInt64, populationSize: Int = 16,
-                tournamentSize: Int = 4, seedDSLs: [String] = []) throws(EngineError) {
+    public init(taskType: String, evaluator: Evaluator, seed: UInt64, populationSize: Int = 32,
+                tournamentSize: Int = 8, seedDSLs: [String] = []) throws(EngineError) {
         guard taskType == evaluator.taskType else {
             throw EngineError.invalidConfig("evolver task_type '\(taskType)' does not match evaluator '\(evaluator.taskType)'")
         }

@@ -8,6 +8,8 @@ public struct Mutator: Sendable {
     }
 
     public let profile: ComplianceProfile
+    /// Mutation mix: 40 % randomize argument, 20 % each of insert, remove, randomize instruction.
+    static let weightedKinds: [Kind] = [.randomizeArgument, .randomizeArgument, .insert, .remove, .randomizeInstruction]
     /// Per phase: (op, signature) pairs the profile can express.
     private let choices: [Phase: [Op: [OpSignature]]]
     private let ops: [Phase: [Op]]
@@ -46,10 +48,16 @@ public struct Mutator: Sendable {
         return rng.nextInt(below: 2) == 0 ? magnitude : -magnitude
     }
 
+    /// Half the time a fresh constant; otherwise the value scaled by a factor drawn from
+    /// {×0.1, ×0.3, ×0.5, ×2, ×3, ×10, −1×} or by 1 + N(0, 0.2²), so tuning can jump orders of
+    /// magnitude as well as refine.
     func perturbConstant(_ value: Double, _ rng: inout DeterministicRNG) -> Double {
         if rng.nextInt(below: 2) == 0 { return randomConstant(&rng) }
-        let scaled = value * (1 + 0.5 * rng.nextGaussian())
-        return scaled.isFinite ? scaled : randomConstant(&rng)
+        let factors = [0.1, 0.3, 0.5, 2.0, 3.0, 10.0, -1.0]
+        let pick = rng.nextInt(below: factors.count + 1)
+        let factor = pick < factors.count ? factors[pick] : 1 + 0.2 * rng.nextGaussian()
+        let scaled = value * factor
+        return scaled.isFinite && scaled != value ? scaled : randomConstant(&rng)
     }
 
     func randomConstants(for op: Op, _ rng: inout DeterministicRNG) -> [Double] {
@@ -96,7 +104,7 @@ public struct Mutator: Sendable {
     public func mutate(_ program: Program, rng: inout DeterministicRNG) -> Program {
         let base = normalize(program, profile: profile)
         for _ in 0..<16 {
-            let kind = Kind.allCases[rng.nextInt(below: Kind.allCases.count)]
+            let kind = Self.weightedKinds[rng.nextInt(below: Self.weightedKinds.count)]
             if let child = apply(kind, to: base, rng: &rng), child != base {
                 return normalize(child, profile: profile)
             }

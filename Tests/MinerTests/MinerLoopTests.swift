@@ -1,0 +1,62 @@
+import Foundation
+import Hotkeys
+import Logging
+import Miner
+import MinerEngine
+import PoolAPI
+import PoolServer
+import ServiceKit
+import Synchronization
+import TestSupport
+import Testing
+
+/// Miners against a live pool over loopback HTTP.
+@Suite struct MinerLoopTests {
+    @Test(arguments: TestDatabases.available)
+    func minersCompleteLeasesAndReputationRises(_ backend: Backend) async throws {
+        var config = PoolConfig()
+        config.port = 0
+        config.database = try await TestDatabases.freshURL(backend)
+        config.rules.consensusThreshold = 2
+        let stopper = ServiceStopper()
+        let port = Mutex<Int?>(nil)
+        let server = Task { [config] in
+            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: TestDatabases.logger, stopper: stopper) { p in
+                port.withLock { $0 = p }
+            }
+        }
+        var bound: Int?
+        for _ in 0..<400 where bound == nil {
+            try await Task.sleep(for: .milliseconds(25))
+            bound = port.withLock { $0 }
+        }
+        let base = "http://127.0.0.1:\(try #require(bound))"
+        let summaries = try await withThrowingTaskGroup(of: MinerSummary.self) { group in
+            for i in 0..<3 {
+                group.addTask {
+                    let client = PoolClient(baseURL: base, keypair: .generate())
+                    var options = MinerOptions()
+                    options.maxLeases = 4
+                    options.generations = 10
+                    options.suite = SuiteConfig(taskCount: 4, nSamples: 100)
+                    options.randomSeed = UInt64(i + 7)
+                    let summary = try await MinerLoop(client: client, options: options) { _ in }.run(stop: StopSignal())
+                    await client.shutdown()
+                    return summary
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        await stopper.stop()
+        _ = await server.result
+        #expect(summaries.count == 3)
+        for s in summaries {
+            #expect(s.leasesCompleted == 4)
+            #expect(s.evaluations > 0)
+            #expect(s.bestScore.isFinite)
+            // Reputation never falls while the miner agrees with its peers, and ends above zero.
+            #expect(zip(s.reputationHistory, s.reputationHistory.dropFirst()).allSatisfy { $0 <= $1 })
+        }
+        #expect(summaries.contains { $0.reputation > 0 })
+    }
+}
