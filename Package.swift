@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "EvalnetBench",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit",
+                "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit", "AlgorithmDSL", "MinerEngine",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -143,6 +143,16 @@ let package = Package(
             name: "MinerTests",
             dependencies: ["Miner", "MinerEngine", "PoolServer", "PoolAPI", "ServiceKit", "TestSupport", "Hotkeys",
                            .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AlgorithmDSLTests",
+            dependencies: ["AlgorithmDSL"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MinerEngineTests",
+            dependencies: ["MinerEngine", "AlgorithmDSL"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 // DSL interpreter / evaluator / evolver throughput (cifar10_binary on synthetic data).
 // Guarded so this file compiles before the EvalnetBench target depends on the two modules.
-#if canImport(AlgorithmDSL) && canImport(MinerEngine)
+
 import AlgorithmDSL
 import Foundation
 import MinerEngine
@@ -57,6 +57,31 @@ func runDSLBenchmarks() {
     dslReport("dsl.instructions_per_second", Double(instructions) / interpretTime)
     dslReport("dsl.train_steps_per_second", Double(steps) / interpretTime)
 
+    // Dispatch-bound rate: a predict phase of eight scalar instructions.
+    let scalarText = """
+    # meta: scalar_count=8 vector_count=1 matrix_count=0 vector_dim=16 setup_max_ops=1 predict_max_ops=8 learn_max_ops=0
+    # setup
+    s2 = 0.5
+    # predict
+    s3 = s2 * s2
+    s4 = s3 + s2
+    s5 = s4 - s3
+    s6 = s5 * s2
+    s7 = s6 + s5
+    s0 = s7 * s2
+    s3 = s0 - s2
+    s4 = s3 * s3
+    """
+    if let program = try? DSLParser.parse(scalarText), var interpreter = try? Interpreter(program: program, inputDim: 16) {
+        interpreter.runSetup(rng: DeterministicRNG(seed: 1))
+        let calls = 1_000_000
+        let time = task.trainX.withUnsafeBufferPointer { xs in
+            let row = UnsafeBufferPointer(rebasing: xs[0..<16])
+            return dslSeconds { for _ in 0..<calls { sink += interpreter.predict(x: row) } }
+        }
+        dslReport("dsl.scalar_instructions_per_second", Double(calls * interpreter.predictLength) / time)
+    }
+
     // Full suite evaluations (parse + normalise + 8 tasks × 200 samples).
     let seeds = seedAlgorithms(taskType: "cifar10_binary")
     var evaluations = 0
@@ -108,4 +133,3 @@ func runDSLBenchmarks() {
     dslReport("dsl.parse_render_per_second", Double(parsed) / parseTime)
     if sink.isNaN { print("dsl.sink \(sink)") }
 }
-#endif

@@ -39,4 +39,5 @@ func runHotkeyBenchmarks() {
 let suites = Set(CommandLine.arguments.dropFirst())
 func wants(_ name: String) -> Bool { suites.isEmpty || suites.contains(name) }
 if wants("hotkeys") { runHotkeyBenchmarks() }
+if wants("dsl") { runDSLBenchmarks() }
 if wants("pool") { try await runPoolBenchmarks() }
