@@ -94,9 +94,40 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CProcessShim"
+        ),
+        .target(
+            name: "ProcessKit",
+            dependencies: ["CProcessShim"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DstackAPI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Validator",
+            dependencies: [
+                "DstackAPI", "ProcessKit", "Hotkeys", "CSodium", "ServiceKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VMMServer",
+            dependencies: [
+                "DstackAPI", "ProcessKit", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "EvalnetCLI",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine",
+                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "VMMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -135,6 +166,16 @@ let package = Package(
             dependencies: [
                 "PoolServer", "PoolAPI", "PoolCore", "Store", "TestSupport", "Hotkeys", "ServiceKit", "AlgorithmDSL",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ValidatorTests",
+            dependencies: [
+                "Validator", "DstackAPI", "VMMServer", "ProcessKit", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
