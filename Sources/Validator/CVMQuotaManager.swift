@@ -169,16 +169,18 @@ public actor CVMQuotaManager {
 
     /// Grants `resources` to `challengeId` or throws `QuotaError`.
     public func allocate(_ resources: ResourceLimits, for challengeId: String) throws -> QuotaAllocation {
-        guard challenges[challengeId] != nil else { throw QuotaError.unknownChallenge(challengeId) }
+        guard var entry = challenges[challengeId] else { throw QuotaError.unknownChallenge(challengeId) }
         let a = parameters.alpha
-        challenges[challengeId]?.demand = a + (1 - a) * (challenges[challengeId]?.demand ?? 0)
+        entry.demand = a + (1 - a) * entry.demand
+        challenges[challengeId] = entry
         try admissible(resources, for: challengeId)
         let allocation = QuotaAllocation(id: nextId, challengeId: challengeId, resources: resources)
         nextId += 1
         allocations[allocation.id] = allocation
         inUseTotal = inUseTotal + resources
-        challenges[challengeId]?.inUse = (challenges[challengeId]?.inUse ?? .zero) + resources
-        challenges[challengeId]?.allocations += 1
+        entry.inUse = entry.inUse + resources
+        entry.allocations += 1
+        challenges[challengeId] = entry
         return allocation
     }
 

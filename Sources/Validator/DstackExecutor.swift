@@ -123,6 +123,8 @@ public final class DstackExecutor: Executor {
                 outcome = JobOutcome(status: .cancelled, executionTimeMs: elapsed(), error: "cancelled")
             } else if case DstackExecutionError.evaluationTimeout = error {
                 outcome = JobOutcome(status: .timeout, executionTimeMs: elapsed(), error: "timeout")
+            } else if case DstackExecutionError.evaluatorHTTP(504, _) = error {
+                outcome = JobOutcome(status: .timeout, executionTimeMs: elapsed(), error: "timeout")
             } else if case let DstackExecutionError.evaluatorHTTP(_, body) = error,
                       let parsed = try? EvaluatorResult.parse(Array(body.utf8)) {
                 outcome = OutcomeRules.outcome(exitCode: Int32(clamping: parsed.exitCode ?? 1),

@@ -149,7 +149,7 @@ public struct ValidatorConfig: Sendable, Equatable {
         if let v = r.double("quota.decay", range: 0...1) { c.quota.decay = v }
         if let v = r.double("quota.recompute_interval_s", range: 0.1...3600) { c.quotaRecomputeIntervalSeconds = v }
         for (key, origin) in r.unknownKeys() {
-            let hint = keys.first { $0.hasSuffix("." + key) || key.hasSuffix("." + $0) || $0.replacingOccurrences(of: "_", with: "") == key.replacingOccurrences(of: "_", with: "") }
+            let hint = suggestion(for: key)
             r.problems.append("\(key) (\(origin)): unknown key" + (hint.map { "; did you mean \($0)?" } ?? ""))
         }
         if c.claimBatch > c.maxConcurrentJobs && r.problems.isEmpty {
@@ -158,6 +158,28 @@ public struct ValidatorConfig: Sendable, Equatable {
         }
         if !r.problems.isEmpty { throw ConfigError(r.problems.sorted()) }
         return c
+    }
+
+    /// A known key close to `key`: same last component, or at most 2 edits away.
+    static func suggestion(for key: String) -> String? {
+        let last = key.split(separator: ".").last.map(String.init) ?? key
+        if let same = keys.first(where: { $0.split(separator: ".").last.map(String.init) == last }) { return same }
+        return keys.map { ($0, editDistance($0, key)) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        var row = Array(0...y.count)
+        for i in 1...max(1, x.count) where !x.isEmpty {
+            var prev = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: y.count, by: 1) {
+                let cur = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, prev + (x[i - 1] == y[j - 1] ? 0 : 1))
+                prev = cur
+            }
+        }
+        return x.isEmpty ? y.count : row[y.count]
     }
 
     private static func url(_ r: inout ConfigReader, _ key: String) -> String? {
