@@ -336,13 +336,18 @@ public final class ProcessGroup: Sendable {
         _ = kill(-pgid, SIGKILL)
         var raw: Int32 = 0
         var result: ExitStatus = .signaled(SIGKILL)
+        // SIGKILL was sent: the leader dies promptly; poll rather than block a thread.
         while true {
-            let r = waitpid(pid, &raw, 0)
+            let r = waitpid(pid, &raw, WNOHANG)
             if r == pid {
                 result = Self.decode(raw)
                 break
             }
-            if r < 0 && errno == EINTR { continue }
+            if r == 0 {
+                try? await Task.sleep(for: .milliseconds(2))
+                continue
+            }
+            if errno == EINTR { continue }
             break
         }
         status.withLock { $0 = result }

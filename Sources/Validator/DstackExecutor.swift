@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -137,7 +138,7 @@ public final class DstackExecutor: Executor {
                 if let id = vm?.id { outcome.logs = capLogs(await consoleTail(id)) }
             }
         }
-        if let vm { await destroyVMDetached(id: vm.id) }
+        if let vm { await destroyVMDetached(vm) }
         outcome.executionTimeMs = elapsed()
         return outcome
     }
@@ -145,7 +146,7 @@ public final class DstackExecutor: Executor {
     /// Creates and boots the job's VM and waits until its evaluator answers `/health`.
     /// On any failure the VM is destroyed before this throws.
     public func createVM(job: EvaluationJob, challenge: ProvisionedChallenge) async throws -> JobVM {
-        let hostPort = try freeTCPPort(host: options.hostAddress)
+        let hostPort = try HostPorts.reserve(host: options.hostAddress)
         let vmName = String("evalnet-\(safeName(challenge.spec.name).prefix(24))-\(safeName(job.jobId))".prefix(96))
         let composeFile: String
         if AppCompose.parse(challenge.composeText) != nil {
@@ -165,7 +166,11 @@ public final class DstackExecutor: Executor {
                                 hostAddress: options.hostAddress)],
             userConfig: userConfigJSON, stopped: true, noTee: options.noTee)
         let id: String
-        do { id = try await vmm.createVm(configuration) } catch let e as VMMError { throw DstackExecutionError.vmm(e) }
+        do { id = try await vmm.createVm(configuration) } catch {
+            HostPorts.release(hostPort)
+            if let e = error as? VMMError { throw DstackExecutionError.vmm(e) }
+            throw error
+        }
         let vm = JobVM(id: id, name: vmName, hostAddress: options.hostAddress, hostPort: hostPort)
         logger.debug("created VM", metadata: ["vm": "\(id)", "name": "\(vmName)", "port": "\(hostPort)"])
         do {
@@ -177,10 +182,10 @@ public final class DstackExecutor: Executor {
             if !(failure is CancellationError) && !Task.isCancelled, let tagged = failure as? DstackExecutionError {
                 // Keep the console output: it is why the VM did not come up.
                 let tail = await consoleTail(id)
-                await destroyVMDetached(id: id)
+                await destroyVMDetached(vm)
                 throw DstackBootFailure(error: tagged, vmId: id, console: tail)
             }
-            await destroyVMDetached(id: id)
+            await destroyVMDetached(vm)
             throw failure
         }
     }
@@ -256,6 +261,12 @@ public final class DstackExecutor: Executor {
         await Task.detached { [self] in await self.destroyVM(id: id) }.value
     }
 
+    /// Destroys the VM and frees its host port for reuse.
+    func destroyVMDetached(_ vm: JobVM) async {
+        await destroyVMDetached(id: vm.id)
+        HostPorts.release(vm.hostPort)
+    }
+
     private func waitUntilReady(_ vm: JobVM) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int64(options.bootTimeoutSeconds * 1000))
         let poll = Duration.milliseconds(Int64(max(0.01, options.pollIntervalSeconds) * 1000))
@@ -300,6 +311,24 @@ public struct DstackBootFailure: Error, CustomStringConvertible, Sendable {
     public let vmId: String
     public let console: [String]
     public var description: String { error.description }
+}
+
+/// Host ports handed to VMs of this process and not yet released: the OS would happily
+/// give a port out again while the VM that should listen on it is still booting.
+enum HostPorts {
+    static let reserved = Mutex<Set<Int>>([])
+
+    static func reserve(host: String) throws -> Int {
+        for _ in 0..<64 {
+            let port = try freeTCPPort(host: host)
+            if reserved.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw DstackExecutionError.noFreePort("every port offered by the OS is already reserved")
+    }
+
+    static func release(_ port: Int) {
+        _ = reserved.withLock { $0.remove(port) }
+    }
 }
 
 /// A TCP port on `host` that was free a moment ago (the OS picks it).

@@ -115,7 +115,7 @@ public struct ValidatorConfig: Sendable, Equatable {
             }
         }
         var c = ValidatorConfig()
-        if let v = r.string("key_file") { c.keyFile = v }
+        if let v = r.string("key_file") { c.keyFile = (v as NSString).expandingTildeInPath }
         if let v = url(&r, "platform_api_url") { c.platformAPIURL = v }
         if let e = r.entries["dstack_vmm_url"], case let .string(s) = e.value, s.isEmpty {
             _ = r.raw("dstack_vmm_url")
@@ -123,7 +123,7 @@ public struct ValidatorConfig: Sendable, Equatable {
         } else if let v = url(&r, "dstack_vmm_url") {
             c.dstackVMMURL = v
         }
-        if let v = r.string("work_dir") { c.workDir = v }
+        if let v = r.string("work_dir") { c.workDir = (v as NSString).expandingTildeInPath }
         if let v = r.double("poll_interval_s", range: 0.05...3600) { c.pollIntervalSeconds = v }
         if let v = r.double("challenge_sync_interval_s", range: 1...86_400) { c.challengeSyncIntervalSeconds = v }
         if let v = r.int("resource_limits.cpu_cores", range: 1...4096) { c.resourceLimits.cpuCores = v }

@@ -77,6 +77,16 @@ struct ConfigTests {
         #expect(c.makeExecutor(logger: .init(label: "t")).name == "dstack")
     }
 
+    @Test("the example config in examples/validator parses")
+    func exampleConfig() throws {
+        let url = Example.directory.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("validator/config.toml")
+        let c = try ValidatorConfig.load(path: url.path, environment: [:])
+        #expect(c.keyFile == NSHomeDirectory() + "/.evalnet/hotkey.json")
+        #expect(c.resourceLimits == ResourceLimits(cpuCores: 4, memoryMb: 8192, diskMb: 20480, gpuCount: 0))
+        #expect(!c.usesDstack)
+    }
+
     @Test("defaults: no VMM URL means the local executor")
     func defaults() throws {
         let c = try ValidatorConfig.parse(toml: "")
