@@ -361,16 +361,9 @@ public actor ChallengeManager {
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let commit = spec.githubCommit.lowercased()
         let isFull = commit.count == 40 || commit.count == 64
-        if isFull {
-            let existing = directory.appendingPathComponent(commit)
-            if fm.fileExists(atPath: existing.path) {
-                if let head = try? await git.run(["rev-parse", "HEAD"], in: existing), head == commit,
-                   let verified = try? verify(spec, checkout: existing, commit: commit) {
-                    logger.debug("reusing checkout", metadata: ["dir": "\(existing.path)"])
-                    return verified
-                }
-                try? fm.removeItem(at: existing)
-            }
+        if isFull, let reused = try await reuse(spec, directory.appendingPathComponent(commit), commit: commit, git: git) {
+            logger.debug("reusing checkout", metadata: ["dir": "\(reused.directory.path)"])
+            return reused
         }
         let staging = directory.appendingPathComponent(".staging-\(UUID().uuidString)")
         do {
@@ -393,15 +386,30 @@ public actor ChallengeManager {
             _ = try await git.run(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", full], in: staging)
             let head = try await git.run(["rev-parse", "HEAD"], in: staging)
             guard head == full else { throw ChallengeError.commitNotFound(repo: spec.githubRepo, commit: spec.githubCommit) }
-            _ = try verify(spec, checkout: staging, commit: full)
             let final = directory.appendingPathComponent(full)
-            if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+            if let reused = try await reuse(spec, final, commit: full, git: git) {
+                try? fm.removeItem(at: staging)
+                return reused
+            }
+            _ = try verify(spec, checkout: staging, commit: full)
             try fm.moveItem(at: staging, to: final)
             return try verify(spec, checkout: final, commit: full)
         } catch {
             try? fm.removeItem(at: staging)
             throw error
         }
+    }
+
+    /// An existing checkout of `commit` at `dir`, verified against `spec`. A commit's files
+    /// never change, so a verification error is final and the directory (which may be in
+    /// use under another spec) is kept; a directory whose HEAD is not `commit` is removed.
+    static func reuse(_ spec: ChallengeSpec, _ dir: URL, commit: String, git: GitRunner) async throws -> ProvisionedChallenge? {
+        guard FileManager.default.fileExists(atPath: dir.path) else { return nil }
+        if let head = try? await git.run(["rev-parse", "HEAD"], in: dir), head == commit {
+            return try verify(spec, checkout: dir, commit: commit)
+        }
+        try? FileManager.default.removeItem(at: dir)
+        return nil
     }
 
     /// Local paths become absolute; URLs are passed as given.

@@ -89,6 +89,13 @@ struct ChallengeManagerTests {
         let manager = ChallengeManager(cacheDirectory: tmp.sub("cache"))
         let first = try await manager.provisionChallenge(spec(repo.dir.path, c1, Self.compose1))
 
+        // Same commit with another hash: refused without touching the checkout in service.
+        var sameCommit = spec(repo.dir.path, c1, Self.compose1)
+        sameCommit.composeHash = sha256Hex(Array(Self.compose2.utf8))
+        await #expect(throws: ChallengeError.self) { try await manager.updateChallenge(sameCommit) }
+        #expect(text(first.directory, "VERSION") == "one\n")
+        #expect(await manager.getChallengeStatus(id: "c1")?.state == .ready)
+
         // New commit with the wrong hash: refused, the old checkout stays in service.
         var wrong = spec(repo.dir.path, c2, Self.compose2)
         wrong.composeHash = sha256Hex(Array(Self.compose1.utf8))
