@@ -95,9 +95,40 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CProcessShim"
+        ),
+        .target(
+            name: "ProcessKit",
+            dependencies: ["CProcessShim"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "DstackAPI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Validator",
+            dependencies: [
+                "DstackAPI", "ProcessKit", "Hotkeys", "CSodium", "ServiceKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VMMServer",
+            dependencies: [
+                "DstackAPI", "ProcessKit", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "EvalnetCLI",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "ServiceKit", "CStdio",
+                "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "ServiceKit", "CStdio", "VMMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -153,6 +184,16 @@ let package = Package(
         .testTarget(
             name: "MinerEngineTests",
             dependencies: ["MinerEngine", "AlgorithmDSL"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ValidatorTests",
+            dependencies: [
+                "Validator", "DstackAPI", "VMMServer", "ProcessKit", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,471 @@
+/// # ProcessKit
+///
+/// Owns running untrusted commands as whole process groups: spawning through
+/// `posix_spawn` into a fresh process group with a clean signal state, applying resource
+/// limits in the child (`ulimit` in a tiny `/bin/sh` prologue: RLIMIT_CPU, RLIMIT_AS,
+/// RLIMIT_FSIZE, RLIMIT_NOFILE, no core dumps), optional network isolation through
+/// `unshare -n` (detected at run time), capped capture of stdout/stderr, and tearing a
+/// group down (SIGTERM, grace, SIGKILL) until no member is left — reaping re-parented
+/// orphans as a child subreaper on Linux so the group id really disappears.
+import CProcessShim
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a child ended.
+public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    public var description: String {
+        switch self {
+        case let .exited(code): return "exit status \(code)"
+        case let .signaled(sig): return "killed by signal \(sig) (\(signalName(sig)))"
+        }
+    }
+
+    public var succeeded: Bool { self == .exited(0) }
+}
+
+/// A conventional name for the common signals (for messages).
+public func signalName(_ sig: Int32) -> String {
+    switch sig {
+    case SIGHUP: return "SIGHUP"
+    case SIGINT: return "SIGINT"
+    case SIGQUIT: return "SIGQUIT"
+    case SIGILL: return "SIGILL"
+    case SIGABRT: return "SIGABRT"
+    case SIGFPE: return "SIGFPE"
+    case SIGKILL: return "SIGKILL"
+    case SIGSEGV: return "SIGSEGV"
+    case SIGPIPE: return "SIGPIPE"
+    case SIGALRM: return "SIGALRM"
+    case SIGTERM: return "SIGTERM"
+    case SIGXCPU: return "SIGXCPU"
+    case SIGXFSZ: return "SIGXFSZ"
+    case SIGBUS: return "SIGBUS"
+    default: return "signal \(sig)"
+    }
+}
+
+/// Per-process limits applied in the child before it executes the command.
+/// Each is a `setrlimit` of the child (and inherited by its descendants, each of which
+/// gets its own budget); `nil` leaves the inherited limit.
+public struct ResourceRLimits: Sendable, Equatable {
+    /// RLIMIT_CPU: CPU seconds before SIGXCPU (then SIGKILL).
+    public var cpuSeconds: Int?
+    /// RLIMIT_AS: address-space size in KiB (allocations beyond it fail).
+    public var addressSpaceKiB: Int?
+    /// RLIMIT_FSIZE: largest file the process may write, in bytes (rounded up to 512).
+    public var fileSizeBytes: Int?
+    /// RLIMIT_NOFILE: open file descriptors.
+    public var openFiles: Int?
+
+    public init(cpuSeconds: Int? = nil, addressSpaceKiB: Int? = nil, fileSizeBytes: Int? = nil, openFiles: Int? = nil) {
+        self.cpuSeconds = cpuSeconds
+        self.addressSpaceKiB = addressSpaceKiB
+        self.fileSizeBytes = fileSizeBytes
+        self.openFiles = openFiles
+    }
+
+    /// The `/bin/sh` lines that apply the limits; each failure exits 125.
+    var shellLines: [String] {
+        var lines = ["ulimit -c 0 2>/dev/null"]
+        if let v = cpuSeconds { lines.append("ulimit -t \(max(1, v)) || exit 125") }
+        if let v = addressSpaceKiB { lines.append("ulimit -v \(max(1024, v)) || exit 125") }
+        if let v = fileSizeBytes { lines.append("ulimit -f \(max(1, (v + 511) / 512)) || exit 125") }
+        if let v = openFiles { lines.append("ulimit -n \(max(16, v)) || exit 125") }
+        return lines
+    }
+}
+
+/// Where a child's output goes.
+public enum OutputDestination: Sendable, Equatable {
+    /// Captured in memory: at most `maxBytes`, keeping the first or the last bytes.
+    case capture(maxBytes: Int, keep: CaptureKeep)
+    /// Appended to a file (created with mode 0644).
+    case file(String)
+    case discard
+}
+
+public enum CaptureKeep: Sendable, Equatable {
+    case head
+    case tail
+}
+
+/// What to run. `command[0]` is looked up in the `PATH` of `environment`.
+public struct SpawnRequest: Sendable {
+    public var command: [String]
+    /// The child's whole environment (nothing else is inherited).
+    public var environment: [String: String]
+    public var workingDirectory: String
+    public var limits: ResourceRLimits
+    /// argv prefix that removes network access (from `NetworkIsolation.prefix`), or empty.
+    public var isolationPrefix: [String]
+    public var stdout: OutputDestination
+    public var stderr: OutputDestination
+
+    public init(command: [String], environment: [String: String], workingDirectory: String,
+                limits: ResourceRLimits = .init(), isolationPrefix: [String] = [],
+                stdout: OutputDestination = .capture(maxBytes: 1 << 20, keep: .head),
+                stderr: OutputDestination = .capture(maxBytes: 256 << 10, keep: .tail)) {
+        self.command = command
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.limits = limits
+        self.isolationPrefix = isolationPrefix
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    /// The exit statuses the sandbox prologue itself uses.
+    public static let limitSetupFailed: Int32 = 125
+    public static let workingDirectoryFailed: Int32 = 126
+    public static let commandNotFound: Int32 = 127
+
+    /// The full argv executed: [isolation prefix] /bin/sh -c PROLOGUE evalnet-sandbox DIR COMMAND...
+    var argv: [String] {
+        let script = (["cd -- \"$1\" || exit 126", "shift"] + limits.shellLines + ["exec \"$@\""]).joined(separator: "\n")
+        return isolationPrefix + ["/bin/sh", "-c", script, "evalnet-sandbox", workingDirectory] + command
+    }
+}
+
+public enum SpawnError: Error, CustomStringConvertible, Sendable {
+    case emptyCommand
+    case system(String, Int32)
+
+    public var description: String {
+        switch self {
+        case .emptyCommand: return "no command to run"
+        case let .system(call, err): return "\(call) failed: \(String(cString: strerror(err)))"
+        }
+    }
+}
+
+/// Output captured from a pipe.
+public struct CapturedOutput: Sendable, Equatable {
+    public var bytes: [UInt8]
+    /// Bytes the child wrote in total (more than `bytes.count` when capped).
+    public var totalBytes: Int
+
+    public init(bytes: [UInt8] = [], totalBytes: Int = 0) {
+        self.bytes = bytes
+        self.totalBytes = totalBytes
+    }
+
+    public var truncated: Bool { totalBytes > bytes.count }
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// A child running as the leader of its own process group (pgid == pid).
+public final class ProcessGroup: Sendable {
+    public let pid: pid_t
+    public var pgid: pid_t { pid }
+    private let stdoutCapture: PipeCapture?
+    private let stderrCapture: PipeCapture?
+    private let status = Mutex<ExitStatus?>(nil)
+
+    /// Linux: become a child subreaper once, so a group's orphans come back to us to be
+    /// reaped (otherwise a non-reaping PID 1 would keep them as zombies in the group).
+    public static let subreaperEnabled: Bool = evalnet_set_child_subreaper() == 0
+
+    private init(pid: pid_t, stdout: PipeCapture?, stderr: PipeCapture?) {
+        self.pid = pid
+        stdoutCapture = stdout
+        stderrCapture = stderr
+    }
+
+    /// Starts `request` in a new process group.
+    public static func spawn(_ request: SpawnRequest) throws -> ProcessGroup {
+        guard !request.command.isEmpty else { throw SpawnError.emptyCommand }
+        _ = subreaperEnabled
+        let argv = request.argv
+
+        #if canImport(Darwin)
+        var attr: posix_spawnattr_t? = nil
+        var actions: posix_spawn_file_actions_t? = nil
+        #else
+        var attr = posix_spawnattr_t()
+        var actions = posix_spawn_file_actions_t()
+        #endif
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+
+        let flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        posix_spawnattr_setflags(&attr, Int16(flags))
+        posix_spawnattr_setpgroup(&attr, 0)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGXCPU, SIGXFSZ] {
+            sigaddset(&defaults, sig)
+        }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var parentEnds: [Int32] = []
+        var childEnds: [Int32] = []
+        func closeAll() {
+            for fd in parentEnds + childEnds { close(fd) }
+        }
+        func route(_ destination: OutputDestination, to target: Int32) throws -> Int32? {
+            switch destination {
+            case .discard:
+                posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+                return nil
+            case let .file(path):
+                posix_spawn_file_actions_addopen(&actions, target, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                return nil
+            case .capture:
+                var fds: [Int32] = [-1, -1]
+                guard pipe(&fds) == 0 else { throw SpawnError.system("pipe", errno) }
+                for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                parentEnds.append(fds[0])
+                childEnds.append(fds[1])
+                posix_spawn_file_actions_adddup2(&actions, fds[1], target)
+                return fds[0]
+            }
+        }
+        let outRead: Int32?
+        let errRead: Int32?
+        do {
+            outRead = try route(request.stdout, to: 1)
+            errRead = try route(request.stderr, to: 2)
+        } catch {
+            closeAll()
+            throw error
+        }
+
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = request.environment.sorted { $0.key < $1.key }
+            .map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = cArgs.withUnsafeMutableBufferPointer { args in
+            cEnv.withUnsafeMutableBufferPointer { env in
+                guard let a = args.baseAddress, let e = env.baseAddress else { return EINVAL }
+                return posix_spawn(&pid, argv[0], &actions, &attr, a, e)
+            }
+        }
+        for fd in childEnds { close(fd) }
+        guard rc == 0 else {
+            for fd in parentEnds { close(fd) }
+            throw SpawnError.system("posix_spawn \(argv[0])", rc)
+        }
+        func capture(_ fd: Int32?, _ destination: OutputDestination) -> PipeCapture? {
+            guard let fd, case let .capture(maxBytes, keep) = destination else { return nil }
+            let c = PipeCapture(fd: fd, maxBytes: maxBytes, keep: keep)
+            c.start()
+            return c
+        }
+        return ProcessGroup(pid: pid, stdout: capture(outRead, request.stdout), stderr: capture(errRead, request.stderr))
+    }
+
+    /// The exit status once the leader has been reaped by `terminate`.
+    public var exitStatus: ExitStatus? { status.withLock { $0 } }
+
+    /// Whether the leader has exited (it stays a zombie, holding the group id, until
+    /// `terminate` reaps it).
+    public var leaderExited: Bool {
+        if status.withLock({ $0 }) != nil { return true }
+        return evalnet_child_has_exited(pid) != 0
+    }
+
+    /// Whether any process of the group still exists (including zombies).
+    public var groupExists: Bool { Self.groupExists(pgid) }
+
+    public static func groupExists(_ pgid: pid_t) -> Bool {
+        if kill(-pgid, 0) == 0 { return true }
+        return errno != ESRCH
+    }
+
+    public func signalGroup(_ sig: Int32) {
+        guard status.withLock({ $0 }) == nil || groupExists else { return }
+        _ = kill(-pgid, sig)
+    }
+
+    /// Waits until the leader exits, `deadline` passes or the task is cancelled.
+    /// Returns true when the leader exited.
+    public func waitForLeader(until deadline: ContinuousClock.Instant) async -> Bool {
+        var delay = 2
+        while !leaderExited {
+            if Task.isCancelled || ContinuousClock.now >= deadline { return false }
+            do { try await Task.sleep(for: .milliseconds(delay)) } catch { return leaderExited }
+            delay = min(delay * 2, 50)
+        }
+        return true
+    }
+
+    /// Ends the whole group and reaps it: SIGTERM (when the leader is still running),
+    /// up to `grace` for it to exit, then SIGKILL to every member; reaps the leader and,
+    /// as subreaper, orphaned members. Safe to call more than once; never cancelled
+    /// (runs to completion even from a cancelled task). Returns the leader's status and
+    /// whether the group is confirmed gone.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(2), reapTimeout: Duration = .seconds(10)) async -> (ExitStatus, Bool) {
+        let group = self
+        return await Task.detached {
+            await group.terminateNow(grace: grace, reapTimeout: reapTimeout)
+        }.value
+    }
+
+    private func terminateNow(grace: Duration, reapTimeout: Duration) async -> (ExitStatus, Bool) {
+        if let done = status.withLock({ $0 }) {
+            return (done, await reapMembers(timeout: reapTimeout))
+        }
+        if !leaderExited {
+            _ = kill(-pgid, SIGTERM)
+            _ = await waitForLeader(until: .now + grace)
+        }
+        // The leader is a zombie or still running: either way it holds the group id, so
+        // this cannot reach an unrelated group.
+        _ = kill(-pgid, SIGKILL)
+        var raw: Int32 = 0
+        var result: ExitStatus = .signaled(SIGKILL)
+        // SIGKILL was sent: the leader dies promptly; poll rather than block a thread.
+        while true {
+            let r = waitpid(pid, &raw, WNOHANG)
+            if r == pid {
+                result = Self.decode(raw)
+                break
+            }
+            if r == 0 {
+                try? await Task.sleep(for: .milliseconds(2))
+                continue
+            }
+            if errno == EINTR { continue }
+            break
+        }
+        status.withLock { $0 = result }
+        return (result, await reapMembers(timeout: reapTimeout))
+    }
+
+    /// Kills and reaps what is left of the group (members re-parented to us); true when
+    /// the group id no longer exists.
+    private func reapMembers(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if !Self.groupExists(pgid) { return true }
+            _ = kill(-pgid, SIGKILL)
+            var raw: Int32 = 0
+            while waitpid(-pgid, &raw, WNOHANG) > 0 {}
+            if !Self.groupExists(pgid) { return true }
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    static func decode(_ raw: Int32) -> ExitStatus {
+        let low = raw & 0x7F
+        if low == 0 { return .exited((raw >> 8) & 0xFF) }
+        return .signaled(low)
+    }
+
+    /// Waits up to `timeout` for the output pipes to reach end-of-file (after the group
+    /// is gone they do at once), then returns what was captured.
+    /// Not cancelled by the calling task.
+    public func collectOutput(timeout: Duration = .seconds(2)) async -> (stdout: CapturedOutput, stderr: CapturedOutput) {
+        let captures = [stdoutCapture, stderrCapture].compactMap { $0 }
+        await Task.detached {
+            let deadline = ContinuousClock.now + timeout
+            for capture in captures {
+                while !capture.isDone {
+                    if ContinuousClock.now >= deadline {
+                        capture.stop()
+                        break
+                    }
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+            }
+        }.value
+        return (stdoutCapture?.snapshot() ?? CapturedOutput(), stderrCapture?.snapshot() ?? CapturedOutput())
+    }
+}
+
+/// Drains one pipe on a dedicated thread, keeping at most `maxBytes`.
+final class PipeCapture: Sendable {
+    struct State {
+        var bytes: [UInt8] = []
+        var total = 0
+        var done = false
+        var stopRequested = false
+    }
+
+    let fd: Int32
+    let maxBytes: Int
+    let keep: CaptureKeep
+    let state = Mutex(State())
+
+    init(fd: Int32, maxBytes: Int, keep: CaptureKeep) {
+        self.fd = fd
+        self.maxBytes = max(0, maxBytes)
+        self.keep = keep
+    }
+
+    func start() {
+        Thread.detachNewThread { [self] in self.loop() }
+    }
+
+    var isDone: Bool { state.withLock { $0.done } }
+
+    func stop() { state.withLock { $0.stopRequested = true } }
+
+    func snapshot() -> CapturedOutput {
+        state.withLock { CapturedOutput(bytes: $0.bytes, totalBytes: $0.total) }
+    }
+
+    private func loop() {
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            pfd.revents = 0
+            let ready = poll(&pfd, 1, 50)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if ready == 0 {
+                if state.withLock({ $0.stopRequested }) { break }
+                continue
+            }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                append(buffer[0..<n])
+            } else if n == 0 {
+                break
+            } else if errno != EINTR && errno != EAGAIN {
+                break
+            }
+        }
+        close(fd)
+        state.withLock { $0.done = true }
+    }
+
+    private func append(_ chunk: ArraySlice<UInt8>) {
+        state.withLock { s in
+            s.total += chunk.count
+            switch keep {
+            case .head:
+                let room = maxBytes - s.bytes.count
+                if room > 0 { s.bytes.append(contentsOf: chunk.prefix(room)) }
+            case .tail:
+                s.bytes.append(contentsOf: chunk.suffix(maxBytes))
+                if s.bytes.count > maxBytes { s.bytes.removeFirst(s.bytes.count - maxBytes) }
+            }
+        }
+    }
+}
