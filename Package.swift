@@ -81,9 +81,31 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PlatformAPI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PlatformCore",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PlatformServer",
+            dependencies: [
+                "PlatformAPI", "PlatformCore", "ServiceKit", "Store", "Hotkeys", "CSodium",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "EvalnetCLI",
             dependencies: [
-                "Hotkeys", "PoolServer", "PoolCore",
+                "Hotkeys", "PoolServer", "PoolCore", "PlatformServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,7 +118,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "EvalnetBench",
-            dependencies: ["Hotkeys"],
+            dependencies: [
+                "Hotkeys", "PlatformServer", "PlatformAPI", "Store",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -119,6 +146,21 @@ let package = Package(
             dependencies: [
                 "PoolServer", "PoolAPI", "PoolCore", "Store", "TestSupport", "Hotkeys", "ServiceKit", "AlgorithmDSL",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlatformCoreTests",
+            dependencies: ["PlatformCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlatformServerTests",
+            dependencies: [
+                "PlatformServer", "PlatformAPI", "PlatformCore", "Store", "TestSupport", "Hotkeys", "ServiceKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

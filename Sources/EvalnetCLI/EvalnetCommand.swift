@@ -10,7 +10,7 @@ public struct EvalnetCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "evalnet",
         abstract: "A decentralized evaluation network for Bittensor subnets.",
-        subcommands: [KeysCommand.self, PoolCommand.self]
+        subcommands: [KeysCommand.self, PoolCommand.self, PlatformCommand.self]
     )
 
     public init() {}
