@@ -126,9 +126,32 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "PlatformAPI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PlatformCore",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "PlatformServer",
+            dependencies: [
+                "PlatformAPI", "PlatformCore", "ServiceKit", "Store", "Hotkeys", "CSodium",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "EvalnetCLI",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "ServiceKit", "CStdio", "VMMServer",
+                "PlatformServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -143,7 +166,10 @@ let package = Package(
             name: "EvalnetBench",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit", "AlgorithmDSL", "MinerEngine",
+                "PlatformServer", "PlatformAPI", "Store",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

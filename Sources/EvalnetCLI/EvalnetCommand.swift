@@ -11,7 +11,8 @@ public struct EvalnetCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "evalnet",
         abstract: "A decentralized evaluation network for Bittensor subnets.",
-        subcommands: [KeysCommand.self, PoolCommand.self, MinerCommand.self, DemoCommand.self, VMMCommand.self]
+        subcommands: [KeysCommand.self, PoolCommand.self, PlatformCommand.self, MinerCommand.self, DemoCommand.self,
+                      VMMCommand.self]
     )
 
     public init() {}

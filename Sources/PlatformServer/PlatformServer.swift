@@ -1,0 +1,443 @@
+/// # PlatformServer
+///
+/// Owns the Platform API service: the HTTP routes (validator, miner, admin and public
+/// reads, Hummingbird) with their auth, `PlatformStore` (SQL persistence of challenges,
+/// validators, submissions, jobs and the event outbox, one transaction per write), each
+/// challenge's own tables and the read-only query sandbox over them (`ChallengeDataManager`),
+/// the validators' WebSocket hub (`EventHub`, `EventPump`) and the claim-expiry sweeper.
+/// Domain rules come from `PlatformCore`; wire types from `PlatformAPI`.
+import Foundation
+import Hotkeys
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import PlatformAPI
+import PlatformCore
+import ServiceKit
+import ServiceLifecycle
+import Store
+import Synchronization
+
+public struct PlatformConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8435
+    public var database = "sqlite:data/platform.db"
+    /// Bearer token of the admin routes; without one the admin API answers 403.
+    public var adminToken: String?
+    /// Validators (SS58) registered at startup, in addition to those added through the admin API.
+    public var validators: [String] = []
+    public var limits = PlatformLimits()
+    public var authWindowSeconds: Int64 = 300
+    /// Seconds between sweeps (claim expiry, event pruning); nil disables the sweeper.
+    public var sweepIntervalSeconds: Double? = 5
+    /// Every this many sweeps, SQLite challenge files are compared with the main database.
+    public var repairEverySweeps = 60
+    /// WebSocket protocol ping period; a peer that misses a pong is disconnected.
+    public var pingIntervalSeconds = 20.0
+    /// How often the event pump also polls the outbox (for other server processes).
+    public var eventPollSeconds = 1.0
+
+    public init() {}
+}
+
+public enum PlatformCatalogue {
+    static func ex(_ pairs: [String: JSONValue]) -> JSONValue { .object(pairs) }
+
+    public static let routes: [RouteDoc] = [
+        RouteDoc("GET", "/health", .none, "Liveness, database backend, connected validators",
+                 response: ex(["status": .string("healthy"), "database": .string("sqlite"),
+                               "validators_connected": .number(2), "last_event_seq": .number(17)])),
+        RouteDoc("GET", "/challenges/active", .validator, "Active challenges with repository, commit and emission share",
+                 response: ex(["challenges": .array([ex([
+                     "id": .string("uuid"), "name": .string("challenge-name"), "status": .string("active"),
+                     "github_repo": .string("https://github.com/org/repo"), "github_commit": .string("abc123"),
+                     "compose_hash": .string("sha256:…"), "mechanism_id": .number(1), "emission_share": .number(0.5)])])]),
+                 errors: [401, 403]),
+        RouteDoc("GET", "/jobs/pending", .validator,
+                 "Pending jobs the caller may claim, oldest first (query: limit 1..500, default 100)",
+                 response: ex(["jobs": .array([ex([
+                     "id": .string("uuid"), "challenge_id": .string("uuid"), "submission_id": .string("uuid"),
+                     "miner_hotkey": .string("5DD…"), "status": .string("pending"),
+                     "created_at": .string("2025-01-01T00:00:00Z")])])]),
+                 errors: [401, 403, 422]),
+        RouteDoc("GET", "/jobs/{id}", .validator, "One job (the payload only for its current claimer)",
+                 errors: [401, 403, 404]),
+        RouteDoc("POST", "/jobs/{id}/claim", .validator, "Claim a pending job; exactly one concurrent claimer wins",
+                 response: ex(["id": .string("uuid"), "challenge_id": .string("uuid"), "submission_id": .string("uuid"),
+                               "status": .string("claimed"), "miner_hotkey": .string("5DD…"),
+                               "claim_expires_at": .string("2025-01-01T00:30:00Z"), "attempt": .number(1),
+                               "payload": ex(["code": .string("def solve(): …")])]),
+                 errors: [401, 403, 404, 409]),
+        RouteDoc("POST", "/jobs/{id}/start", .validator, "Mark a claimed job running (claimer only)",
+                 errors: [401, 403, 404, 409]),
+        RouteDoc("POST", "/jobs/{id}/results", .validator,
+                 "Submit results (claimer only; error set → failed); 204. An identical repeat is accepted again.",
+                 request: ex(["score": .number(0.95), "metrics": ex(["accuracy": .number(0.95), "latency_ms": .number(150)]),
+                              "logs": .array([.string("Evaluation started"), .string("Completed successfully")]),
+                              "execution_time_ms": .number(5000), "error": .null]),
+                 errors: [400, 401, 403, 404, 409, 413, 422]),
+        RouteDoc("POST", "/challenges/{id}/orm/query", .validator,
+                 "Read-only SQL over the challenge's own tables (agents, evaluations); ? placeholders",
+                 request: ex(["query": .string("SELECT * FROM agents WHERE status = ?"), "params": .array([.string("completed")])]),
+                 response: ex(["rows": .array([ex(["submission_id": .string("uuid"), "miner_hotkey": .string("5DD…")])]),
+                               "row_count": .number(1), "truncated": .bool(false)]),
+                 errors: [400, 401, 403, 404, 422]),
+        RouteDoc("GET", "/validators/{hotkey}/ws", .validator,
+                 "WebSocket: welcome, catch-up, then new_job / challenge_updated / job_cancelled (query: since, or key/timestamp/signature)",
+                 errors: [400, 401, 403]),
+        RouteDoc("POST", "/challenges/{id}/submissions", .miner, "Submit code or an artifact reference; 201",
+                 request: ex(["code": .string("def solve(): …")]),
+                 errors: [400, 401, 404, 409, 413, 422, 429]),
+        RouteDoc("GET", "/submissions/{id}", .none, "A submission's status, score and jobs", errors: [404]),
+        RouteDoc("GET", "/challenges/{id}/leaderboard", .none,
+                 "Each miner's best completed submission (query: limit 1..1000, default 100)", errors: [404, 422]),
+        RouteDoc("GET", "/mechanisms/{id}/weights", .none, "Normalized miner weights of a mechanism (sum ≤ 1)",
+                 errors: [422]),
+        RouteDoc("GET", "/admin/challenges", .admin, "All challenges with configuration", errors: [401, 403]),
+        RouteDoc("POST", "/admin/challenges", .admin, "Create a challenge; 201",
+                 request: ex(["name": .string("my-challenge"), "github_repo": .string("https://github.com/org/repo"),
+                              "github_commit": .string("0123abc"), "compose_hash": .string("sha256:…"),
+                              "mechanism_id": .number(1), "emission_share": .number(0.5),
+                              "validators_per_submission": .number(1), "max_retries": .number(3),
+                              "claim_timeout_s": .number(1800)]),
+                 errors: [400, 401, 403, 409, 422]),
+        RouteDoc("GET", "/admin/challenges/{id}", .admin, "One challenge", errors: [401, 403, 404]),
+        RouteDoc("PATCH", "/admin/challenges/{id}", .admin,
+                 "Update fields; a new github_commit/compose_hash pushes challenge_updated", errors: [400, 401, 403, 404, 409, 422]),
+        RouteDoc("POST", "/admin/challenges/{id}/activate", .admin, "Activate (emission-share rule applies)",
+                 errors: [400, 401, 403, 404]),
+        RouteDoc("POST", "/admin/challenges/{id}/deactivate", .admin, "Deactivate", errors: [401, 403, 404]),
+        RouteDoc("GET", "/admin/validators", .admin, "Registered validators", errors: [401, 403]),
+        RouteDoc("PUT", "/admin/validators/{hotkey}", .admin, "Register a validator (201 new, 200 existing)",
+                 errors: [400, 401, 403]),
+        RouteDoc("DELETE", "/admin/validators/{hotkey}", .admin, "Unregister a validator (its sockets close); 204",
+                 errors: [400, 401, 403, 404]),
+        RouteDoc("POST", "/admin/jobs/{id}/cancel", .admin, "Cancel a job (job_cancelled to its claimer)",
+                 errors: [401, 403, 404, 409]),
+        RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1"),
+        RouteDoc("GET", "/docs", .none, "Human-readable API documentation"),
+        RouteDoc("GET", "/metrics", .none, "Prometheus metrics"),
+    ]
+}
+
+/// Who is calling: validator (registered, signed), miner (signed) or admin (bearer token).
+struct PlatformAuth: Sendable {
+    let store: PlatformStore
+    let http: RequestAuthenticator
+    /// A separate replay cache for WebSocket upgrades: a refused upgrade falls through to the
+    /// HTTP route of the same path, which checks the same headers again.
+    let socket: RequestAuthenticator
+    let adminToken: String?
+
+    init(store: PlatformStore, config: PlatformConfig) {
+        self.store = store
+        http = RequestAuthenticator(windowSeconds: config.authWindowSeconds)
+        socket = RequestAuthenticator(windowSeconds: config.authWindowSeconds)
+        adminToken = config.adminToken.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func miner(_ request: Request) throws -> String { try http.authenticate(request).ss58Address }
+
+    /// 401 for a missing/invalid signature or a hotkey mismatch, 403 for unregistered validators.
+    func validator(_ request: Request) async throws -> String {
+        guard let claimed = request.header(PlatformHeaders.validatorHotkey)?.trimmingCharacters(in: .whitespaces),
+            !claimed.isEmpty
+        else {
+            throw APIError.unauthorized(PlatformErrorCode.missingValidatorHotkey, "Missing header \(PlatformHeaders.validatorHotkey)")
+        }
+        let key = try http.authenticate(request)
+        return try await registered(key, claimed: claimed, what: PlatformHeaders.validatorHotkey)
+    }
+
+    func registered(_ key: SR25519PublicKey, claimed: String, what: String) async throws -> String {
+        guard let claimedKey = try? SR25519PublicKey(ss58: claimed), claimedKey.bytes == key.bytes else {
+            throw APIError.unauthorized(PlatformErrorCode.hotkeyMismatch, "\(what) does not match the signing key X-Key")
+        }
+        let hotkey = key.ss58Address
+        guard try await store.isValidator(hotkey) else {
+            throw APIError.forbidden(PlatformErrorCode.notRegistered, "Hotkey \(hotkey) is not a registered validator")
+        }
+        return hotkey
+    }
+
+    /// The WebSocket upgrade: signed headers, or `key`/`timestamp`/`signature` query parameters.
+    func socketValidator(_ request: Request, pathHotkey: String, authenticator: RequestAuthenticator) async throws -> String {
+        let query = request.uri.queryParameters
+        let names = [SignedRequest.keyHeader: PlatformSocketQuery.key, SignedRequest.timestampHeader: PlatformSocketQuery.timestamp,
+                     SignedRequest.signatureHeader: PlatformSocketQuery.signature]
+        let key: SR25519PublicKey
+        do {
+            key = try authenticator.authenticate(header: { name in
+                request.header(name) ?? names[name].flatMap { query[Substring($0)].map(String.init) }
+            })
+        } catch {
+            throw APIError(.unauthorized, error.code, error.description)
+        }
+        if let claimed = request.header(PlatformHeaders.validatorHotkey) {
+            _ = try await registered(key, claimed: claimed, what: PlatformHeaders.validatorHotkey)
+        }
+        return try await registered(key, claimed: pathHotkey, what: "The hotkey in the path")
+    }
+
+    static func since(_ request: Request) throws -> Int64? {
+        let text = request.header(PlatformHeaders.lastEventSeq)
+            ?? request.uri.queryParameters[Substring(PlatformSocketQuery.since)].map(String.init)
+        guard let text else { return nil }
+        guard let v = Int64(text), v >= 0 else {
+            throw APIError.badRequest(PlatformErrorCode.invalidField, "since must be a non-negative integer")
+        }
+        return v
+    }
+
+    func admin(_ request: Request) throws {
+        guard let token = adminToken else {
+            throw APIError.forbidden(PlatformErrorCode.adminDisabled, "The admin API is disabled (no admin token configured)")
+        }
+        guard let header = request.header("Authorization") else {
+            throw APIError.unauthorized(PlatformErrorCode.adminTokenMissing, "Missing Authorization: Bearer <admin token>")
+        }
+        let given = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+        guard Self.constantTimeEqual(Array(given.utf8), Array(token.utf8)) else {
+            throw APIError.unauthorized(PlatformErrorCode.adminTokenInvalid, "Admin token is not valid")
+        }
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+/// The HTTP routes over a prepared store. `now` is the domain clock (auth uses real time).
+public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig,
+                               now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 })
+    -> Router<BasicRequestContext>
+{
+    let router = Router(context: BasicRequestContext.self)
+    router.addServiceBasics(catalogue: APICatalogue(title: "evalnet Platform API", version: "1.0",
+                                                    routes: PlatformCatalogue.routes))
+    let auth = PlatformAuth(store: store, config: config)
+    let limits = config.limits
+    let maxBody = limits.maxBodyBytes
+
+    @Sendable func id(_ context: BasicRequestContext, _ name: String = "id") throws -> String {
+        let v = try context.parameters.require(name)
+        guard !v.isEmpty, v.utf8.count <= 128 else { throw APIError.notFound("not_found", "No such \(name)") }
+        return v
+    }
+
+    router.get("/health") { _, _ in
+        JSONResponse(PlatformHealth(status: "healthy", database: store.db.dialect.rawValue,
+                                    validatorsConnected: await hub.connectedHotkeys().count,
+                                    lastEventSeq: try await store.lastEventSeq()))
+    }
+
+    // Validator API.
+    router.get("/challenges/active") { request, _ in
+        _ = try await auth.validator(request)
+        return JSONResponse(try await store.activeChallenges())
+    }
+    router.get("/jobs/pending") { request, _ in
+        let hotkey = try await auth.validator(request)
+        let limit = try request.intQuery("limit", default: 100, range: 1...500)
+        return JSONResponse(try await store.pendingJobs(validator: hotkey, limit: limit))
+    }
+    router.get("/jobs/:id") { request, context in
+        let hotkey = try await auth.validator(request)
+        return JSONResponse(try await store.jobView(id: try id(context), viewer: hotkey))
+    }
+    router.post("/jobs/:id/claim") { request, context in
+        let hotkey = try await auth.validator(request)
+        return JSONResponse(try await store.claim(jobId: try id(context), validator: hotkey, now: now()))
+    }
+    router.post("/jobs/:id/start") { request, context in
+        let hotkey = try await auth.validator(request)
+        return JSONResponse(try await store.start(jobId: try id(context), validator: hotkey, now: now()))
+    }
+    router.post("/jobs/:id/results") { request, context in
+        let hotkey = try await auth.validator(request)
+        let body = try await request.decodeJSON(JobResultRequest.self, maxBytes: maxBody)
+        try await store.postResult(jobId: try id(context), validator: hotkey, result: body, now: now())
+        return Response(status: .noContent)
+    }
+    router.post("/challenges/:id/orm/query") { request, context in
+        _ = try await auth.validator(request)
+        let body = try await request.decodeJSON(OrmQueryRequest.self, maxBytes: limits.queryMaxLength * 2 + 65_536)
+        let c = try await store.challenge(store.db, id: try id(context))
+        return JSONResponse(try await store.challengeData.runQuery(challenge: c, request: body, limits: limits))
+    }
+    // Reached when a request to the socket path was not upgraded: answers why.
+    router.get("/validators/:hotkey/ws") { request, context -> Response in
+        let hotkey = try id(context, "hotkey")
+        _ = try await auth.socketValidator(request, pathHotkey: hotkey, authenticator: auth.http)
+        _ = try PlatformAuth.since(request)
+        throw APIError(.badRequest, PlatformErrorCode.upgradeRequired,
+                       "This path is a WebSocket endpoint: send an HTTP/1.1 upgrade request (Connection: Upgrade, Upgrade: websocket)")
+    }
+
+    // Miners and public reads.
+    router.post("/challenges/:id/submissions") { request, context in
+        let miner = try auth.miner(request)
+        let body = try await request.decodeJSON(SubmissionRequest.self, maxBytes: limits.maxSubmissionBytes * 6 + 65_536)
+        let view = try await store.submit(challengeId: try id(context), miner: miner, payload: body, now: now())
+        return JSONResponse(view, status: .created)
+    }
+    router.get("/submissions/:id") { _, context in
+        JSONResponse(try await store.submissionView(id: try id(context)))
+    }
+    router.get("/challenges/:id/leaderboard") { request, context in
+        let limit = try request.intQuery("limit", default: 100, range: 1...1000)
+        return JSONResponse(try await store.leaderboard(challengeId: try id(context), limit: limit))
+    }
+    router.get("/mechanisms/:id/weights") { _, context in
+        guard let m = Int(try id(context)), (0...255).contains(m) else {
+            throw APIError.unprocessable("invalid_mechanism", "mechanism id must be an integer in 0...255")
+        }
+        return JSONResponse(try await store.weights(mechanismId: m))
+    }
+
+    // Admin.
+    let admin = router.group("admin")
+    admin.get("challenges") { request, _ in
+        try auth.admin(request)
+        return JSONResponse(try await store.listChallenges())
+    }
+    admin.post("challenges") { request, _ in
+        try auth.admin(request)
+        let body = try await request.decodeJSON(CreateChallengeRequest.self, maxBytes: maxBody)
+        return JSONResponse(try await store.createChallenge(body, now: now()), status: .created)
+    }
+    admin.get("challenges/:id") { request, context in
+        try auth.admin(request)
+        return JSONResponse(try await store.challengeDetail(id: try id(context)))
+    }
+    admin.patch("challenges/:id") { request, context in
+        try auth.admin(request)
+        let body = try await request.decodeJSON(UpdateChallengeRequest.self, maxBytes: maxBody)
+        return JSONResponse(try await store.updateChallenge(id: try id(context), body, now: now()))
+    }
+    admin.post("challenges/:id/activate") { request, context in
+        try auth.admin(request)
+        return JSONResponse(try await store.setChallengeStatus(id: try id(context), active: true, now: now()))
+    }
+    admin.post("challenges/:id/deactivate") { request, context in
+        try auth.admin(request)
+        return JSONResponse(try await store.setChallengeStatus(id: try id(context), active: false, now: now()))
+    }
+    admin.get("validators") { request, _ in
+        try auth.admin(request)
+        return JSONResponse(try await store.listValidators(connected: await hub.connectedHotkeys()))
+    }
+    admin.put("validators/:hotkey") { request, context in
+        try auth.admin(request)
+        let (entry, created) = try await store.addValidator(try id(context, "hotkey"), now: now())
+        var shown = entry
+        shown.connected = await hub.connectedHotkeys().contains(entry.hotkey)
+        return JSONResponse(shown, status: created ? .created : .ok)
+    }
+    admin.delete("validators/:hotkey") { request, context in
+        try auth.admin(request)
+        let hotkey = try await store.removeValidator(try id(context, "hotkey"))
+        await hub.disconnect(hotkey: hotkey)
+        return Response(status: .noContent)
+    }
+    admin.post("jobs/:id/cancel") { request, context in
+        try auth.admin(request)
+        return JSONResponse(try await store.cancelJob(id: try id(context), now: now()))
+    }
+    return router
+}
+
+/// The WebSocket upgrade router: only `/validators/{hotkey}/ws`, after the same checks as HTTP.
+public func makePlatformSocketRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig, logger: Logger)
+    -> Router<BasicWebSocketRequestContext>
+{
+    let router = Router(context: BasicWebSocketRequestContext.self)
+    let auth = PlatformAuth(store: store, config: config)
+    router.ws("/validators/:hotkey/ws", shouldUpgrade: { request, context in
+        let hotkey = try context.parameters.require("hotkey")
+        _ = try await auth.socketValidator(request, pathHotkey: hotkey, authenticator: auth.socket)
+        _ = try PlatformAuth.since(request)
+        return .upgrade([:])
+    }, onUpgrade: { inbound, outbound, context in
+        let path = try context.requestContext.parameters.require("hotkey")
+        let hotkey = (try? SR25519PublicKey(ss58: path).ss58Address) ?? path
+        let since = try? PlatformAuth.since(context.request)
+        try await serveValidatorSocket(inbound: inbound, outbound: outbound, hotkey: hotkey, since: since ?? nil,
+                                       store: store, hub: hub, logger: logger)
+    })
+    return router
+}
+
+/// The background work: claim expiry, event pruning and (SQLite) challenge-data repair.
+public func platformSweep(store: PlatformStore, now: Double, repair: Bool, logger: Logger) async throws {
+    let report = try await store.expireClaims(now: now)
+    if !report.requeued.isEmpty || !report.failed.isEmpty {
+        logger.info("expired claims", metadata: ["requeued": "\(report.requeued.count)", "failed": "\(report.failed.count)"])
+    }
+    _ = try await store.pruneEvents(now: now)
+    if repair {
+        let fixed = try await store.challengeData.repair(store: store)
+        if fixed > 0 { logger.info("repaired challenge data", metadata: ["submissions": "\(fixed)"]) }
+    }
+}
+
+/// The application: HTTP + WebSocket server, event pump and (if configured) the sweeper.
+public func makePlatformApplication(store: PlatformStore, hub: EventHub, config: PlatformConfig, logger: Logger,
+                                    now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                                    onReady: (@Sendable (Int) async -> Void)? = nil) async throws
+    -> some ApplicationProtocol
+{
+    let startAfter = try await store.lastEventSeq()
+    var services: [any Service] = [EventPump(store: store, hub: hub, startAfter: startAfter,
+                                             pollInterval: .milliseconds(Int(config.eventPollSeconds * 1000)), logger: logger)]
+    if let interval = config.sweepIntervalSeconds {
+        let counter = SweepCounter()
+        services.append(PeriodicTask(name: "platform-sweeper", interval: interval, logger: logger) {
+            let repair = counter.next() % max(1, config.repairEverySweeps) == 0
+            try await platformSweep(store: store, now: now(), repair: repair, logger: logger)
+        })
+    }
+    let ws = makePlatformSocketRouter(store: store, hub: hub, config: config, logger: logger)
+    return Application(
+        router: makePlatformRouter(store: store, hub: hub, config: config, now: now),
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: ws,
+            configuration: .init(ws: .init(maxFrameSize: 1 << 16,
+                                           autoPing: .enabled(timePeriod: .milliseconds(Int(config.pingIntervalSeconds * 1000)))))),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalnet-platform"),
+        services: services,
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? config.port
+            logger.info("platform listening", metadata: ["url": "http://\(config.host):\(port)", "database": "\(config.database)"])
+            await onReady?(port)
+        },
+        logger: logger)
+}
+
+final class SweepCounter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { v in v += 1; return v } }
+}
+
+/// Runs the platform until cancelled: opens the store, migrates, registers the configured
+/// validators, repairs challenge data and serves.
+public func runPlatform(config: PlatformConfig, logger: Logger, onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
+    let db = try await openDatabase(try DatabaseLocation.parse(config.database), logger: logger)
+    let store = PlatformStore(db: db, limits: config.limits, logger: logger)
+    do {
+        try await store.prepare(validators: config.validators, now: Date().timeIntervalSince1970)
+        let app = try await makePlatformApplication(store: store, hub: EventHub(), config: config, logger: logger,
+                                                    onReady: onReady)
+        try await app.runService()
+    } catch {
+        await store.shutdown()
+        await db.shutdown()
+        throw error
+    }
+    await store.shutdown()
+    await db.shutdown()
+}

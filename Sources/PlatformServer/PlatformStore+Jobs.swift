@@ -1,0 +1,500 @@
+import Foundation
+import Hummingbird
+import PlatformAPI
+import PlatformCore
+import ServiceKit
+import Store
+
+/// A `jobs` row.
+struct JobRow: Sendable {
+    var id: String
+    var challengeId: String
+    var submissionId: String
+    var minerHotkey: String
+    var status: JobStatus
+    var validatorHotkey: String?
+    var retryCount: Int
+    var maxRetries: Int
+    var claimTimeoutS: Int
+    var claimedAt: Double?
+    var startedAt: Double?
+    var leaseExpiresAt: Double?
+    var finishedAt: Double?
+    var score: Double?
+    var executionTimeMs: Int64?
+    var error: String?
+    var failureReason: String?
+    var resultFingerprint: String?
+    var createdAt: Double
+
+    init(_ r: SQLRow) throws {
+        id = try r.string("id")
+        challengeId = try r.string("challenge_id")
+        submissionId = try r.string("submission_id")
+        minerHotkey = try r.string("miner_hotkey")
+        let s = try r.string("status")
+        guard let st = JobStatus(rawValue: s) else { throw StoreError.backend("unknown job status \(s)") }
+        status = st
+        validatorHotkey = try r.optionalString("validator_hotkey")
+        retryCount = Int(try r.int("retry_count"))
+        maxRetries = Int(try r.int("max_retries"))
+        claimTimeoutS = Int(try r.int("claim_timeout_s"))
+        claimedAt = try r.optionalDouble("claimed_at")
+        startedAt = try r.optionalDouble("started_at")
+        leaseExpiresAt = try r.optionalDouble("lease_expires_at")
+        finishedAt = try r.optionalDouble("finished_at")
+        score = try r.optionalDouble("score")
+        executionTimeMs = try r.optionalInt("execution_time_ms")
+        error = try r.optionalString("error")
+        failureReason = try r.optionalString("failure_reason")
+        resultFingerprint = try r.optionalString("result_fingerprint")
+        createdAt = try r.double("created_at")
+    }
+
+    var state: JobState {
+        JobState(status: status, claimer: validatorHotkey, retryCount: retryCount, maxRetries: maxRetries,
+                 leaseExpiresAt: leaseExpiresAt, failureReason: failureReason)
+    }
+
+    func view(payload: SubmissionPayload?) -> JobView {
+        JobView(id: id, challengeId: challengeId, submissionId: submissionId, minerHotkey: minerHotkey,
+                status: status.rawValue, validatorHotkey: validatorHotkey, retryCount: retryCount, maxRetries: maxRetries,
+                createdAt: PlatformTime.string(createdAt), claimedAt: claimedAt.map(PlatformTime.string),
+                startedAt: startedAt.map(PlatformTime.string), claimExpiresAt: leaseExpiresAt.map(PlatformTime.string),
+                finishedAt: finishedAt.map(PlatformTime.string), score: score, executionTimeMs: executionTimeMs,
+                error: error, payload: payload)
+    }
+}
+
+/// What the claim-expiry sweep did.
+public struct ExpiryReport: Sendable, Equatable {
+    /// Jobs returned to pending (their old claimers were told `job_cancelled`).
+    public var requeued: [String]
+    /// Jobs failed because they ran out of retries.
+    public var failed: [String]
+}
+
+/// A result after validation and normalisation (pure work, before the transaction).
+struct NormalizedResult: Sendable {
+    var score: Double?
+    var metrics: String?
+    var logs: String?
+    var logsTruncated: Bool
+    var executionTimeMs: Int64?
+    var error: String?
+    var fingerprint: String
+}
+
+extension PlatformStore {
+    static func jobNotFound(_ id: String) -> APIError {
+        APIError.notFound(PlatformErrorCode.jobNotFound, "Job \(id.prefix(64)) does not exist")
+    }
+
+    func job(_ ex: any SQLExecutor, id: String, lock: Bool = false) async throws -> JobRow {
+        guard let row = try await ex.queryOne("SELECT * FROM jobs WHERE id = ?\(lock ? ex.forUpdate : "")", [.text(id)]) else {
+            throw Self.jobNotFound(id)
+        }
+        return try JobRow(row)
+    }
+
+    static func payload(kind: String, text: String) -> SubmissionPayload {
+        if kind == "artifact", let a = try? JSONDecoder().decode(ArtifactReference.self, from: Data(text.utf8)) {
+            return SubmissionPayload(artifact: a)
+        }
+        return SubmissionPayload(code: text)
+    }
+
+    // MARK: Submissions
+
+    /// `POST /challenges/{id}/submissions`: the submission and its N jobs (N =
+    /// validators_per_submission), with a `new_job` event per job, in one transaction.
+    public func submit(challengeId: String, miner: String, payload: SubmissionPayload, now: Double) async throws
+        -> SubmissionView
+    {
+        let kind: String
+        let stored: String
+        let digest: String
+        let size: Int
+        switch (payload.code, payload.artifact) {
+        case let (code?, nil):
+            guard !code.isEmpty else { throw APIError.badRequest(PlatformErrorCode.invalidField, "code: must not be empty") }
+            size = code.utf8.count
+            guard size <= limits.maxSubmissionBytes else {
+                throw APIError(.contentTooLarge, PlatformErrorCode.payloadTooLarge,
+                               "code is \(size) bytes; the limit is \(limits.maxSubmissionBytes)")
+            }
+            kind = "code"
+            stored = code
+            digest = Self.sha256Hex(Array(code.utf8))
+        case let (nil, artifact?):
+            guard artifact.url.utf8.count <= 2048, let url = URL(string: artifact.url),
+                let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http", url.host?.isEmpty == false
+            else { throw APIError.badRequest(PlatformErrorCode.invalidField, "artifact.url: an http(s) URL of at most 2048 characters") }
+            let sha = artifact.sha256.lowercased()
+            guard sha.utf8.count == 64, sha.unicodeScalars.allSatisfy({ "0123456789abcdef".unicodeScalars.contains($0) }) else {
+                throw APIError.badRequest(PlatformErrorCode.invalidField, "artifact.sha256: 64 hexadecimal characters")
+            }
+            kind = "artifact"
+            stored = try Self.encodeJSON(ArtifactReference(url: artifact.url, sha256: sha))
+            digest = sha
+            size = stored.utf8.count
+        default:
+            throw APIError.badRequest(PlatformErrorCode.invalidField, "give exactly one of 'code' or 'artifact'")
+        }
+        let submissionId = Self.newId()
+        let view = try await db.transaction { tx in
+            let c = try await challenge(tx, id: challengeId)
+            guard c.isActive else {
+                throw APIError.conflict(PlatformErrorCode.challengeInactive, "Challenge \(c.name) is not active")
+            }
+            let open = try await tx.queryOne(
+                """
+                SELECT COUNT(*) AS n FROM submissions
+                WHERE challenge_id = ? AND miner_hotkey = ? AND status IN ('pending', 'evaluating')
+                """, [.text(c.id), .text(miner)])?.int("n") ?? 0
+            if open >= limits.maxOpenSubmissionsPerMiner {
+                throw APIError(.tooManyRequests, PlatformErrorCode.tooManyOpenSubmissions,
+                               "You have \(open) submissions still being evaluated in this challenge; the limit is \(limits.maxOpenSubmissionsPerMiner)",
+                               retryAfterSeconds: 60)
+            }
+            try await tx.execute(
+                """
+                INSERT INTO submissions (id, challenge_id, miner_hotkey, payload_kind, payload, payload_sha256, payload_bytes,
+                  status, jobs_total, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                """,
+                [.text(submissionId), .text(c.id), .text(miner), .text(kind), .text(stored), .text(digest),
+                 .int(Int64(size)), .int(Int64(c.validatorsPerSubmission)), .double(now), .double(now)])
+            var drafts: [EventDraft] = []
+            for slot in 0..<c.validatorsPerSubmission {
+                let jobId = Self.newId()
+                try await tx.execute(
+                    """
+                    INSERT INTO jobs (id, challenge_id, submission_id, miner_hotkey, slot, status, max_retries,
+                      claim_timeout_s, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+                    """,
+                    [.text(jobId), .text(c.id), .text(submissionId), .text(miner), .int(Int64(slot)),
+                     .int(Int64(c.maxRetries)), .int(Int64(c.claimTimeoutS)), .double(now + Double(slot) * 1e-6),
+                     .double(now)])
+                drafts.append(.newJob(jobId: jobId, challengeId: c.id))
+            }
+            try await emit(tx, drafts, now: now)
+            try await challengeData.syncInTransaction(tx, submissionId: submissionId)
+            return try await submissionView(tx, id: submissionId)
+        }
+        signal.poke()
+        await challengeData.syncAfterCommit(store: self, submissionIds: [submissionId])
+        return view
+    }
+
+    public func submissionView(id: String) async throws -> SubmissionView {
+        try await submissionView(db, id: id)
+    }
+
+    func submissionView(_ ex: any SQLExecutor, id: String) async throws -> SubmissionView {
+        guard let s = try await ex.queryOne("SELECT * FROM submissions WHERE id = ?", [.text(id)]) else {
+            throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id.prefix(64)) does not exist")
+        }
+        let jobs = try await ex.query("SELECT * FROM jobs WHERE submission_id = ? ORDER BY slot", [.text(id)]).map(JobRow.init)
+        return SubmissionView(
+            id: id, challengeId: try s.string("challenge_id"), minerHotkey: try s.string("miner_hotkey"),
+            status: try s.string("status"), score: try s.optionalDouble("score"), payloadKind: try s.string("payload_kind"),
+            payloadSha256: try s.string("payload_sha256"), jobsTotal: Int(try s.int("jobs_total")),
+            jobsCompleted: Int(try s.int("jobs_completed")), jobsFailed: Int(try s.int("jobs_failed")),
+            jobs: jobs.map { SubmissionJob(id: $0.id, status: $0.status.rawValue, validatorHotkey: $0.validatorHotkey,
+                                           score: $0.score, error: $0.error) },
+            createdAt: PlatformTime.string(try s.double("created_at")),
+            updatedAt: PlatformTime.string(try s.double("updated_at")))
+    }
+
+    /// Recomputes a submission's status and score from its jobs (ScoreAggregation), bumps its
+    /// data version and, on PostgreSQL, mirrors it into the challenge's tables — all in `tx`.
+    func refreshSubmission(_ tx: any SQLExecutor, id: String, now: Double) async throws {
+        let jobs = try await tx.query("SELECT status, score FROM jobs WHERE submission_id = ?", [.text(id)])
+        let outcomes = try jobs.map { r in
+            JobOutcome(status: JobStatus(rawValue: try r.string("status")) ?? .pending, score: try r.optionalDouble("score"))
+        }
+        let agg = ScoreAggregation.aggregate(outcomes)
+        let finished = agg.status == .completed || agg.status == .failed
+        try await tx.execute(
+            """
+            UPDATE submissions SET status = ?, score = ?, jobs_completed = ?, jobs_failed = ?,
+              data_version = data_version + 1, updated_at = ?,
+              finished_at = CASE WHEN ? = 1 THEN COALESCE(finished_at, ?) ELSE NULL END
+            WHERE id = ?
+            """,
+            [.text(agg.status.rawValue), .from(agg.score), .int(Int64(agg.completed)), .int(Int64(agg.failed)),
+             .double(now), .bool(finished), .double(now), .text(id)])
+        try await challengeData.syncInTransaction(tx, submissionId: id)
+    }
+
+    // MARK: Validator job flow
+
+    /// `GET /jobs/pending`: pending jobs of active challenges that `validator` may claim
+    /// (not a second job of a submission it already evaluates), oldest first.
+    public func pendingJobs(validator: String, limit: Int) async throws -> PendingJobsResponse {
+        let rows = try await db.query(
+            """
+            SELECT j.id, j.challenge_id, j.submission_id, j.miner_hotkey, j.created_at
+            FROM jobs j JOIN challenges c ON c.id = j.challenge_id
+            WHERE j.status = 'pending' AND c.status = 'active'
+              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = ?)
+            ORDER BY j.created_at, j.id LIMIT ?
+            """, [.text(validator), .int(Int64(limit))])
+        return PendingJobsResponse(jobs: try rows.map { r in
+            PendingJob(id: try r.string("id"), challengeId: try r.string("challenge_id"),
+                       submissionId: try r.string("submission_id"), minerHotkey: try r.string("miner_hotkey"),
+                       status: "pending", createdAt: PlatformTime.string(try r.double("created_at")))
+        })
+    }
+
+    /// `POST /jobs/{id}/claim`: exactly one concurrent claimer wins — the write is a
+    /// compare-and-set `UPDATE … WHERE status = 'pending'`; losers get 409.
+    public func claim(jobId: String, validator: String, now: Double) async throws -> ClaimResponse {
+        let response = try await db.transaction { tx in
+            guard let row = try await tx.queryOne(
+                "SELECT j.*, c.status AS challenge_status FROM jobs j JOIN challenges c ON c.id = j.challenge_id WHERE j.id = ?",
+                [.text(jobId)])
+            else { throw Self.jobNotFound(jobId) }
+            let job = try JobRow(row)
+            guard try row.string("challenge_status") == "active" else {
+                throw APIError.conflict(PlatformErrorCode.challengeInactive, "The job's challenge is not active")
+            }
+            let next: JobState
+            do throws(JobTransitionError) {
+                next = try job.state.applying(.claim(validator: validator, now: now, leaseSeconds: Double(job.claimTimeoutS)))
+            } catch {
+                let code = job.status.isInFlight ? PlatformErrorCode.jobAlreadyClaimed : PlatformErrorCode.jobNotPending
+                throw APIError.conflict(code, "Job cannot be claimed: \(error.description)")
+            }
+            if try await tx.queryOne(
+                "SELECT id FROM jobs WHERE submission_id = ? AND validator_hotkey = ? AND id <> ?",
+                [.text(job.submissionId), .text(validator), .text(jobId)]) != nil
+            {
+                throw APIError.conflict(PlatformErrorCode.alreadyEvaluatingSubmission,
+                                        "You already hold a job of submission \(job.submissionId); each validator evaluates a submission once")
+            }
+            let won: [SQLRow]
+            do {
+                won = try await tx.query(
+                    """
+                    UPDATE jobs SET status = 'claimed', validator_hotkey = ?, claimed_at = ?, started_at = NULL,
+                      lease_expires_at = ?, updated_at = ?
+                    WHERE id = ? AND status = 'pending' RETURNING id
+                    """, [.text(validator), .double(now), .from(next.leaseExpiresAt), .double(now), .text(jobId)])
+            } catch where Self.isUniqueViolation(error) {
+                throw APIError.conflict(PlatformErrorCode.alreadyEvaluatingSubmission,
+                                        "You already hold a job of submission \(job.submissionId)")
+            }
+            guard !won.isEmpty else {
+                throw APIError.conflict(PlatformErrorCode.jobAlreadyClaimed, "Job was claimed by another validator")
+            }
+            try await refreshSubmission(tx, id: job.submissionId, now: now)
+            let s = try await tx.queryOne("SELECT payload_kind, payload FROM submissions WHERE id = ?", [.text(job.submissionId)])
+            let payload = Self.payload(kind: try s?.string("payload_kind") ?? "code", text: try s?.string("payload") ?? "")
+            return (ClaimResponse(
+                id: jobId, challengeId: job.challengeId, submissionId: job.submissionId, status: "claimed",
+                minerHotkey: job.minerHotkey, claimExpiresAt: PlatformTime.string(next.leaseExpiresAt ?? now),
+                attempt: next.attempt, payload: payload), job.submissionId)
+        }
+        await challengeData.syncAfterCommit(store: self, submissionIds: [response.1])
+        return response.0
+    }
+
+    /// `POST /jobs/{id}/start`: claimed → running (claimer only; repeating is a no-op).
+    public func start(jobId: String, validator: String, now: Double) async throws -> JobView {
+        let (view, submission) = try await db.transaction { tx in
+            let job = try await job(tx, id: jobId, lock: true)
+            do throws(JobTransitionError) { _ = try job.state.applying(.start(validator: validator)) } catch {
+                throw Self.mapResultError(error)
+            }
+            if job.status == .claimed {
+                try await tx.execute(
+                    "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ? WHERE id = ? AND status = 'claimed'",
+                    [.double(now), .double(now), .text(jobId)])
+                try await refreshSubmission(tx, id: job.submissionId, now: now)
+            }
+            return (try await self.job(tx, id: jobId).view(payload: nil), job.submissionId)
+        }
+        await challengeData.syncAfterCommit(store: self, submissionIds: [submission])
+        return view
+    }
+
+    static func mapResultError(_ error: JobTransitionError) -> APIError {
+        switch error {
+        case .notClaimer:
+            return APIError.forbidden(PlatformErrorCode.notClaimer,
+                                      "Only the validator holding the claim may do this (your claim may have expired)")
+        case let .notInFlight(s) where s.isTerminal:
+            return APIError.conflict(PlatformErrorCode.jobFinished, "Job already finished (\(s.rawValue))")
+        default:
+            return APIError.conflict(PlatformErrorCode.jobNotClaimed, "Job is not claimed or running: \(error.description)")
+        }
+    }
+
+    func normalize(_ r: JobResultRequest) throws -> NormalizedResult {
+        let error = r.error.map { String($0.prefix(4096)) }.flatMap { $0.isEmpty ? nil : $0 }
+        if let s = r.score {
+            guard s.isFinite, s >= 0 else {
+                throw APIError.badRequest(PlatformErrorCode.invalidField, "score: must be a finite number ≥ 0")
+            }
+        } else if error == nil {
+            throw APIError.badRequest(PlatformErrorCode.invalidField, "score: required unless error is set")
+        }
+        if let t = r.executionTimeMs, t < 0 {
+            throw APIError.badRequest(PlatformErrorCode.invalidField, "execution_time_ms: must be ≥ 0")
+        }
+        var metrics: String?
+        if let m = r.metrics {
+            let text = try Self.encodeJSON(m)
+            guard text.utf8.count <= limits.maxMetricsBytes else {
+                throw APIError(.contentTooLarge, PlatformErrorCode.payloadTooLarge,
+                               "metrics is \(text.utf8.count) bytes encoded; the limit is \(limits.maxMetricsBytes)")
+            }
+            metrics = text
+        }
+        var logsText: String?
+        var truncated = false
+        if let lines = r.logs {
+            var kept = Array(lines.suffix(limits.maxLogLines))
+            truncated = kept.count < lines.count
+            for i in kept.indices where kept[i].utf8.count > limits.maxLogLineBytes {
+                kept[i] = String(decoding: Array(kept[i].utf8.prefix(limits.maxLogLineBytes)), as: UTF8.self)
+                truncated = true
+            }
+            logsText = try Self.encodeJSON(kept)
+        }
+        let canonical = try Self.encodeJSON(JobResultRequest(
+            score: r.score, metrics: r.metrics, logs: r.logs, executionTimeMs: r.executionTimeMs, error: error))
+        return NormalizedResult(score: r.score, metrics: metrics, logs: logsText, logsTruncated: truncated,
+                                executionTimeMs: r.executionTimeMs, error: error,
+                                fingerprint: Self.sha256Hex(Array(canonical.utf8)))
+    }
+
+    /// `POST /jobs/{id}/results` (claimer only, from claimed/running). An identical repeat of
+    /// the claimer's accepted result is accepted again and changes nothing.
+    public func postResult(jobId: String, validator: String, result: JobResultRequest, now: Double) async throws {
+        let r = try normalize(result)
+        let submission: String? = try await db.transaction { tx in
+            let job = try await job(tx, id: jobId, lock: true)
+            let event: JobEvent = r.error.map { .fail(validator: validator, reason: $0) } ?? .complete(validator: validator)
+            let next: JobState
+            do throws(JobTransitionError) { next = try job.state.applying(event) } catch {
+                if case .notInFlight = error, job.status.isTerminal, job.validatorHotkey == validator,
+                    job.resultFingerprint == r.fingerprint
+                {
+                    return nil
+                }
+                throw Self.mapResultError(error)
+            }
+            let updated = try await tx.query(
+                """
+                UPDATE jobs SET status = ?, score = ?, metrics = ?, logs = ?, logs_truncated = ?, execution_time_ms = ?,
+                  error = ?, failure_reason = ?, result_fingerprint = ?, finished_at = ?, lease_expires_at = NULL,
+                  started_at = COALESCE(started_at, claimed_at), updated_at = ?
+                WHERE id = ? AND status IN ('claimed', 'running') AND validator_hotkey = ? RETURNING id
+                """,
+                [.text(next.status.rawValue), .from(r.score), .from(r.metrics), .from(r.logs), .bool(r.logsTruncated),
+                 r.executionTimeMs.map { .int($0) } ?? .null, .from(r.error), .from(next.failureReason),
+                 .text(r.fingerprint), .double(now), .double(now), .text(jobId), .text(validator)])
+            guard !updated.isEmpty else {
+                throw APIError.conflict(PlatformErrorCode.jobNotClaimed, "Job changed concurrently; fetch it and retry")
+            }
+            try await refreshSubmission(tx, id: job.submissionId, now: now)
+            return job.submissionId
+        }
+        if let submission { await challengeData.syncAfterCommit(store: self, submissionIds: [submission]) }
+    }
+
+    /// `GET /jobs/{id}`; the payload only for the current claimer.
+    public func jobView(id: String, viewer: String) async throws -> JobView {
+        let job = try await job(db, id: id)
+        var payload: SubmissionPayload?
+        if job.status.isInFlight, job.validatorHotkey == viewer,
+            let s = try await db.queryOne("SELECT payload_kind, payload FROM submissions WHERE id = ?", [.text(job.submissionId)])
+        {
+            payload = Self.payload(kind: try s.string("payload_kind"), text: try s.string("payload"))
+        }
+        return job.view(payload: payload)
+    }
+
+    // MARK: Cancellation and expiry
+
+    /// `POST /admin/jobs/{id}/cancel`: tells the claimer (or, if unclaimed, every validator).
+    public func cancelJob(id: String, now: Double) async throws -> JobView {
+        let (view, submission) = try await db.transaction { tx in
+            let job = try await job(tx, id: id, lock: true)
+            let next: JobState
+            do throws(JobTransitionError) { next = try job.state.applying(.cancel(reason: "cancelled by admin")) } catch {
+                throw APIError.conflict(PlatformErrorCode.jobFinished, "Job cannot be cancelled: \(error.description)")
+            }
+            try await tx.execute(
+                """
+                UPDATE jobs SET status = 'cancelled', failure_reason = ?, finished_at = ?, lease_expires_at = NULL, updated_at = ?
+                WHERE id = ?
+                """, [.from(next.failureReason), .double(now), .double(now), .text(id)])
+            try await emit(tx, [.jobCancelled(jobId: id, challengeId: job.challengeId,
+                                              target: job.status.isInFlight ? job.validatorHotkey : nil,
+                                              reason: "cancelled")], now: now)
+            try await refreshSubmission(tx, id: job.submissionId, now: now)
+            return (try await self.job(tx, id: id).view(payload: nil), job.submissionId)
+        }
+        signal.poke()
+        await challengeData.syncAfterCommit(store: self, submissionIds: [submission])
+        return view
+    }
+
+    /// The claim-expiry sweep: every claimed or running job whose lease ended returns to
+    /// pending (retry_count + 1, `job_cancelled` to the old claimer, `new_job` to everyone)
+    /// or, out of retries, fails with reason "timeout". One transaction per batch.
+    public func expireClaims(now: Double, batch: Int = 500) async throws -> ExpiryReport {
+        let (report, touched) = try await db.transaction { tx in
+            var report = ExpiryReport(requeued: [], failed: [])
+            let rows = try await tx.query(
+                """
+                SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at <= ?
+                ORDER BY lease_expires_at, id LIMIT ?\(tx.skipLocked)
+                """, [.double(now), .int(Int64(batch))])
+            var drafts: [EventDraft] = []
+            var submissions: [String] = []
+            for r in rows {
+                let job = try JobRow(r)
+                guard let next = try? job.state.applying(.expire(now: now)) else { continue }
+                if next.status == .pending {
+                    try await tx.execute(
+                        """
+                        UPDATE jobs SET status = 'pending', retry_count = ?, validator_hotkey = NULL, claimed_at = NULL,
+                          started_at = NULL, lease_expires_at = NULL, updated_at = ?
+                        WHERE id = ?
+                        """, [.int(Int64(next.retryCount)), .double(now), .text(job.id)])
+                    report.requeued.append(job.id)
+                    drafts.append(.jobCancelled(jobId: job.id, challengeId: job.challengeId, target: job.validatorHotkey,
+                                                reason: "claim_expired"))
+                    drafts.append(.newJob(jobId: job.id, challengeId: job.challengeId))
+                } else {
+                    try await tx.execute(
+                        """
+                        UPDATE jobs SET status = 'failed', failure_reason = ?, error = ?, finished_at = ?,
+                          lease_expires_at = NULL, updated_at = ?
+                        WHERE id = ?
+                        """,
+                        [.from(next.failureReason), .text("claim expired \(job.retryCount + 1) times"), .double(now),
+                         .double(now), .text(job.id)])
+                    report.failed.append(job.id)
+                    drafts.append(.jobCancelled(jobId: job.id, challengeId: job.challengeId, target: job.validatorHotkey,
+                                                reason: "claim_expired"))
+                }
+                if !submissions.contains(job.submissionId) { submissions.append(job.submissionId) }
+            }
+            try await emit(tx, drafts, now: now)
+            for s in submissions { try await refreshSubmission(tx, id: s, now: now) }
+            return (report, submissions)
+        }
+        if !touched.isEmpty {
+            signal.poke()
+            await challengeData.syncAfterCommit(store: self, submissionIds: touched)
+        }
+        return report
+    }
+}
