@@ -325,7 +325,9 @@ actor ChallengeFiles {
         for (_, task) in opening {
             guard let file = try? await task.value else { continue }
             file.authorizer.cancel()
-            try? await file.reader.close()
+            // Close outside the caller's task: a cancelled shutdown must still close the file.
+            let reader = file.reader
+            await Task.detached { try? await reader.close() }.value
             await file.writer.shutdown()
         }
         opening = [:]

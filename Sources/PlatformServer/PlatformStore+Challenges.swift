@@ -72,10 +72,24 @@ enum ChallengeFields {
         guard ok else { throw bad("name", "1-64 characters of A-Z a-z 0-9 - _ .") }
     }
 
+    /// Any git URL a validator can fetch: http(s)://, ssh://, git:// with a host, file:// with a
+    /// path (local networks and tests), or scp-like `user@host:path`; never whitespace or a
+    /// leading `-` (which git would read as an option).
     static func repo(_ v: String) throws {
-        guard v.utf8.count <= 512, let url = URL(string: v), let scheme = url.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", url.host?.isEmpty == false
-        else { throw bad("github_repo", "an http(s) URL of at most 512 characters") }
+        let why = "a git URL (http(s)://, ssh://, git://, file:// or user@host:path) of at most 512 characters"
+        guard v.utf8.count <= 512, !v.hasPrefix("-"), !v.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw bad("github_repo", why)
+        }
+        if let url = URL(string: v), let scheme = url.scheme?.lowercased() {
+            switch scheme {
+            case "https", "http", "ssh", "git": if url.host?.isEmpty == false { return }
+            case "file": if !url.path.isEmpty { return }
+            default: break
+            }
+        } else if v.range(of: #"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^:]+$"#, options: .regularExpression) != nil {
+            return
+        }
+        throw bad("github_repo", why)
     }
 
     static func commit(_ v: String) throws {

@@ -1,0 +1,268 @@
+import Foundation
+import Hotkeys
+import Logging
+import PlatformAPI
+import ServiceKit
+import ServiceLifecycle
+
+/// Runs the validator's job loop (seed names: fetch_pending_jobs, claim_job, has_capacity,
+/// check_challenge_updates): keeps challenge checkouts in step with the platform, claims
+/// pending jobs while it has capacity (job slots, per-challenge slots and the quota manager),
+/// runs each on the executor, and reports every outcome — a failure is posted with `error`
+/// set, never dropped. `job_cancelled` cancels the running job, which frees its resources.
+public actor JobManager {
+    let client: PlatformClient
+    let challenges: ChallengeManager
+    let quota: CVMQuotaManager
+    let executor: any Executor
+    let config: ValidatorConfig
+    let logger: Logger
+    private var running: [String: (challenge: String, task: Task<Void, Never>)] = [:]
+    private var knownChallenges: Set<String> = []
+    private var stats = JobManagerStats()
+
+    public struct JobManagerStats: Sendable, Equatable {
+        public var claimed = 0
+        public var completed = 0
+        public var failed = 0
+        public var cancelled = 0
+        public var lostClaims = 0
+    }
+
+    public init(client: PlatformClient, challenges: ChallengeManager, quota: CVMQuotaManager, executor: any Executor,
+                config: ValidatorConfig, logger: Logger) {
+        self.client = client
+        self.challenges = challenges
+        self.quota = quota
+        self.executor = executor
+        self.config = config
+        self.logger = logger
+    }
+
+    public var statistics: JobManagerStats { stats }
+    public var runningJobs: [String] { Array(running.keys) }
+
+    /// Syncs checkouts and quota reservations with `GET /challenges/active`.
+    public func checkChallengeUpdates() async throws {
+        let active = try await client.getChallenges()
+        let specs = active.map {
+            ChallengeSpec(id: $0.id, name: $0.name, githubRepo: $0.githubRepo, githubCommit: $0.githubCommit,
+                          composeHash: $0.composeHash, emissionShare: $0.emissionShare, mechanismId: $0.mechanismId)
+        }
+        let failures = await challenges.sync(active: specs)
+        for (id, why) in failures.sorted(by: { $0.key < $1.key }) {
+            logger.error("challenge not provisioned", metadata: ["challenge": "\(id)", "error": "\(why)"])
+        }
+        await quota.setActiveChallenges(Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0.emissionShare) }))
+        knownChallenges = Set(specs.map(\.id))
+    }
+
+    public func fetchPendingJobs() async throws -> [PendingJob] {
+        try await client.getPendingJobs()
+    }
+
+    /// Whether a job of this challenge could start now.
+    public func hasCapacity(_ job: PendingJob) async -> Bool {
+        guard running.count < config.maxConcurrentJobs else { return false }
+        guard running.values.filter({ $0.challenge == job.challengeId }).count < config.perChallengeConcurrency else {
+            return false
+        }
+        guard let challenge = await challenges.challenge(id: job.challengeId) else { return false }
+        return await quota.checkCapacity(challenge.declaration.resources, for: job.challengeId)
+    }
+
+    /// One polling pass: list pending jobs and claim what capacity allows.
+    public func pollOnce() async {
+        let jobs: [PendingJob]
+        do { jobs = try await fetchPendingJobs() } catch {
+            logger.warning("cannot list pending jobs", metadata: ["error": "\(error)"])
+            return
+        }
+        var claimedNow = 0
+        for job in jobs where running[job.id] == nil && claimedNow < config.claimBatch {
+            if !knownChallenges.contains(job.challengeId) { try? await checkChallengeUpdates() }
+            guard await hasCapacity(job) else { continue }
+            if await claimJob(job) { claimedNow += 1 }
+        }
+    }
+
+    /// Reserves resources, claims the job (409 → someone else has it) and starts it.
+    @discardableResult
+    public func claimJob(_ job: PendingJob) async -> Bool {
+        let lease: ChallengeLease
+        do { lease = try await challenges.acquire(id: job.challengeId) } catch {
+            logger.warning("challenge not ready", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            return false
+        }
+        let allocation: QuotaAllocation
+        do { allocation = try await quota.allocate(lease.challenge.declaration.resources, for: job.challengeId) } catch {
+            await challenges.release(lease)
+            return false
+        }
+        let claim: ClaimResponse
+        do { claim = try await client.claimJob(job.id) } catch {
+            await quota.release(allocation)
+            await challenges.release(lease)
+            if case PlatformClientError.conflict = error { stats.lostClaims += 1 } else {
+                logger.warning("claim failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+            return false
+        }
+        stats.claimed += 1
+        logger.info("claimed job", metadata: ["job": "\(job.id)", "challenge": "\(job.challengeId)"])
+        let task = Task { [client, executor, config, logger] in
+            let outcome: JobOutcome
+            if let code = claim.payload.code {
+                try? await client.startJob(claim.id)
+                outcome = await executor.execute(
+                    job: EvaluationJob(jobId: claim.id, challengeId: claim.challengeId, submissionId: claim.submissionId,
+                                       minerHotkey: claim.minerHotkey, submission: Submission(text: code),
+                                       resources: lease.challenge.declaration.resources,
+                                       timeoutSeconds: config.jobTimeoutSeconds),
+                    challenge: lease.challenge)
+            } else {
+                outcome = JobOutcome(status: .failed, error: "artifact submissions are not supported by this validator")
+            }
+            await self.finish(jobId: claim.id, outcome: outcome, allocation: allocation, lease: lease)
+            _ = logger
+        }
+        running[job.id] = (job.challengeId, task)
+        return true
+    }
+
+    private func finish(jobId: String, outcome: JobOutcome, allocation: QuotaAllocation, lease: ChallengeLease) async {
+        await quota.release(allocation)
+        await challenges.release(lease)
+        running[jobId] = nil
+        if outcome.status == .cancelled {
+            stats.cancelled += 1
+            logger.info("job cancelled", metadata: ["job": "\(jobId)"])
+            return
+        }
+        let result = Self.results(of: outcome)
+        var delay = 0.5
+        for attempt in 1...6 {
+            do {
+                try await client.submitResults(jobId, result)
+                if result.error == nil { stats.completed += 1 } else { stats.failed += 1 }
+                logger.info("job reported", metadata: [
+                    "job": "\(jobId)", "score": "\(result.score.map { String($0) } ?? "-")",
+                    "error": "\(result.error ?? "-")",
+                ])
+                return
+            } catch PlatformClientError.unavailable(let why) where attempt < 6 {
+                logger.warning("cannot report job yet", metadata: ["job": "\(jobId)", "error": "\(why)"])
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 10)
+            } catch {
+                logger.error("job result refused", metadata: ["job": "\(jobId)", "error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    /// The results body for an outcome: scored → score; anything else → `error` set.
+    static func results(of outcome: JobOutcome) -> JobResultRequest {
+        let metrics = (try? JSONDecoder().decode(
+            [String: PlatformJSON].self, from: JSONEncoder().encode(outcome.metrics))) ?? [:]
+        if outcome.isScored, let score = outcome.score, score.isFinite {
+            return JobResultRequest(score: max(0, score), metrics: metrics, logs: Array(outcome.logs.suffix(200)),
+                                    executionTimeMs: outcome.executionTimeMs, error: nil)
+        }
+        let why = outcome.error ?? outcome.exitStatus ?? outcome.status.rawValue
+        return JobResultRequest(score: nil, metrics: metrics, logs: Array(outcome.logs.suffix(200)),
+                                executionTimeMs: outcome.executionTimeMs, error: why)
+    }
+
+    /// Reacts to a pushed event.
+    public func handle(_ message: PlatformServerMessage) async {
+        switch message {
+        case .newJob:
+            await pollOnce()
+        case .challengeUpdated:
+            do { try await checkChallengeUpdates() } catch {
+                logger.warning("challenge sync failed", metadata: ["error": "\(error)"])
+            }
+        case let .jobCancelled(m):
+            if let entry = running[m.jobId] {
+                logger.info("cancelling job", metadata: ["job": "\(m.jobId)", "reason": "\(m.reason ?? "-")"])
+                entry.task.cancel()
+            }
+        default:
+            break
+        }
+    }
+
+    /// Waits for running jobs (used on shutdown and in tests).
+    public func drain() async {
+        while let (_, entry) = running.first {
+            await entry.task.value
+        }
+    }
+}
+
+/// The validator daemon as a service: WebSocket push plus periodic polling and challenge
+/// sync, until graceful shutdown; running jobs are cancelled and reported on the way out.
+public struct ValidatorService: Service {
+    let manager: JobManager
+    let client: PlatformClient
+    let config: ValidatorConfig
+    let logger: Logger
+
+    public init(manager: JobManager, client: PlatformClient, config: ValidatorConfig, logger: Logger) {
+        self.manager = manager
+        self.client = client
+        self.config = config
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await client.runWebSocket(onConnect: { await manager.pollOnce() },
+                                              onMessage: { await manager.handle($0) })
+                }
+                group.addTask {
+                    var lastSync = Date.distantPast
+                    while !Task.isCancelled {
+                        if Date().timeIntervalSince(lastSync) >= config.challengeSyncIntervalSeconds {
+                            do { try await manager.checkChallengeUpdates() } catch {
+                                logger.warning("challenge sync failed", metadata: ["error": "\(error)"])
+                            }
+                            lastSync = Date()
+                        }
+                        await manager.pollOnce()
+                        try? await Task.sleep(for: .milliseconds(Int(config.pollIntervalSeconds * 1000)))
+                    }
+                }
+                await group.waitForAll()
+            }
+        }
+        await manager.drain()
+    }
+}
+
+/// Builds the validator from its configuration (executor, checkouts, quota, job manager) and
+/// runs it until SIGINT/SIGTERM or `stopper.stop()`.
+public func runValidator(config: ValidatorConfig, keypair: SR25519Keypair, logger: Logger,
+                         stopper: ServiceStopper = ServiceStopper(),
+                         onStart: (@Sendable (JobManager) async -> Void)? = nil) async throws {
+    try FileManager.default.createDirectory(at: config.challengeCacheDirectory, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
+    let client = PlatformClient(baseURL: config.platformAPIURL, keypair: keypair, logger: logger)
+    let quota = CVMQuotaManager(capacity: config.resourceLimits, parameters: config.quota)
+    let challenges = ChallengeManager(cacheDirectory: config.challengeCacheDirectory, logger: logger)
+    let executor = config.makeExecutor(logger: logger)
+    let manager = JobManager(client: client, challenges: challenges, quota: quota, executor: executor, config: config,
+                             logger: logger)
+    logger.info("validator starting", metadata: [
+        "hotkey": "\(keypair.publicKey.ss58Address)", "platform": "\(config.platformAPIURL)",
+        "executor": "\(executor.name)",
+    ])
+    await onStart?(manager)
+    try await stopper.run(
+        [ValidatorService(manager: manager, client: client, config: config, logger: logger),
+         quota.periodicTask(interval: config.quotaRecomputeIntervalSeconds, logger: logger)],
+        logger: logger)
+}

@@ -1,0 +1,182 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hotkeys
+import HummingbirdWSClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import PlatformAPI
+import Synchronization
+
+public enum PlatformClientError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Network failure or 5xx: try again later.
+    case unavailable(String)
+    /// 409: another validator claimed the job first, or it is no longer claimable.
+    case conflict(code: String, detail: String)
+    case rejected(status: Int, code: String, detail: String)
+    case badResponse(String)
+
+    public var description: String {
+        switch self {
+        case let .unavailable(why): return "platform unavailable: \(why)"
+        case let .conflict(code, detail): return "conflict (\(code)): \(detail)"
+        case let .rejected(status, code, detail): return "platform refused (\(status) \(code)): \(detail)"
+        case let .badResponse(why): return "unexpected platform response: \(why)"
+        }
+    }
+}
+
+/// The validator's client of the Platform API (seed names: get_challenges, get_pending_jobs,
+/// claim_job, submit_results, execute_orm_query, connect_websocket). Every request carries
+/// `X-Validator-Hotkey` and fresh signed headers; the WebSocket upgrade too.
+public final class PlatformClient: Sendable {
+    public let baseURL: String
+    let keypair: SR25519Keypair
+    let http: HTTPClient
+    let logger: Logger
+
+    public init(baseURL: String, keypair: SR25519Keypair, http: HTTPClient = .shared, logger: Logger) {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        self.baseURL = url
+        self.keypair = keypair
+        self.http = http
+        self.logger = logger
+    }
+
+    public var hotkey: String { keypair.publicKey.ss58Address }
+
+    func signedHeaders() -> [(String, String)] {
+        [(PlatformHeaders.validatorHotkey, hotkey)] + SignedRequest.headers(for: keypair).map { ($0.name, $0.value) }
+    }
+
+    func call<Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Data? = nil, as: Response.Type)
+        async throws -> Response?
+    {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (n, v) in signedHeaders() { request.headers.add(name: n, value: v) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .seconds(30))
+            bytes = try await response.body.collect(upTo: 16 << 20)
+        } catch {
+            throw PlatformClientError.unavailable("\(error)")
+        }
+        let status = Int(response.status.code)
+        let data = Data(bytes.readableBytesView)
+        if status == 204 { return nil }
+        if (200..<300).contains(status) {
+            do { return try JSONDecoder().decode(Response.self, from: data) } catch {
+                throw PlatformClientError.badResponse("\(path): \(error)")
+            }
+        }
+        let err = try? JSONDecoder().decode(PlatformErrorBody.self, from: data)
+        let code = err?.code ?? "http_\(status)"
+        let detail = err?.detail ?? String(decoding: data, as: UTF8.self)
+        if status >= 500 || status == 429 { throw PlatformClientError.unavailable("\(status) \(detail)") }
+        if status == 409 { throw PlatformClientError.conflict(code: code, detail: detail) }
+        throw PlatformClientError.rejected(status: status, code: code, detail: detail)
+    }
+
+    struct Nothing: Decodable {}
+
+    struct PlatformErrorBody: Decodable {
+        var detail: String
+        var code: String?
+    }
+
+    public func getChallenges() async throws -> [ActiveChallenge] {
+        try await call(.GET, PlatformPaths.activeChallenges, as: ActiveChallengesResponse.self)?.challenges ?? []
+    }
+
+    public func getPendingJobs() async throws -> [PendingJob] {
+        try await call(.GET, PlatformPaths.pendingJobs, as: PendingJobsResponse.self)?.jobs ?? []
+    }
+
+    public func claimJob(_ id: String) async throws -> ClaimResponse {
+        guard let claim = try await call(.POST, PlatformPaths.claim(id), as: ClaimResponse.self) else {
+            throw PlatformClientError.badResponse("claim answered without a body")
+        }
+        return claim
+    }
+
+    public func startJob(_ id: String) async throws {
+        _ = try await call(.POST, PlatformPaths.start(id), as: JobView.self)
+    }
+
+    public func submitResults(_ id: String, _ results: JobResultRequest) async throws {
+        _ = try await call(.POST, PlatformPaths.results(id), body: try JSONEncoder().encode(results), as: Nothing.self)
+    }
+
+    public func executeOrmQuery(_ challengeId: String, _ query: OrmQueryRequest) async throws -> OrmQueryResponse {
+        guard let r = try await call(.POST, PlatformPaths.ormQuery(challengeId), body: try JSONEncoder().encode(query),
+                                     as: OrmQueryResponse.self)
+        else { throw PlatformClientError.badResponse("query answered without a body") }
+        return r
+    }
+
+    /// One WebSocket session: signed upgrade, then every server message to `onMessage` until
+    /// the connection closes. `since` resumes after the last event sequence received.
+    public func connectWebSocket(since: Int64?, onMessage: @escaping @Sendable (PlatformServerMessage) async -> Void)
+        async throws
+    {
+        var url = baseURL.replacingOccurrences(of: "http://", with: "ws://")
+            .replacingOccurrences(of: "https://", with: "wss://") + PlatformPaths.validatorSocket(hotkey)
+        if let since { url += "?\(PlatformSocketQuery.since)=\(since)" }
+        var headers = HTTPFields()
+        for (n, v) in signedHeaders() { if let name = HTTPField.Name(n) { headers[name] = v } }
+        var quiet = logger
+        quiet.logLevel = .warning
+        _ = try await WebSocketClient.connect(
+            url: url, configuration: .init(additionalHeaders: headers, autoPing: .enabled(timePeriod: .seconds(20))),
+            logger: quiet
+        ) { inbound, _, _ in
+            for try await message in inbound.messages(maxSize: 1 << 20) {
+                guard case let .text(text) = message, let m = try? PlatformServerMessage.decode(text) else { continue }
+                await onMessage(m)
+            }
+        }
+    }
+
+    /// Keeps a WebSocket session up until the task is cancelled: reconnects with capped
+    /// exponential backoff and jitter, resuming after the last sequence seen, and calls
+    /// `onConnect` on every (re)connection so the caller can re-list pending jobs.
+    public func runWebSocket(onConnect: @escaping @Sendable () async -> Void,
+                             onMessage: @escaping @Sendable (PlatformServerMessage) async -> Void) async {
+        let lastSeq = SeqBox()
+        var delay = 0.5
+        while !Task.isCancelled {
+            let started = Date()
+            do {
+                try await connectWebSocket(since: lastSeq.value) { message in
+                    if let seq = message.seq { lastSeq.update(seq) }
+                    if case .welcome = message { await onConnect() }
+                    await onMessage(message)
+                }
+            } catch {
+                logger.debug("websocket closed", metadata: ["error": "\(error)"])
+            }
+            if Task.isCancelled { break }
+            if Date().timeIntervalSince(started) > 30 { delay = 0.5 }
+            let wait = delay * Double.random(in: 0.7...1.3)
+            logger.info("websocket reconnecting", metadata: ["in_s": "\(String(format: "%.1f", wait))"])
+            try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            delay = min(delay * 2, 30)
+        }
+    }
+}
+
+/// The newest event sequence number received.
+final class SeqBox: Sendable {
+    private let state = Mutex<Int64?>(nil)
+    var value: Int64? { state.withLock { $0 } }
+    func update(_ seq: Int64) { state.withLock { $0 = max($0 ?? seq, seq) } }
+}
+
