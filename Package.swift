@@ -155,7 +155,8 @@ let package = Package(
             name: "EvalnetCLI",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "ServiceKit", "CStdio", "VMMServer",
-                "PlatformServer", "Validator",
+                "PlatformServer", "Validator", "PlatformAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -17,6 +17,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Number of miners (fresh hotkeys).") var miners = 3
     @Option(help: "Pool database (default: a fresh SQLite file under ./data).") var database: String?
     @Option(help: "Pool port.") var port = 8434
+    @Option(help: "Platform API port.") var platformPort = 8435
+    @Option(help: "Local VMM port.") var vmmPort = 8090
     @Option(help: "Task type the miners work on.") var taskType = "scalar_linear"
     @Flag(help: "Leave the services running after the summary (Ctrl-C to stop).") var keep = false
 
@@ -36,7 +38,8 @@ struct DemoCommand: AsyncParsableCommand {
         config.operatorHotkeys = [operatorKey.publicKey.ss58Address]
         config.sweepIntervalSeconds = 2
 
-        print("evalnet demo: pool + \(miners) miners for \(Int(duration)) s (database \(config.database))")
+        print("evalnet demo: pool + \(miners) miners for \(Int(duration)) s (database \(config.database)), "
+            + "then platform API + local VMM + validator")
         let ready = Mutex<Int?>(nil)
         let stopper = ServiceStopper()
         let pool = Task { [config] in
@@ -107,8 +110,21 @@ struct DemoCommand: AsyncParsableCommand {
             print("  \(t): " + (s?.sotaThreshold.map { String(format: "%.4f (result %lld)", $0, s?.resultId ?? 0) } ?? "none yet"))
         }
         let leases = summaries.reduce(0) { $0 + $1.leasesCompleted }
-        print("\nminers completed \(leases) leases; pool docs: \(base)/docs")
+        print("\nminers completed \(leases) leases; pool docs: \(base)/docs\n")
+        let verifiedBest = (try? await observer.results(status: "verified", taskType: taskType, limit: 1))?.results.first
         await observer.shutdown()
+
+        // The platform side: the best verified algorithm goes to a challenge and a validator scores it.
+        if let best = verifiedBest {
+            let network = DemoNetwork(
+                root: URL(fileURLWithPath: "data/demo-\(stamp)", isDirectory: true).standardizedFileURL,
+                taskType: taskType, logger: logger, platformPort: platformPort, vmmPort: vmmPort)
+            do { try await network.run(submitter: operatorKey, algorithm: best.algorithmDsl) } catch {
+                print("platform demo failed: \(error)")
+            }
+        } else {
+            print("no verified result to submit to the platform")
+        }
         if keep {
             print("services keep running (Ctrl-C to stop)")
             _ = await pool.result

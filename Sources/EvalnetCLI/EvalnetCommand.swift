@@ -12,7 +12,7 @@ public struct EvalnetCommand: AsyncParsableCommand {
         commandName: "evalnet",
         abstract: "A decentralized evaluation network for Bittensor subnets.",
         subcommands: [KeysCommand.self, PoolCommand.self, PlatformCommand.self, MinerCommand.self, DemoCommand.self,
-                      VMMCommand.self, ValidatorCommand.self]
+                      VMMCommand.self, ValidatorCommand.self, ScoreCommand.self]
     )
 
     public init() {}
