@@ -13,7 +13,8 @@ demo: deps
 
 test:
 	@scripts/ensure-deps.sh --with-postgres
-	scripts/with-postgres.sh $(SWIFT) test $(TEST_ARGS)
+	$(SWIFT) build --build-tests
+	scripts/with-postgres.sh $(SWIFT) test --skip-build $(TEST_ARGS)
 
 build: deps
 	$(SWIFT) build

@@ -238,6 +238,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "DemoTests",
+            dependencies: ["EvalnetCLI"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "HotkeysTests",
             dependencies: ["Hotkeys"],
             swiftSettings: strict

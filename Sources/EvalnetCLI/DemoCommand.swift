@@ -22,7 +22,21 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Task type the miners work on.") var taskType = "scalar_linear"
     @Flag(help: "Leave the services running after the summary (Ctrl-C to stop).") var keep = false
 
+    /// What a demo run produced (for the summary and the demo's test).
+    struct Outcome: Sendable {
+        var candidatesWithConsensus: Int64 = 0
+        var sota: Double?
+        var verifiedResults = 0
+        var platformJobsCompleted = 0
+        var platformScore: Double?
+    }
+
     func run() async throws {
+        _ = try await execute()
+    }
+
+    func execute() async throws -> Outcome {
+        var outcome = Outcome()
         guard miners >= 3 else { throw ValidationError("--miners must be at least 3 (consensus needs two evaluators besides an author)") }
         var logger = Logger(label: "evalnet.demo")
         logger.logLevel = .warning
@@ -81,6 +95,7 @@ struct DemoCommand: AsyncParsableCommand {
         while Date().timeIntervalSince(started) < duration {
             try await Task.sleep(for: .seconds(3))
             if let s = try? await observer.monitorSummary() {
+                outcome.candidatesWithConsensus = s.candidates.withConsensus
                 let sota = s.sota[taskType].map { String(format: "%.4f", $0) } ?? "-"
                 print(String(format: "[%3.0fs] window %lld (%lld s left) | leases %lld issued, %lld done | candidates %lld waiting, %lld with consensus | SOTA %@",
                              Date().timeIntervalSince(started), s.window.number, s.window.timeRemainingS,
@@ -95,6 +110,7 @@ struct DemoCommand: AsyncParsableCommand {
         // Operator step: verify the best completed result.
         let completed = (try? await observer.results(status: "completed", taskType: taskType, limit: 1))?.results ?? []
         if let best = completed.first, let verified = try? await observer.verify(resultId: best.id) {
+            outcome.verifiedResults += 1
             print("verified result \(verified.id) (algorithm \(verified.algorithmId), score \(String(format: "%.4f", verified.score)))")
         }
         print("\nLeaderboard")
@@ -107,6 +123,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("\nSOTA per task")
         for t in ["scalar_linear", "cifar10_binary"] {
             let s = try? await observer.sota(taskType: t)
+            if t == taskType { outcome.sota = s?.sotaThreshold }
             print("  \(t): " + (s?.sotaThreshold.map { String(format: "%.4f (result %lld)", $0, s?.resultId ?? 0) } ?? "none yet"))
         }
         let leases = summaries.reduce(0) { $0 + $1.leasesCompleted }
@@ -119,7 +136,11 @@ struct DemoCommand: AsyncParsableCommand {
             let network = DemoNetwork(
                 root: URL(fileURLWithPath: "data/demo-\(stamp)", isDirectory: true).standardizedFileURL,
                 taskType: taskType, logger: logger, platformPort: platformPort, vmmPort: vmmPort)
-            do { try await network.run(submitter: operatorKey, algorithm: best.algorithmDsl) } catch {
+            do {
+                let jobs = try await network.run(submitter: operatorKey, algorithm: best.algorithmDsl)
+                outcome.platformJobsCompleted = jobs.filter { $0.status == "completed" }.count
+                outcome.platformScore = jobs.first?.score
+            } catch {
                 print("platform demo failed: \(error)")
             }
         } else {
@@ -132,5 +153,6 @@ struct DemoCommand: AsyncParsableCommand {
             await stopper.stop()
             if case let .failure(error) = await pool.result { throw error }
         }
+        return outcome
     }
 }

@@ -40,11 +40,21 @@ struct DemoNetwork {
         init(_ d: String) { description = d }
     }
 
+    /// The evalnet binary the challenge runs as its evaluator: `$EVALNET_BIN`, this process
+    /// when it is evalnet, else an `evalnet` beside this executable (the test bundle's case).
+    static func evaluatorExecutable() -> String {
+        if let env = ProcessInfo.processInfo.environment["EVALNET_BIN"], !env.isEmpty { return env }
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        if me.lastPathComponent == "evalnet" { return me.path }
+        let sibling = me.deletingLastPathComponent().appendingPathComponent("evalnet")
+        return FileManager.default.isExecutableFile(atPath: sibling.path) ? sibling.path : me.path
+    }
+
     /// Writes the challenge repository (compose file + evalnet.toml) and commits it.
     func makeChallengeRepo() throws -> (repo: String, commit: String, composeHash: String) {
         let repo = root.appendingPathComponent("challenge-repo")
         try FileManager.default.createDirectory(at: repo, withIntermediateDirectories: true)
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let exe = Self.evaluatorExecutable()
         let compose = """
             # evalnet demo challenge: scores a submitted DSL algorithm with `evalnet score`.
             services:
@@ -108,7 +118,8 @@ struct DemoNetwork {
     }
 
     /// Runs the platform side around `body` (which gets the platform URL), then stops it all.
-    func run(submitter: SR25519Keypair, algorithm: String) async throws {
+    @discardableResult
+    func run(submitter: SR25519Keypair, algorithm: String) async throws -> [SubmissionJob] {
         let validatorKey = SR25519Keypair.generate()
         var pc = PlatformConfig()
         pc.port = platformPort
@@ -190,5 +201,6 @@ struct DemoNetwork {
         }
         if final == nil { print("  the job did not finish in time") }
         print("platform docs: \(api)/docs")
+        return final?.jobs ?? []
     }
 }
