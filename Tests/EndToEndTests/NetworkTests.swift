@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hotkeys
 import Logging
 import NIOCore
@@ -171,6 +174,82 @@ import VMMServer
         #expect(seen.last == "completed")
         #expect(seen.contains { $0 == "claimed" || $0 == "running" } || seen.first == "pending", "\(seen)")
         #expect(abs((final?.score ?? 0) - 0.953333) < 1e-3)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// The platform goes away and comes back on the same address while the validator runs:
+    /// the validator reconnects and evaluates the submission made after the restart.
+    @Test func validatorCarriesOnAfterPlatformRestart() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("evalnet-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (repo, commit, composeHash) = try Self.makeChallengeRepo(root)
+        let validatorKey = SR25519Keypair.generate(), minerKey = SR25519Keypair.generate()
+        var pc = PlatformConfig()
+        pc.port = try Self.freePort()
+        pc.database = "sqlite:" + root.appendingPathComponent("platform.db").path
+        pc.adminToken = "admin-secret"
+        pc.validators = [validatorKey.publicKey.ss58Address]
+        let platformConfig = pc
+        let api = "http://127.0.0.1:\(pc.port)"
+        var (platform, _) = try await Self.startServer { ready in
+            try await runPlatform(config: platformConfig, logger: Self.logger, onReady: ready)
+        }
+        let (cs, cb) = try await Self.request(.POST, api + PlatformPaths.adminChallenges, headers: [("Authorization", "Bearer admin-secret")],
+                                              body: CreateChallengeRequest(name: "restart", githubRepo: repo, githubCommit: commit,
+                                                                           composeHash: composeHash, mechanismId: 1, emissionShare: 0.5,
+                                                                           status: "active"))
+        try #require(cs == 201)
+        let challenge = try JSONDecoder().decode(ChallengeDetail.self, from: cb)
+
+        var config = ValidatorConfig()
+        config.platformAPIURL = api
+        config.workDir = root.appendingPathComponent("validator").path
+        config.pollIntervalSeconds = 0.5
+        config.challengeSyncIntervalSeconds = 2
+        let vconfig = config
+        let stopper = ServiceStopper()
+        let validator = Task { try await runValidator(config: vconfig, keypair: validatorKey, logger: Self.logger, stopper: stopper) }
+        try await Task.sleep(for: .seconds(1))
+
+        // Restart the platform on the same port and database.
+        platform.cancel()
+        _ = await platform.result
+        try await Task.sleep(for: .seconds(1))
+        (platform, _) = try await Self.startServer { ready in
+            try await runPlatform(config: platformConfig, logger: Self.logger, onReady: ready)
+        }
+        defer { platform.cancel() }
+
+        let code = try String(contentsOf: Self.exampleDir.appendingPathComponent("example-submission.py"), encoding: .utf8)
+        let signed = SignedRequest.headers(for: minerKey).map { ($0.name, $0.value) }
+        let (ss, sb) = try await Self.request(.POST, api + PlatformPaths.submissions(challenge.id), headers: signed,
+                                              body: SubmissionPayload(code: code))
+        try #require(ss == 201)
+        let submission = try JSONDecoder().decode(SubmissionView.self, from: sb)
+        var done: SubmissionJob?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, done == nil {
+            let (_, body) = try await Self.request(.GET, api + PlatformPaths.submission(submission.id), body: nil as String?)
+            done = try JSONDecoder().decode(SubmissionView.self, from: body).jobs.first { $0.status == "completed" }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await stopper.stop()
+        _ = await validator.result
+        let job = try #require(done, "the validator did not evaluate the job after the restart")
+        #expect(abs((job.score ?? 0) - 0.953333) < 1e-3)
     }
 
     @Test func jobCompletesWithTheLocalExecutor() async throws {
