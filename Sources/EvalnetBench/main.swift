@@ -38,3 +38,4 @@ func runHotkeyBenchmarks() {
 
 let suites = CommandLine.arguments.dropFirst()
 if suites.isEmpty || suites.contains("hotkeys") { runHotkeyBenchmarks() }
+if suites.isEmpty || suites.contains("platform") { try await runPlatformBenchmarks() }
