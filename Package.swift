@@ -175,6 +175,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -240,6 +241,21 @@ let package = Package(
         .testTarget(
             name: "DemoTests",
             dependencies: ["EvalnetCLI"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlatformCoreTests",
+            dependencies: ["PlatformCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlatformServerTests",
+            dependencies: [
+                "PlatformServer", "PlatformAPI", "PlatformCore", "Store", "TestSupport", "Hotkeys", "ServiceKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -41,3 +41,4 @@ func wants(_ name: String) -> Bool { suites.isEmpty || suites.contains(name) }
 if wants("hotkeys") { runHotkeyBenchmarks() }
 if wants("dsl") { runDSLBenchmarks() }
 if wants("pool") { try await runPoolBenchmarks() }
+if wants("platform") { try await runPlatformBenchmarks() }

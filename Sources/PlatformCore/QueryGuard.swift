@@ -169,13 +169,23 @@ public struct QueryGuard: Sendable {
         guard i + 1 < tokens.count, tokens[i + 1].token == .punct("(") else { return }
         if keywordAllowed, Self.parenKeywords.contains(name) { return }
         if i > 0, tokens[i - 1].token == .word("as") || tokens[i - 1].token == .punct("::") { return }
-        if let close = matchingParen(from: i + 1, in: tokens), close + 1 < tokens.count,
-            tokens[close + 1].token == .word("as")
-        {
-            return
-        }
+        if let close = matchingParen(from: i + 1, in: tokens), isCTEBody(after: close, in: tokens) { return }
         guard Self.allowedFunctions.contains(name) else {
             throw QueryRejection("function '\(name)' is not allowed in read-only queries")
+        }
+    }
+
+    /// `name(cols) AS [NOT] [MATERIALIZED] (SELECT|WITH|VALUES|( …` — a CTE column list.
+    private func isCTEBody(after close: Int, in tokens: [(token: Token, start: Int)]) -> Bool {
+        var j = close + 1
+        guard j < tokens.count, tokens[j].token == .word("as") else { return false }
+        j += 1
+        if j < tokens.count, tokens[j].token == .word("not") { j += 1 }
+        if j < tokens.count, tokens[j].token == .word("materialized") { j += 1 }
+        guard j + 1 < tokens.count, tokens[j].token == .punct("(") else { return false }
+        switch tokens[j + 1].token {
+        case .word("select"), .word("with"), .word("values"), .punct("("): return true
+        default: return false
         }
     }
 

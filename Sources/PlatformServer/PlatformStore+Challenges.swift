@@ -179,10 +179,10 @@ extension PlatformStore {
                                       active: status == "active")
         let detail = try await db.transaction { tx in
             try await lockChallengesForShareRule(tx)
-            try ChallengeFields.shareRule(proposed, others: try await allShares(tx))
             if try await tx.queryOne("SELECT id FROM challenges WHERE name = ?", [.text(req.name)]) != nil {
                 throw APIError.conflict(PlatformErrorCode.challengeNameTaken, "A challenge named '\(req.name)' already exists")
             }
+            try ChallengeFields.shareRule(proposed, others: try await allShares(tx))
             try await tx.execute(
                 """
                 INSERT INTO challenges (id, name, status, github_repo, github_commit, compose_hash, mechanism_id,

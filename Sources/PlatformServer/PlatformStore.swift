@@ -159,6 +159,19 @@ public struct PlatformStore: Sendable {
             """,
             "INSERT INTO platform_event_counter (id, last_seq, pruned_through) VALUES (1, 0, 0)",
         ]),
+        // The query sandbox runs as a per-challenge role, but SET ROLE permission is judged
+        // against the session user (the platform's, often a superuser): without this, a
+        // sandboxed `SELECT set_config('role', …)` could switch back to it mid-statement.
+        // Superusers keep the function; ordinary roles (the readers) lose it.
+        Migration(version: 2, name: "sandbox hardening", sqlite: [], postgres: [
+            """
+            DO $$ BEGIN
+              REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC;
+            EXCEPTION WHEN insufficient_privilege THEN
+              RAISE WARNING 'evalnet: cannot revoke set_config from PUBLIC; the query sandbox relies on its lexical guard for it';
+            END $$
+            """,
+        ]),
     ]
 
     /// Creates or upgrades the schema, registers the configured validators, brings every

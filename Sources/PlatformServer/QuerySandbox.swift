@@ -126,7 +126,7 @@ extension ChallengeDataManager {
             return APIError.badRequest(PlatformErrorCode.queryTimeout, "query exceeded the time limit and was cancelled")
         }
         if message.hasPrefix("42501") || message.hasPrefix("25006") || message.contains("not authorized")
-            || message.contains("readonly") || message.contains("read-only")
+            || message.contains("readonly") || message.contains("read-only") || message.contains("prohibited")
         {
             return APIError.badRequest(PlatformErrorCode.queryForbidden, "query refused by the database: \(message)")
         }

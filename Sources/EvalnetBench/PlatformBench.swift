@@ -1,0 +1,150 @@
+import AsyncHTTPClient
+import Foundation
+import Hotkeys
+import Logging
+import NIOCore
+import PlatformAPI
+import PlatformServer
+import ServiceLifecycle
+import Store
+
+/// Claim → results cycles per second: 8 concurrent validators against a real Platform server
+/// on loopback. Each cycle is three signed HTTP requests (GET /jobs/pending, POST claim,
+/// POST results); a claim lost to another validator (409) is retried on another job and not
+/// counted. Runs on SQLite, and on PostgreSQL when EVALNET_TEST_POSTGRES_URL is set.
+func runPlatformBenchmarks() async throws {
+    try await benchPlatform(label: "sqlite", url: "sqlite:" + FileManager.default.temporaryDirectory
+        .appendingPathComponent("evalnet-bench-\(UUID().uuidString).db").path)
+    if let base = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !base.isEmpty {
+        try await benchPlatform(label: "postgres", url: try await freshPostgresDatabase(base))
+    } else {
+        print("platform.claim_results_cycle[postgres] skipped (EVALNET_TEST_POSTGRES_URL not set)")
+    }
+}
+
+private func freshPostgresDatabase(_ base: String) async throws -> String {
+    guard case let .postgres(s) = try DatabaseLocation.parse(base) else { throw StoreError.badURL(base) }
+    let name = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+    let admin = try await PostgresStore.open(s, logger: Logger(label: "bench"), maxConnections: 1)
+    try await admin.execute("CREATE DATABASE \(name)")
+    await admin.shutdown()
+    return "postgres://\(s.username)\(s.password.map { ":\($0)" } ?? "")@\(s.host):\(s.port)/\(name)"
+}
+
+private struct BenchClient: Sendable {
+    let http: HTTPClient
+    let base: String
+
+    func send(_ method: String, _ path: String, headers: [(String, String)], body: String? = nil) async throws
+        -> (status: Int, body: ByteBuffer)
+    {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method == "GET" ? .GET : .POST
+        for (n, v) in headers { request.headers.add(name: n, value: v) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 22)
+        return (Int(response.status.code), bytes)
+    }
+
+    static func validatorHeaders(_ key: SR25519Keypair) -> [(String, String)] {
+        SignedRequest.headers(for: key).map { ($0.name, $0.value) } + [(PlatformHeaders.validatorHotkey, key.publicKey.ss58Address)]
+    }
+}
+
+private func benchPlatform(label: String, url: String, validatorCount: Int = 8, jobsPerValidator: Int = 150) async throws {
+    var logger = Logger(label: "evalnet.bench.platform")
+    logger.logLevel = .error
+    let validators = (0..<validatorCount).map { _ in SR25519Keypair.generate() }
+    var config = PlatformConfig()
+    config.database = url
+    config.port = 0
+    config.adminToken = "bench-admin"
+    config.validators = validators.map(\.publicKey.ss58Address)
+    config.sweepIntervalSeconds = nil
+    config.limits.maxOpenSubmissionsPerMiner = Int.max
+
+    let db = try await openDatabase(try DatabaseLocation.parse(url), logger: logger)
+    let store = PlatformStore(db: db, limits: config.limits, logger: logger)
+    try await store.prepare(validators: config.validators, now: Date().timeIntervalSince1970)
+    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+    let app = try await makePlatformApplication(store: store, hub: EventHub(), config: config, logger: logger,
+                                                onReady: { portSink.yield($0) })
+    let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+    let server = Task { try await group.run() }
+    var iterator = ports.makeAsyncIterator()
+    guard let port = await iterator.next() else { throw StoreError.backend("server did not start") }
+
+    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    let client = BenchClient(http: http, base: "http://127.0.0.1:\(port)")
+    do {
+        let create = CreateChallengeRequest(name: "bench", githubRepo: "https://github.com/example/bench",
+                                            githubCommit: "0123456789abcdef", composeHash: "sha256:bench", mechanismId: 1,
+                                            emissionShare: 1, validatorsPerSubmission: 1, maxRetries: 3, claimTimeoutS: 600)
+        let body = String(decoding: try JSONEncoder().encode(create), as: UTF8.self)
+        let created = try await client.send("POST", PlatformPaths.adminChallenges,
+                                            headers: [("Authorization", "Bearer bench-admin")], body: body)
+        guard created.status == 201 else { throw StoreError.backend("create challenge: \(created.status)") }
+        let challenge = try JSONDecoder().decode(ChallengeDetail.self, from: Data(buffer: created.body))
+        let miner = SR25519Keypair.generate()
+        let total = validatorCount * jobsPerValidator
+        for i in 0..<total {
+            _ = try await store.submit(challengeId: challenge.id, miner: miner.publicKey.ss58Address,
+                                       payload: SubmissionPayload(code: "solution \(i)"), now: Date().timeIntervalSince1970)
+        }
+
+        let resultBody = String(decoding: try JSONEncoder().encode(JobResultRequest(
+            score: 0.5, metrics: ["accuracy": .number(0.5)], logs: ["ok"], executionTimeMs: 1)), as: UTF8.self)
+        let start = ContinuousClock.now
+        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int).self) { group in
+            for v in validators {
+                group.addTask {
+                    var cycles = 0, lost = 0
+                    while true {
+                        let pending = try await client.send("GET", PlatformPaths.pendingJobs + "?limit=32",
+                                                            headers: BenchClient.validatorHeaders(v))
+                        guard pending.status == 200 else { throw StoreError.backend("pending: \(pending.status)") }
+                        let jobs = try JSONDecoder().decode(PendingJobsResponse.self, from: Data(buffer: pending.body)).jobs
+                        guard let job = jobs.randomElement() else { return (cycles, lost) }
+                        let claim = try await client.send("POST", PlatformPaths.claim(job.id), headers: BenchClient.validatorHeaders(v))
+                        if claim.status == 409 {
+                            lost += 1
+                            continue
+                        }
+                        guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
+                        let posted = try await client.send("POST", PlatformPaths.results(job.id),
+                                                           headers: BenchClient.validatorHeaders(v), body: resultBody)
+                        guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }
+                        cycles += 1
+                    }
+                }
+            }
+            var sum = (cycles: 0, lost: 0)
+            for try await c in group {
+                sum.cycles += c.cycles
+                sum.lost += c.lost
+            }
+            return sum
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
+        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed)",
+                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done))
+    } catch {
+        try? await http.shutdown()
+        await group.triggerGracefulShutdown()
+        _ = await server.result
+        await store.shutdown()
+        await db.shutdown()
+        throw error
+    }
+    try await http.shutdown()
+    await group.triggerGracefulShutdown()
+    _ = await server.result
+    await store.shutdown()
+    await db.shutdown()
+}
