@@ -191,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PoolCoreTests",
-            dependencies: ["PoolCore"],
+            dependencies: ["PoolCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -221,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "ValidatorTests",
             dependencies: [
-                "Validator", "DstackAPI", "VMMServer", "ProcessKit", "ServiceKit",
+                "Validator", "DstackAPI", "VMMServer", "ProcessKit", "ServiceKit", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -245,7 +245,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PlatformCoreTests",
-            dependencies: ["PlatformCore"],
+            dependencies: ["PlatformCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -5,7 +5,6 @@ import Miner
 import PoolAPI
 import PoolServer
 import ServiceKit
-import Synchronization
 
 /// Drives authenticated register → lease → submit cycles from `clients` concurrent miners
 /// against a pool served on loopback, for `seconds`, and prints cycles per second.
@@ -16,22 +15,9 @@ func runPoolBenchmark(database: String, label: String, clients: Int = 8, seconds
     config.port = 0
     config.database = database
     config.rules.consensusThreshold = 3
-    let portBox = Mutex<Int?>(nil)
     let stopper = ServiceStopper()
-    let server = Task {
-        try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper) { port in
-            portBox.withLock { $0 = port }
-        }
-    }
-    var port: Int?
-    for _ in 0..<200 where port == nil {
-        try await Task.sleep(for: .milliseconds(50))
-        port = portBox.withLock { $0 }
-    }
-    guard let port else {
-        server.cancel()
-        print("pool.\(label) server did not start")
-        return
+    let (server, port) = try await launchServer { [config, logger] ready in
+        try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
     }
     let dsl = "# setup\ns2 = 0.01\n# predict\ns0 = dot(v0, v1)\n# learn\ns3 = s1 - s0"
     let end = Date().addingTimeInterval(seconds)

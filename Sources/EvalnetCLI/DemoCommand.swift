@@ -6,7 +6,6 @@ import Miner
 import PoolAPI
 import PoolServer
 import ServiceKit
-import Synchronization
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,23 +53,9 @@ struct DemoCommand: AsyncParsableCommand {
 
         print("evalnet demo: pool + \(miners) miners for \(Int(duration)) s (database \(config.database)), "
             + "then platform API + local VMM + validator")
-        let ready = Mutex<Int?>(nil)
         let stopper = ServiceStopper()
-        let pool = Task { [config] in
-            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper) { p in
-                ready.withLock { $0 = p }
-            }
-        }
-        var boundPort: Int?
-        for _ in 0..<300 where boundPort == nil {
-            if pool.isCancelled { break }
-            try await Task.sleep(for: .milliseconds(50))
-            boundPort = ready.withLock { $0 }
-        }
-        guard let boundPort else {
-            pool.cancel()
-            if case let .failure(error) = await pool.result { throw error }
-            throw ValidationError("the pool did not start on port \(port)")
+        let (pool, boundPort) = try await launchServer { [config, logger] ready in
+            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
         }
         let base = "http://127.0.0.1:\(boundPort)"
         print("pool: \(base)  (docs \(base)/docs)")

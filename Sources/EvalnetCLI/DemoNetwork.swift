@@ -7,7 +7,6 @@ import NIOHTTP1
 import PlatformAPI
 import PlatformServer
 import ServiceKit
-import Synchronization
 import Validator
 import VMMServer
 
@@ -20,20 +19,6 @@ struct DemoNetwork {
     let logger: Logger
     let platformPort: Int
     let vmmPort: Int
-
-    /// Starts a server task and waits for its port.
-    static func start(_ body: @escaping @Sendable (@escaping @Sendable (Int) async -> Void) async throws -> Void)
-        async throws -> (Task<Void, any Error>, Int)
-    {
-        let port = Mutex<Int?>(nil)
-        let task = Task { try await body { p in port.withLock { $0 = p } } }
-        for _ in 0..<400 {
-            if let p = port.withLock({ $0 }) { return (task, p) }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        task.cancel()
-        throw DemoError("a server did not start")
-    }
 
     struct DemoError: Error, CustomStringConvertible {
         let description: String
@@ -128,14 +113,14 @@ struct DemoNetwork {
         pc.validators = [validatorKey.publicKey.ss58Address]
         pc.sweepIntervalSeconds = 2
         let platformConfig = pc
-        let (platform, pport) = try await Self.start { ready in
+        let (platform, pport) = try await launchServer { ready in
             try await runPlatform(config: platformConfig, logger: logger, onReady: ready)
         }
         var vc = VMMServerConfig()
         vc.port = vmmPort
         vc.stateDirectory = root.appendingPathComponent("vmm").path
         let vmmConfig = vc
-        let (vmm, vport) = try await Self.start { ready in try await runVMM(config: vmmConfig, logger: logger, onReady: ready) }
+        let (vmm, vport) = try await launchServer { ready in try await runVMM(config: vmmConfig, logger: logger, onReady: ready) }
         defer {
             platform.cancel()
             vmm.cancel()

@@ -56,3 +56,26 @@ public final class ServiceStopper: Sendable {
         await group?.triggerGracefulShutdown()
     }
 }
+
+public struct ServiceStartError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Starts a server in a task and waits (up to `seconds`) for it to report its bound port
+/// through the `onReady` callback it is given; returns the task and the port. A server that
+/// fails or never reports is surfaced as an error.
+public func launchServer(waitingUpTo seconds: Double = 20,
+                         _ body: @escaping @Sendable (@escaping @Sendable (Int) async -> Void) async throws -> Void)
+    async throws -> (task: Task<Void, any Error>, port: Int)
+{
+    let port = Mutex<Int?>(nil)
+    let task = Task { try await body { p in port.withLock { $0 = p } } }
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if let p = port.withLock({ $0 }) { return (task, p) }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    task.cancel()
+    if case let .failure(error) = await task.result { throw error }
+    throw ServiceStartError(description: "the server did not start within \(Int(seconds)) s")
+}

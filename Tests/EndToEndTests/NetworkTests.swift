@@ -10,7 +10,6 @@ import NIOHTTP1
 import PlatformAPI
 import PlatformServer
 import ServiceKit
-import Synchronization
 import TestSupport
 import Testing
 import VMMServer
@@ -57,19 +56,6 @@ import VMMServer
         return ("file://" + repo.path, commit, sha256Hex(Array(compose)))
     }
 
-    static func startServer(_ start: @escaping @Sendable (@escaping @Sendable (Int) async -> Void) async throws -> Void)
-        async throws -> (Task<Void, any Error>, Int)
-    {
-        let port = Mutex<Int?>(nil)
-        let task = Task { try await start { p in port.withLock { $0 = p } } }
-        for _ in 0..<400 {
-            if let p = port.withLock({ $0 }) { return (task, p) }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        task.cancel()
-        throw CancellationError()
-    }
-
     static func request(_ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: (some Encodable)?)
         async throws -> (Int, Data)
     {
@@ -100,7 +86,7 @@ import VMMServer
         platformConfig.validators = [validatorKey.publicKey.ss58Address]
         platformConfig.sweepIntervalSeconds = 1
         let pc = platformConfig
-        let (platform, platformPort) = try await Self.startServer { ready in
+        let (platform, platformPort) = try await launchServer { ready in
             try await runPlatform(config: pc, logger: Self.logger, onReady: ready)
         }
         defer { platform.cancel() }
@@ -113,7 +99,7 @@ import VMMServer
             vmmConfig.port = 0
             vmmConfig.stateDirectory = root.appendingPathComponent("vmm").path
             let vc = vmmConfig
-            let (task, port) = try await Self.startServer { ready in
+            let (task, port) = try await launchServer { ready in
                 try await runVMM(config: vc, logger: Self.logger, onReady: ready)
             }
             vmm = task
@@ -204,7 +190,7 @@ import VMMServer
         pc.validators = [validatorKey.publicKey.ss58Address]
         let platformConfig = pc
         let api = "http://127.0.0.1:\(pc.port)"
-        var (platform, _) = try await Self.startServer { ready in
+        var (platform, _) = try await launchServer { ready in
             try await runPlatform(config: platformConfig, logger: Self.logger, onReady: ready)
         }
         let (cs, cb) = try await Self.request(.POST, api + PlatformPaths.adminChallenges, headers: [("Authorization", "Bearer admin-secret")],
@@ -228,7 +214,7 @@ import VMMServer
         platform.cancel()
         _ = await platform.result
         try await Task.sleep(for: .seconds(1))
-        (platform, _) = try await Self.startServer { ready in
+        (platform, _) = try await launchServer { ready in
             try await runPlatform(config: platformConfig, logger: Self.logger, onReady: ready)
         }
         defer { platform.cancel() }

@@ -6,7 +6,6 @@ import MinerEngine
 import PoolAPI
 import PoolServer
 import ServiceKit
-import Synchronization
 import TestSupport
 import Testing
 
@@ -19,18 +18,11 @@ import Testing
         config.database = try await TestDatabases.freshURL(backend)
         config.rules.consensusThreshold = 2
         let stopper = ServiceStopper()
-        let port = Mutex<Int?>(nil)
-        let server = Task { [config] in
-            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: TestDatabases.logger, stopper: stopper) { p in
-                port.withLock { $0 = p }
-            }
+        let (server, port) = try await launchServer { [config] ready in
+            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: TestDatabases.logger, stopper: stopper,
+                              onReady: ready)
         }
-        var bound: Int?
-        for _ in 0..<400 where bound == nil {
-            try await Task.sleep(for: .milliseconds(25))
-            bound = port.withLock { $0 }
-        }
-        let base = "http://127.0.0.1:\(try #require(bound))"
+        let base = "http://127.0.0.1:\(port)"
         let summaries = try await withThrowingTaskGroup(of: MinerSummary.self) { group in
             for i in 0..<3 {
                 group.addTask {

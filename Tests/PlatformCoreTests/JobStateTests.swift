@@ -1,4 +1,5 @@
 import PlatformCore
+import TestSupport
 import Testing
 
 @Suite struct JobStateTests {

@@ -11,14 +11,6 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// A controllable clock for the pool's domain time (auth keeps using real time).
-final class TestClock: Sendable {
-    private let value: Mutex<Double>
-    init(_ start: Double = Date().timeIntervalSince1970) { value = Mutex(start) }
-    var now: Double { value.withLock { $0 } }
-    func advance(_ seconds: Double) { value.withLock { $0 += seconds } }
-}
-
 struct Reply: Sendable {
     let status: HTTPResponse.Status
     let body: [UInt8]

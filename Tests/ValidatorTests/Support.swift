@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Validator
 
@@ -121,7 +122,7 @@ func job(_ id: String = "job-1", submission: String = "x", timeout: Double = 30,
 }
 
 /// Polls `condition` every 20 ms for at most `seconds` (a limit, not a timing assertion).
-func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
@@ -130,17 +131,3 @@ func eventually(_ seconds: Double = 20, _ condition: () async throws -> Bool) as
     return try await condition()
 }
 
-/// SplitMix64: deterministic randomness for property tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(UInt64(1) << 53) }
-}
