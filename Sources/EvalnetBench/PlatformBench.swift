@@ -99,41 +99,55 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = 8, 
         let resultBody = String(decoding: try JSONEncoder().encode(JobResultRequest(
             score: 0.5, metrics: ["accuracy": .number(0.5)], logs: ["ok"], executionTimeMs: 1)), as: UTF8.self)
         let start = ContinuousClock.now
-        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int).self) { group in
+        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, time: [Double]).self) { group in
             for v in validators {
                 group.addTask {
                     var cycles = 0, lost = 0
+                    var time = [0.0, 0.0, 0.0]
+                    let clock = ContinuousClock()
+                    func timed<T>(_ i: Int, _ body: () async throws -> T) async rethrows -> T {
+                        let t0 = clock.now
+                        let r = try await body()
+                        let d = clock.now - t0
+                        time[i] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+                        return r
+                    }
                     while true {
-                        let pending = try await client.send("GET", PlatformPaths.pendingJobs + "?limit=32",
-                                                            headers: BenchClient.validatorHeaders(v))
+                        let pending = try await timed(0) { try await client.send("GET", PlatformPaths.pendingJobs + "?limit=32",
+                                                            headers: BenchClient.validatorHeaders(v)) }
                         guard pending.status == 200 else { throw StoreError.backend("pending: \(pending.status)") }
                         let jobs = try JSONDecoder().decode(PendingJobsResponse.self, from: Data(buffer: pending.body)).jobs
-                        guard let job = jobs.randomElement() else { return (cycles, lost) }
-                        let claim = try await client.send("POST", PlatformPaths.claim(job.id), headers: BenchClient.validatorHeaders(v))
+                        guard let job = jobs.randomElement() else { return (cycles, lost, time) }
+                        let claim = try await timed(1) { try await client.send("POST", PlatformPaths.claim(job.id), headers: BenchClient.validatorHeaders(v)) }
                         if claim.status == 409 {
                             lost += 1
                             continue
                         }
                         guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
-                        let posted = try await client.send("POST", PlatformPaths.results(job.id),
-                                                           headers: BenchClient.validatorHeaders(v), body: resultBody)
+                        let posted = try await timed(2) { try await client.send("POST", PlatformPaths.results(job.id),
+                                                           headers: BenchClient.validatorHeaders(v), body: resultBody) }
                         guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }
                         cycles += 1
                     }
                 }
             }
-            var sum = (cycles: 0, lost: 0)
+            var sum = (cycles: 0, lost: 0, time: [0.0, 0.0, 0.0])
             for try await c in group {
                 sum.cycles += c.cycles
                 sum.lost += c.lost
+                for i in 0..<3 { sum.time[i] += c.time[i] }
             }
             return sum
         }
+        let requests = Double(counts.cycles + counts.lost)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
         print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed)",
                      label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done))
+        print(String(format: "  mean latency: pending %.1f ms, claim %.1f ms, results %.1f ms",
+                     counts.time[0] / requests * 1000, counts.time[1] / requests * 1000,
+                     counts.time[2] / Double(max(1, counts.cycles)) * 1000))
     } catch {
         try? await http.shutdown()
         await group.triggerGracefulShutdown()

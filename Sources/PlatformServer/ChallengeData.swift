@@ -199,26 +199,40 @@ final class ChallengeDataManager: Sendable {
         }
     }
 
-    /// PostgreSQL: mirror a submission into its challenge's schema inside `tx`.
-    func syncInTransaction(_ tx: any SQLExecutor, submissionId: String) async throws {
+    /// PostgreSQL: mirror a submission (as just written in `tx`) into its challenge's schema,
+    /// in the same transaction. SQLite: nothing here (see `publish`).
+    func record(_ tx: any SQLExecutor, _ snap: Snapshot) async throws {
         guard case .postgres = backend else { return }
-        guard let snap = try await snapshot(tx, submissionId: submissionId) else { return }
         try await Self.write(snap, to: tx, prefix: "\"\(snap.dataName)\".")
     }
 
-    /// SQLite: mirror submissions into their challenge files after the main commit. Failures
-    /// are logged and left to `repair`.
-    func syncAfterCommit(store: PlatformStore, submissionIds: [String]) async {
+    /// SQLite: mirror snapshots taken inside a committed transaction into their challenge
+    /// files. Failures are logged and left to `repair`; the version guard makes late or
+    /// repeated writes harmless. PostgreSQL: nothing (already written in the transaction).
+    func publish(_ snapshots: [Snapshot]) async {
         guard let files else { return }
-        for id in submissionIds {
+        for snap in snapshots {
             do {
-                guard let snap = try await snapshot(store.db, submissionId: id) else { continue }
                 let file = try await files.file(snap.dataName)
                 try await file.writer.transaction { tx in try await Self.write(snap, to: tx, prefix: "") }
             } catch {
-                logger.warning("challenge data sync failed; repair will retry", metadata: ["submission": "\(id)", "error": "\(error)"])
+                logger.warning("challenge data sync failed; repair will retry",
+                               metadata: ["submission": "\((try? snap.submission.string("id")) ?? "?")", "error": "\(error)"])
             }
         }
+    }
+
+    /// SQLite: re-reads submissions from the main database and mirrors them (repair path).
+    func syncAfterCommit(store: PlatformStore, submissionIds: [String]) async {
+        var snaps: [Snapshot] = []
+        for id in submissionIds {
+            do {
+                if let snap = try await snapshot(store.db, submissionId: id) { snaps.append(snap) }
+            } catch {
+                logger.warning("challenge data snapshot failed", metadata: ["submission": "\(id)", "error": "\(error)"])
+            }
+        }
+        await publish(snaps)
     }
 
     /// SQLite: rewrites every submission whose challenge-file row is missing or older than

@@ -180,12 +180,12 @@ extension PlatformStore {
                 drafts.append(.newJob(jobId: jobId, challengeId: c.id))
             }
             try await emit(tx, drafts, now: now)
-            try await challengeData.syncInTransaction(tx, submissionId: submissionId)
-            return try await submissionView(tx, id: submissionId)
+            let snap = try await refreshSubmission(tx, id: submissionId, now: now)
+            return (try await submissionView(tx, id: submissionId), snap)
         }
         signal.poke()
-        await challengeData.syncAfterCommit(store: self, submissionIds: [submissionId])
-        return view
+        await challengeData.publish([view.1])
+        return view.0
     }
 
     public func submissionView(id: String) async throws -> SubmissionView {
@@ -210,23 +210,33 @@ extension PlatformStore {
 
     /// Recomputes a submission's status and score from its jobs (ScoreAggregation), bumps its
     /// data version and, on PostgreSQL, mirrors it into the challenge's tables — all in `tx`.
-    func refreshSubmission(_ tx: any SQLExecutor, id: String, now: Double) async throws {
-        let jobs = try await tx.query("SELECT status, score FROM jobs WHERE submission_id = ?", [.text(id)])
+    @discardableResult
+    func refreshSubmission(_ tx: any SQLExecutor, id: String, now: Double) async throws -> ChallengeDataManager.Snapshot {
+        // Lock the submission before reading its jobs, so concurrent results for two of its
+        // jobs aggregate one after the other (PostgreSQL, READ COMMITTED).
+        if tx.dialect == .postgres {
+            try await tx.execute("SELECT id FROM submissions WHERE id = ? FOR UPDATE", [.text(id)])
+        }
+        let jobs = try await tx.query("SELECT * FROM jobs WHERE submission_id = ? ORDER BY slot", [.text(id)])
         let outcomes = try jobs.map { r in
             JobOutcome(status: JobStatus(rawValue: try r.string("status")) ?? .pending, score: try r.optionalDouble("score"))
         }
         let agg = ScoreAggregation.aggregate(outcomes)
         let finished = agg.status == .completed || agg.status == .failed
-        try await tx.execute(
+        guard let row = try await tx.queryOne(
             """
             UPDATE submissions SET status = ?, score = ?, jobs_completed = ?, jobs_failed = ?,
               data_version = data_version + 1, updated_at = ?,
               finished_at = CASE WHEN ? = 1 THEN COALESCE(finished_at, ?) ELSE NULL END
-            WHERE id = ?
+            WHERE id = ? RETURNING *
             """,
             [.text(agg.status.rawValue), .from(agg.score), .int(Int64(agg.completed)), .int(Int64(agg.failed)),
              .double(now), .bool(finished), .double(now), .text(id)])
-        try await challengeData.syncInTransaction(tx, submissionId: id)
+        else { throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id) vanished") }
+        let snap = ChallengeDataManager.Snapshot(
+            dataName: ChallengeDataManager.dataName(challengeId: try row.string("challenge_id")), submission: row, jobs: jobs)
+        try await challengeData.record(tx, snap)
+        return snap
     }
 
     // MARK: Validator job flow
@@ -254,8 +264,11 @@ extension PlatformStore {
     public func claim(jobId: String, validator: String, now: Double) async throws -> ClaimResponse {
         let response = try await db.transaction { tx in
             guard let row = try await tx.queryOne(
-                "SELECT j.*, c.status AS challenge_status FROM jobs j JOIN challenges c ON c.id = j.challenge_id WHERE j.id = ?",
-                [.text(jobId)])
+                """
+                SELECT j.*, c.status AS challenge_status, s.payload_kind AS payload_kind, s.payload AS payload
+                FROM jobs j JOIN challenges c ON c.id = j.challenge_id JOIN submissions s ON s.id = j.submission_id
+                WHERE j.id = ?
+                """, [.text(jobId)])
             else { throw Self.jobNotFound(jobId) }
             let job = try JobRow(row)
             guard try row.string("challenge_status") == "active" else {
@@ -268,56 +281,61 @@ extension PlatformStore {
                 let code = job.status.isInFlight ? PlatformErrorCode.jobAlreadyClaimed : PlatformErrorCode.jobNotPending
                 throw APIError.conflict(code, "Job cannot be claimed: \(error.description)")
             }
-            if try await tx.queryOne(
-                "SELECT id FROM jobs WHERE submission_id = ? AND validator_hotkey = ? AND id <> ?",
-                [.text(job.submissionId), .text(validator), .text(jobId)]) != nil
-            {
-                throw APIError.conflict(PlatformErrorCode.alreadyEvaluatingSubmission,
-                                        "You already hold a job of submission \(job.submissionId); each validator evaluates a submission once")
-            }
+            let alreadyHolds = APIError.conflict(
+                PlatformErrorCode.alreadyEvaluatingSubmission,
+                "You already hold a job of submission \(job.submissionId); each validator evaluates a submission once")
+            // The compare-and-set: only a still-pending job, and only if the caller holds no
+            // other job of the same submission (also guarded by a unique index).
             let won: [SQLRow]
             do {
                 won = try await tx.query(
                     """
                     UPDATE jobs SET status = 'claimed', validator_hotkey = ?, claimed_at = ?, started_at = NULL,
                       lease_expires_at = ?, updated_at = ?
-                    WHERE id = ? AND status = 'pending' RETURNING id
-                    """, [.text(validator), .double(now), .from(next.leaseExpiresAt), .double(now), .text(jobId)])
+                    WHERE id = ? AND status = 'pending'
+                      AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = ? AND o.validator_hotkey = ?)
+                    RETURNING id
+                    """, [.text(validator), .double(now), .from(next.leaseExpiresAt), .double(now), .text(jobId),
+                          .text(job.submissionId), .text(validator)])
             } catch where Self.isUniqueViolation(error) {
-                throw APIError.conflict(PlatformErrorCode.alreadyEvaluatingSubmission,
-                                        "You already hold a job of submission \(job.submissionId)")
+                throw alreadyHolds
             }
             guard !won.isEmpty else {
+                if try await tx.queryOne("SELECT id FROM jobs WHERE submission_id = ? AND validator_hotkey = ?",
+                                         [.text(job.submissionId), .text(validator)]) != nil
+                {
+                    throw alreadyHolds
+                }
                 throw APIError.conflict(PlatformErrorCode.jobAlreadyClaimed, "Job was claimed by another validator")
             }
-            try await refreshSubmission(tx, id: job.submissionId, now: now)
-            let s = try await tx.queryOne("SELECT payload_kind, payload FROM submissions WHERE id = ?", [.text(job.submissionId)])
-            let payload = Self.payload(kind: try s?.string("payload_kind") ?? "code", text: try s?.string("payload") ?? "")
+            let snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
+            let payload = Self.payload(kind: try row.string("payload_kind"), text: try row.string("payload"))
             return (ClaimResponse(
                 id: jobId, challengeId: job.challengeId, submissionId: job.submissionId, status: "claimed",
                 minerHotkey: job.minerHotkey, claimExpiresAt: PlatformTime.string(next.leaseExpiresAt ?? now),
-                attempt: next.attempt, payload: payload), job.submissionId)
+                attempt: next.attempt, payload: payload), snap)
         }
-        await challengeData.syncAfterCommit(store: self, submissionIds: [response.1])
+        await challengeData.publish([response.1])
         return response.0
     }
 
     /// `POST /jobs/{id}/start`: claimed → running (claimer only; repeating is a no-op).
     public func start(jobId: String, validator: String, now: Double) async throws -> JobView {
-        let (view, submission) = try await db.transaction { tx in
+        let (view, snap) = try await db.transaction { tx in
             let job = try await job(tx, id: jobId, lock: true)
             do throws(JobTransitionError) { _ = try job.state.applying(.start(validator: validator)) } catch {
                 throw Self.mapResultError(error)
             }
+            var snap: ChallengeDataManager.Snapshot?
             if job.status == .claimed {
                 try await tx.execute(
                     "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ? WHERE id = ? AND status = 'claimed'",
                     [.double(now), .double(now), .text(jobId)])
-                try await refreshSubmission(tx, id: job.submissionId, now: now)
+                snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
             }
-            return (try await self.job(tx, id: jobId).view(payload: nil), job.submissionId)
+            return (try await self.job(tx, id: jobId).view(payload: nil), snap)
         }
-        await challengeData.syncAfterCommit(store: self, submissionIds: [submission])
+        if let snap { await challengeData.publish([snap]) }
         return view
     }
 
@@ -376,7 +394,7 @@ extension PlatformStore {
     /// the claimer's accepted result is accepted again and changes nothing.
     public func postResult(jobId: String, validator: String, result: JobResultRequest, now: Double) async throws {
         let r = try normalize(result)
-        let submission: String? = try await db.transaction { tx in
+        let snap: ChallengeDataManager.Snapshot? = try await db.transaction { tx in
             let job = try await job(tx, id: jobId, lock: true)
             let event: JobEvent = r.error.map { .fail(validator: validator, reason: $0) } ?? .complete(validator: validator)
             let next: JobState
@@ -401,10 +419,9 @@ extension PlatformStore {
             guard !updated.isEmpty else {
                 throw APIError.conflict(PlatformErrorCode.jobNotClaimed, "Job changed concurrently; fetch it and retry")
             }
-            try await refreshSubmission(tx, id: job.submissionId, now: now)
-            return job.submissionId
+            return try await refreshSubmission(tx, id: job.submissionId, now: now)
         }
-        if let submission { await challengeData.syncAfterCommit(store: self, submissionIds: [submission]) }
+        if let snap { await challengeData.publish([snap]) }
     }
 
     /// `GET /jobs/{id}`; the payload only for the current claimer.
@@ -437,11 +454,11 @@ extension PlatformStore {
             try await emit(tx, [.jobCancelled(jobId: id, challengeId: job.challengeId,
                                               target: job.status.isInFlight ? job.validatorHotkey : nil,
                                               reason: "cancelled")], now: now)
-            try await refreshSubmission(tx, id: job.submissionId, now: now)
-            return (try await self.job(tx, id: id).view(payload: nil), job.submissionId)
+            let snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
+            return (try await self.job(tx, id: id).view(payload: nil), snap)
         }
         signal.poke()
-        await challengeData.syncAfterCommit(store: self, submissionIds: [submission])
+        await challengeData.publish([submission])
         return view
     }
 
@@ -488,12 +505,13 @@ extension PlatformStore {
                 if !submissions.contains(job.submissionId) { submissions.append(job.submissionId) }
             }
             try await emit(tx, drafts, now: now)
-            for s in submissions { try await refreshSubmission(tx, id: s, now: now) }
-            return (report, submissions)
+            var snaps: [ChallengeDataManager.Snapshot] = []
+            for s in submissions { snaps.append(try await refreshSubmission(tx, id: s, now: now)) }
+            return (report, snaps)
         }
         if !touched.isEmpty {
             signal.poke()
-            await challengeData.syncAfterCommit(store: self, submissionIds: touched)
+            await challengeData.publish(touched)
         }
         return report
     }

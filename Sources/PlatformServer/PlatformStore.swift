@@ -6,6 +6,7 @@ import PlatformAPI
 import PlatformCore
 import ServiceKit
 import Store
+import Synchronization
 
 /// Limits and defaults of the Platform service (all configurable).
 public struct PlatformLimits: Sendable {
@@ -45,6 +46,7 @@ public struct PlatformStore: Sendable {
     public let limits: PlatformLimits
     let challengeData: ChallengeDataManager
     let signal: EventSignal
+    let validatorCache = ValidatorCache()
     let logger: Logger
 
     public init(db: any SQLDatabase, limits: PlatformLimits = PlatformLimits(), logger: Logger) {
@@ -226,8 +228,13 @@ public struct PlatformStore: Sendable {
 
     // MARK: Validators
 
+    /// Registry lookups are cached for `ValidatorCache.ttl` seconds; this process's own
+    /// changes take effect at once, another process's within the TTL.
     public func isValidator(_ hotkey: String) async throws -> Bool {
-        try await db.queryOne("SELECT hotkey FROM validators WHERE hotkey = ?", [.text(hotkey)]) != nil
+        if let known = validatorCache.lookup(hotkey) { return known }
+        let found = try await db.queryOne("SELECT hotkey FROM validators WHERE hotkey = ?", [.text(hotkey)]) != nil
+        validatorCache.store(hotkey, found)
+        return found
     }
 
     public func listValidators(connected: Set<String>) async throws -> ValidatorListResponse {
@@ -242,7 +249,7 @@ public struct PlatformStore: Sendable {
     /// Adds a validator; returns false when it was already registered.
     public func addValidator(_ text: String, now: Double) async throws -> (ValidatorEntry, created: Bool) {
         let hotkey = try Self.canonicalHotkey(text)
-        return try await db.transaction { tx in
+        let result = try await db.transaction { tx in
             let inserted = try await tx.query(
                 "INSERT INTO validators (hotkey, source, added_at) VALUES (?, 'admin', ?) ON CONFLICT (hotkey) DO NOTHING RETURNING hotkey",
                 [.text(hotkey), .double(now)])
@@ -252,6 +259,8 @@ public struct PlatformStore: Sendable {
             return (ValidatorEntry(hotkey: hotkey, source: try row.string("source"), connected: false,
                                    addedAt: PlatformTime.string(try row.double("added_at"))), !inserted.isEmpty)
         }
+        validatorCache.forget(hotkey)
+        return result
     }
 
     /// Removes a validator. Its claims are left to expire (they return to pending).
@@ -260,9 +269,34 @@ public struct PlatformStore: Sendable {
         let removed = try await db.transaction { tx in
             try await tx.query("DELETE FROM validators WHERE hotkey = ? RETURNING hotkey", [.text(hotkey)])
         }
+        validatorCache.forget(hotkey)
         guard !removed.isEmpty else {
             throw APIError.notFound(PlatformErrorCode.validatorNotFound, "Validator \(hotkey) is not registered")
         }
         return hotkey
     }
+}
+
+/// A short-lived cache of validator registry lookups.
+final class ValidatorCache: Sendable {
+    static let ttl = 2.0
+    private let entries = Mutex<[String: (allowed: Bool, until: Double)]>([:])
+
+    func lookup(_ hotkey: String) -> Bool? {
+        let now = Date().timeIntervalSince1970
+        return entries.withLock { e in
+            guard let hit = e[hotkey], hit.until > now else { return nil }
+            return hit.allowed
+        }
+    }
+
+    func store(_ hotkey: String, _ allowed: Bool) {
+        let until = Date().timeIntervalSince1970 + Self.ttl
+        entries.withLock { e in
+            if e.count > 10_000 { e.removeAll() }
+            e[hotkey] = (allowed, until)
+        }
+    }
+
+    func forget(_ hotkey: String) { _ = entries.withLock { $0.removeValue(forKey: hotkey) } }
 }
