@@ -39,16 +39,21 @@ import Testing
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        let observer = PoolClient(baseURL: base, keypair: .generate())
+        let board = try await observer.leaderboard()
+        await observer.shutdown()
         await stopper.stop()
         _ = await server.result
+        #expect(board.miners.filter { $0.reputation > 0 }.count >= 2, "\(board.miners.map(\.reputation))")
         #expect(summaries.count == 3)
+        #expect(summaries.filter { $0.evaluations > 0 }.count >= 2)
         for s in summaries {
             #expect(s.leasesCompleted == 4)
-            #expect(s.evaluations > 0)
             #expect(s.bestScore.isFinite)
-            // Reputation never falls while the miner agrees with its peers, and ends above zero.
-            #expect(zip(s.reputationHistory, s.reputationHistory.dropFirst()).allSatisfy { $0 <= $1 })
         }
-        #expect(summaries.contains { $0.reputation > 0 })
+        // Reputation is earned as peers' evaluations reach consensus; it is not monotonic (an
+        // evolution's points shrink when its parents are scored later), but it rises overall.
+        #expect(summaries.contains { ($0.reputationHistory.last ?? 0) > ($0.reputationHistory.first ?? 0) },
+                "reputation rises over the leases")
     }
 }
