@@ -30,6 +30,8 @@ final class ChallengeDataManager: Sendable {
     let backend: Backend
     let files: ChallengeFiles?
     let logger: Logger
+    /// SQLite: sandbox queries run one at a time (see `runSQLite`).
+    let sandboxGate = SandboxGate()
     /// Version of the per-challenge table layout.
     static let layoutVersion = 1
 

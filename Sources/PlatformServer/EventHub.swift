@@ -177,9 +177,7 @@ func serveValidatorSocket(inbound: WebSocketInboundStream, outbound: WebSocketOu
                         let m = try? JSONDecoder().decode(ClientMessage.self, from: Data(text.utf8))
                     else { continue }
                     if m.type == PlatformMessageType.ping {
-                        var reply = PongMessage(ts: m.ts)
-                        reply.ts = m.ts
-                        continuation.yield((try? PlatformStore.encodeJSON(reply)) ?? pong)
+                        continuation.yield((try? PlatformStore.encodeJSON(PongMessage(ts: m.ts))) ?? pong)
                     }
                 }
             }

@@ -186,6 +186,7 @@ public struct PlatformStore: Sendable {
                 try await tx.execute(
                     "INSERT INTO validators (hotkey, source, added_at) VALUES (?, 'config', ?) ON CONFLICT (hotkey) DO NOTHING",
                     [.text(hotkey), .double(now)])
+                return ()
             }
         }
         try await challengeData.upgradeAll(store: self)

@@ -24,7 +24,6 @@ import Synchronization
 /// cannot be anything but a query); when the result has more than `queryRowCap` rows it is
 /// cut to the cap and `truncated` is set.
 extension ChallengeDataManager {
-    static let sandboxGate = SandboxGate()
 
     func runQuery(challenge c: ChallengeRow, request: OrmQueryRequest, limits: PlatformLimits,
                   lexicalGuard: Bool = true) async throws -> OrmQueryResponse
@@ -71,7 +70,7 @@ extension ChallengeDataManager {
         case .sqlite:
             guard let files else { throw APIError(.internalServerError, "internal_error", "no challenge files") }
             let file = try await files.file(c.dataName)
-            rows = try await Self.runSQLite(file, sql: wrapped, binds: binds, timeoutMs: limits.queryTimeoutMs)
+            rows = try await Self.runSQLite(file, gate: sandboxGate, sql: wrapped, binds: binds, timeoutMs: limits.queryTimeoutMs)
         }
         let truncated = rows.count > cap
         let kept = rows.prefix(cap).map { row in
@@ -133,7 +132,7 @@ extension ChallengeDataManager {
         return APIError.badRequest(PlatformErrorCode.queryFailed, "query failed: \(message)")
     }
 
-    static func runSQLite(_ file: ChallengeFile, sql: String, binds: [SQLValue], timeoutMs: Int) async throws -> [SQLRow] {
+    static func runSQLite(_ file: ChallengeFile, gate sandboxGate: SandboxGate, sql: String, binds: [SQLValue], timeoutMs: Int) async throws -> [SQLRow] {
         let data: [SQLiteData] = binds.map { v in
             switch v {
             case .null: return .null

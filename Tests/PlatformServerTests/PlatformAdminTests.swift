@@ -206,3 +206,27 @@ import Testing
         }
     }
 }
+
+@Suite struct PlatformWireTests {
+    @Test func timesAreRFC3339UTC() {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        var t = -86_400.0 * 365 * 3
+        while t < 86_400 * 365 * 200 {
+            #expect(PlatformTime.string(t) == f.string(from: Date(timeIntervalSince1970: t.rounded(.down))), "\(t)")
+            t += 86_400 * 17.3 + 3_607.9
+        }
+        #expect(PlatformTime.string(1_735_689_599.9) == "2024-12-31T23:59:59Z")
+        #expect(PlatformTime.string(951_782_400) == "2000-02-29T00:00:00Z")
+        #expect(PlatformTime.parse("2025-01-01T00:00:00Z") == 1_735_689_600)
+    }
+
+    @Test func serverMessagesDecodeByType() throws {
+        let m = try PlatformServerMessage.decode("{\"type\":\"new_job\",\"job_id\":\"j\",\"challenge_id\":\"c\",\"seq\":4}")
+        #expect(m == .newJob(NewJobMessage(jobId: "j", challengeId: "c", seq: 4)) && m.seq == 4)
+        #expect(try PlatformServerMessage.decode("{\"type\":\"job_cancelled\",\"job_id\":\"j\"}") == .jobCancelled(JobCancelledMessage(jobId: "j")))
+        #expect(try PlatformServerMessage.decode("{\"type\":\"something\"}") == .other(type: "something"))
+        let encoded = String(decoding: try JSONEncoder().encode(ChallengeUpdatedMessage(challengeId: "c", githubCommit: "abc")), as: UTF8.self)
+        #expect(encoded.contains("\"type\":\"challenge_updated\"") && encoded.contains("\"github_commit\":\"abc\""))
+    }
+}

@@ -250,6 +250,33 @@ import Testing
         }
     }
 
+    /// SQLite cannot interrupt a statement through SQLiteNIO: a runaway query is answered
+    /// with 400 at the deadline, later queries wait their turn (bounded by the same deadline),
+    /// and the platform's own database is unaffected (the sandbox reader has its own thread).
+    @Test func sqliteRunawayQueriesAnswerAtTheDeadline() async throws {
+        let h = try await PlatformHarness.make(.sqlite) { $0.limits.queryTimeoutMs = 50 }
+        let v = h.validators[1]
+        try await h.run { c in
+            let ch = try await c.createChallenge()
+            let file = try await #require(h.store.challengeData.files).file(ch.dataNamespace)
+            try await file.writer.transaction { tx in
+                for i in 0..<60 {
+                    try await tx.execute(
+                        """
+                        INSERT INTO agents (submission_id, miner_hotkey, status, jobs_total, jobs_completed, jobs_failed,
+                          payload_kind, payload_sha256, submitted_at, updated_at, data_version)
+                        VALUES (?, 'm', 'pending', 1, 0, 0, 'code', 'x', 't', 't', 1)
+                        """, [.text("s\(i)")])
+                }
+            }
+            let slow = try await c.query(v, ch.id, "SELECT count(*) FROM agents a, agents b, agents c, agents d")
+            #expect(slow.status == .badRequest && slow.error?.code == PlatformErrorCode.queryTimeout, "\(slow.text)")
+            // The platform itself keeps serving while the runaway finishes in the background.
+            #expect(try await c.call(.get, PlatformPaths.activeChallenges, as: .validator(v)).status == .ok)
+            _ = try await c.submit(SR25519Keypair.generate(), ch.id)
+        }
+    }
+
     /// SQLite: challenge files live next to the main database; rows lost from a file (a crash
     /// between the two commits) are restored by the repair pass.
     @Test func sqliteChallengeFilesAreRepaired() async throws {
