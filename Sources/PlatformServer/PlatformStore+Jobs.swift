@@ -188,15 +188,19 @@ extension PlatformStore {
         return view.0
     }
 
+    /// One consistent view: both reads in one transaction (SQLite serialises it), jobs read
+    /// before the submission row, so a job seen finished always comes with its aggregate
+    /// (both are written in one transaction; on PostgreSQL each statement sees all commits
+    /// made before it started).
     public func submissionView(id: String) async throws -> SubmissionView {
-        try await submissionView(db, id: id)
+        try await db.transaction { tx in try await self.submissionView(tx, id: id) }
     }
 
     func submissionView(_ ex: any SQLExecutor, id: String) async throws -> SubmissionView {
+        let jobs = try await ex.query("SELECT * FROM jobs WHERE submission_id = ? ORDER BY slot", [.text(id)]).map(JobRow.init)
         guard let s = try await ex.queryOne("SELECT * FROM submissions WHERE id = ?", [.text(id)]) else {
             throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id.prefix(64)) does not exist")
         }
-        let jobs = try await ex.query("SELECT * FROM jobs WHERE submission_id = ? ORDER BY slot", [.text(id)]).map(JobRow.init)
         return SubmissionView(
             id: id, challengeId: try s.string("challenge_id"), minerHotkey: try s.string("miner_hotkey"),
             status: try s.string("status"), score: try s.optionalDouble("score"), payloadKind: try s.string("payload_kind"),
