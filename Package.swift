@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         .systemLibrary(
@@ -42,7 +43,10 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Hotkeys",
+                "Hotkeys", "Store",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -181,7 +185,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Store", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Hotkeys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -260,7 +264,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HotkeysTests",
-            dependencies: ["Hotkeys"],
+            dependencies: ["Hotkeys", "TestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -4,6 +4,9 @@
 /// (tests never time anything). Run `swift run -c release evalnet-bench [suite ...]`.
 import Foundation
 import Hotkeys
+import Logging
+import ServiceKit
+import Store
 
 func measure(_ label: String, iterations: Int, _ body: () -> Void) {
     let clock = ContinuousClock()
@@ -17,6 +20,54 @@ func measure(_ label: String, iterations: Int, _ body: () -> Void) {
     print(String(format: "%@ %.0f/s (%.1f µs/op, %d ops)", label, perSecond, seconds / Double(iterations) * 1e6, iterations))
 }
 
+func measureAsync(_ label: String, iterations: Int, _ body: (Int) async -> Void) async {
+    let clock = ContinuousClock()
+    let start = clock.now
+    for i in 0..<iterations { await body(i) }
+    let elapsed = clock.now - start
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    print(String(format: "%@ %.0f/s (%.1f µs/op, %d ops)", label, Double(iterations) / seconds,
+                 seconds / Double(iterations) * 1e6, iterations))
+}
+
+/// The signed-request check as a service runs it: verify, then use the signature up in the
+/// replay ledger (memory, SQLite file, and PostgreSQL when EVALNET_TEST_POSTGRES_URL is set).
+/// Headers are signed beforehand so only the server side is measured.
+func runSignedRequestBenchmarks() async throws {
+    let keypair = SR25519Keypair.generate()
+    let iterations = 3000
+    let signed = (0..<iterations).map { _ in SignedRequest.headers(for: keypair) }
+    func lookup(_ i: Int) -> (String) -> String? { { name in signed[i].first { $0.name == name }?.value } }
+    var ledgers: [(String, any ReplayLedger, (any SQLDatabase)?)] = [("memory", MemoryReplayLedger(), nil)]
+    let logger = Logger(label: "bench")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evalnet-bench-auth-\(UUID().uuidString)")
+    let sqlite = try await openDatabase(.sqlite(path: dir.appendingPathComponent("ledger.db").path), logger: logger)
+    ledgers.append(("sqlite", SQLReplayLedger(db: sqlite), sqlite))
+    if let url = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !url.isEmpty {
+        let pg = try await openDatabase(try DatabaseLocation.parse(url), logger: logger)
+        try await pg.execute("DROP TABLE IF EXISTS used_signatures")
+        try await pg.execute("DELETE FROM schema_migrations WHERE component = 'replay'")
+        ledgers.append(("postgres", SQLReplayLedger(db: pg), pg))
+    } else {
+        print("auth.signed_request_check[postgres] skipped (set EVALNET_TEST_POSTGRES_URL)")
+    }
+    for (name, ledger, db) in ledgers {
+        if let db { try await SQLReplayLedger.prepare(db) }
+        let auth = RequestAuthenticator(ledger: ledger)
+        var accepted = 0
+        await measureAsync("auth.signed_request_check[\(name)]", iterations: iterations) { i in
+            if (try? await auth.authenticate(header: lookup(i))) != nil { accepted += 1 }
+        }
+        var refused = 0
+        await measureAsync("auth.replay_refusal[\(name)]", iterations: iterations) { i in
+            if (try? await auth.authenticate(header: lookup(i))) == nil { refused += 1 }
+        }
+        precondition(accepted == iterations && refused == iterations, "every signature accepted once, then refused")
+        await db?.shutdown()
+    }
+    try? FileManager.default.removeItem(at: dir)
+}
+
 func runHotkeyBenchmarks() {
     let keypair = SR25519Keypair.generate()
     let message = Array("auth:1700000000".utf8)
@@ -28,17 +79,20 @@ func runHotkeyBenchmarks() {
     measure("sr25519.verify_15B", iterations: 5000) { ok = ok && pk.verify(signature: sig, message: message) }
     measure("sr25519.verify_1KiB", iterations: 2000) { ok = ok && pk.verify(signature: sigKiB, message: kib) }
     measure("sr25519.sign_15B", iterations: 5000) { _ = keypair.sign(message) }
+    let headers = SignedRequest.headers(for: keypair)
     let auth = RequestAuthenticator()
-    measure("auth.signed_request_check", iterations: 3000) {
-        let headers = SignedRequest.headers(for: keypair)
-        _ = try? auth.authenticate(header: { name in headers.first { $0.name == name }?.value })
+    measure("auth.verify_headers", iterations: 3000) {
+        ok = ok && (try? auth.verify(header: { name in headers.first { $0.name == name }?.value })) != nil
     }
     precondition(ok, "benchmark signatures must verify")
 }
 
 let suites = Set(CommandLine.arguments.dropFirst())
 func wants(_ name: String) -> Bool { suites.isEmpty || suites.contains(name) }
-if wants("hotkeys") { runHotkeyBenchmarks() }
+if wants("hotkeys") {
+    runHotkeyBenchmarks()
+    try await runSignedRequestBenchmarks()
+}
 if wants("dsl") { runDSLBenchmarks() }
 if wants("pool") { try await runPoolBenchmarks() }
 if wants("platform") { try await runPlatformBenchmarks() }

@@ -6,7 +6,7 @@ public enum AuthFailure: Error, Equatable, Sendable, CustomStringConvertible {
     case missingHeader(String)
     case malformedKey(String)
     case malformedTimestamp(String)
-    case timestampOutOfWindow(skewSeconds: Int64, windowSeconds: Int64)
+    case timestampOutOfWindow(skewSeconds: Int64?, windowSeconds: Int64)
     case malformedSignature(String)
     case badSignature
     case replayed
@@ -29,9 +29,12 @@ public enum AuthFailure: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .missingHeader(h): return "Missing header \(h)"
         case let .malformedKey(why): return "Invalid X-Key: \(why)"
-        case let .malformedTimestamp(v): return "Invalid X-Timestamp '\(v.prefix(40))': expected unix seconds"
-        case let .timestampOutOfWindow(skew, window):
+        case let .malformedTimestamp(v):
+            return "Invalid X-Timestamp '\(String(v.unicodeScalars.prefix(40).filter { $0.value >= 0x20 && $0.value < 0x7F }))': expected unix seconds"
+        case let .timestampOutOfWindow(skew?, window):
             return "X-Timestamp is \(skew) s from server time; allowed window is \(window) s"
+        case let .timestampOutOfWindow(nil, window):
+            return "X-Timestamp is far from server time; allowed window is \(window) s"
         case let .malformedSignature(why): return "Invalid X-Signature: \(why)"
         case .badSignature: return "Signature does not verify for this key and timestamp"
         case .replayed: return "Replayed request signature"
@@ -61,38 +64,84 @@ public enum SignedRequest {
     }
 }
 
+/// A request signature that verified: who signed, the signature, and the signed timestamp.
+public struct VerifiedSignature: Sendable, Equatable {
+    public let publicKey: SR25519PublicKey
+    public let signature: [UInt8]
+    public let timestamp: Int64
+}
+
+/// Remembers which signatures were used, so each is accepted once. One ledger serves every
+/// way a service takes credentials (HTTP headers, WebSocket upgrade, query parameters); a
+/// ledger in the service's database also holds across restarts and replicas.
+public protocol ReplayLedger: Sendable {
+    /// Marks `signature` by `publicKey` as used until `expiresAt` (unix seconds); returns
+    /// false when it was already used. `now` lets the ledger forget expired entries.
+    func claim(publicKey: [UInt8], signature: [UInt8], expiresAt: Int64, now: Int64) async throws -> Bool
+}
+
+/// A ledger in this process's memory (tools and tests; services use their database's).
+public final class MemoryReplayLedger: ReplayLedger {
+    private struct Entry: Hashable { let key: [UInt8]; let signature: [UInt8] }
+    private let state = Mutex<(entries: Set<Entry>, byExpiry: [(Int64, Entry)])>(([], []))
+
+    public init() {}
+
+    public func claim(publicKey: [UInt8], signature: [UInt8], expiresAt: Int64, now: Int64) -> Bool {
+        let entry = Entry(key: publicKey, signature: signature)
+        return state.withLock { state -> Bool in
+            var drop = 0
+            while drop < state.byExpiry.count, state.byExpiry[drop].0 < now {
+                state.entries.remove(state.byExpiry[drop].1)
+                drop += 1
+            }
+            if drop > 0 { state.byExpiry.removeFirst(drop) }
+            guard state.entries.insert(entry).inserted else { return false }
+            // Keep byExpiry sorted (entries mostly arrive in order).
+            var i = state.byExpiry.count
+            while i > 0, state.byExpiry[i - 1].0 > expiresAt { i -= 1 }
+            state.byExpiry.insert((expiresAt, entry), at: i)
+            return true
+        }
+    }
+}
+
 /// Server side of `SignedRequest`: checks headers, the time window and the signature, and
-/// refuses a (hotkey, timestamp, signature) triple seen before within the window.
+/// refuses a signature its `ledger` has seen before. Every header is parsed into a bounded
+/// range before any arithmetic, so no header value can trap.
 public final class RequestAuthenticator: Sendable {
     public let windowSeconds: Int64
-    private struct Seen: Hashable { let key: String; let timestamp: Int64; let signature: [UInt8] }
-    private let seen = Mutex<(entries: Set<Seen>, byTime: [(Int64, Seen)])>(([], []))
+    public let ledger: any ReplayLedger
     private let parsedKeys = Mutex<[String: SR25519PublicKey]>([:])
 
-    public init(windowSeconds: Int64 = 300) {
-        self.windowSeconds = windowSeconds
+    /// Longest accepted header values: an SS58 address of a 32-byte key is at most 50
+    /// characters, a timestamp 20, a hex signature 130. Longer values are refused unparsed.
+    static let maxKeyLength = 64
+    static let maxTimestampLength = 20
+    static let maxSignatureLength = 130
+
+    public init(windowSeconds: Int64 = 300, ledger: any ReplayLedger = MemoryReplayLedger()) {
+        self.windowSeconds = max(0, min(windowSeconds, 86_400))
+        self.ledger = ledger
     }
 
-    /// Verifies the three headers; `header` looks one up by name (case-insensitively,
-    /// as HTTP does). Returns the caller's public key.
-    public func authenticate(
-        header: (String) -> String?, now: Date = Date()
-    ) throws(AuthFailure) -> SR25519PublicKey {
-        guard let key = header(SignedRequest.keyHeader)?.trimmingCharacters(in: .whitespaces), !key.isEmpty else {
-            throw .missingHeader(SignedRequest.keyHeader)
-        }
-        guard let tsText = header(SignedRequest.timestampHeader)?.trimmingCharacters(in: .whitespaces),
-            !tsText.isEmpty
-        else { throw .missingHeader(SignedRequest.timestampHeader) }
-        guard let sigText = header(SignedRequest.signatureHeader)?.trimmingCharacters(in: .whitespaces),
-            !sigText.isEmpty
-        else { throw .missingHeader(SignedRequest.signatureHeader) }
+    /// Checks the three headers and the signature without using it up; `header` looks one up
+    /// by name (case-insensitively, as HTTP does).
+    public func verify(header: (String) -> String?, now: Date = Date()) throws(AuthFailure) -> VerifiedSignature {
+        let key = try Self.value(header, SignedRequest.keyHeader)
+        let tsText = try Self.value(header, SignedRequest.timestampHeader)
+        let sigText = try Self.value(header, SignedRequest.signatureHeader)
 
-        guard let ts = Int64(tsText) else { throw .malformedTimestamp(tsText) }
-        let nowSeconds = Int64(now.timeIntervalSince1970)
-        let skew = ts - nowSeconds
-        guard abs(skew) <= windowSeconds else {
-            throw .timestampOutOfWindow(skewSeconds: skew, windowSeconds: windowSeconds)
+        guard tsText.utf8.count <= Self.maxTimestampLength, let ts = Int64(tsText) else {
+            throw .malformedTimestamp(tsText)
+        }
+        let nowSeconds = Self.unixSeconds(now)
+        let (skew, overflow) = ts.subtractingReportingOverflow(nowSeconds)
+        guard !overflow, skew.magnitude <= UInt64(windowSeconds) else {
+            throw .timestampOutOfWindow(skewSeconds: overflow ? nil : skew, windowSeconds: windowSeconds)
+        }
+        guard sigText.utf8.count <= Self.maxSignatureLength else {
+            throw .malformedSignature("expected 64 bytes (128 hex digits)")
         }
         let signature: [UInt8]
         do { signature = try Hex.decode(sigText) } catch { throw .malformedSignature("not hex") }
@@ -103,11 +152,42 @@ public final class RequestAuthenticator: Sendable {
         guard publicKey.verify(signature: signature, message: SignedRequest.message(timestamp: tsText)) else {
             throw .badSignature
         }
-        try remember(Seen(key: key, timestamp: ts, signature: signature), now: nowSeconds)
-        return publicKey
+        return VerifiedSignature(publicKey: publicKey, signature: signature, timestamp: ts)
+    }
+
+    /// Uses up a verified signature: throws `AuthFailure.replayed` when it was used before,
+    /// or the ledger's own error when the ledger cannot be reached.
+    public func consume(_ verified: VerifiedSignature, now: Date = Date()) async throws {
+        // The signature stays acceptable while its timestamp is within the window of now.
+        let fresh = try await ledger.claim(
+            publicKey: verified.publicKey.bytes, signature: verified.signature,
+            expiresAt: verified.timestamp + windowSeconds, now: Self.unixSeconds(now))
+        guard fresh else { throw AuthFailure.replayed }
+    }
+
+    /// `verify` then `consume`: the caller's public key, once per signature.
+    public func authenticate(header: (String) -> String?, now: Date = Date()) async throws -> SR25519PublicKey {
+        let verified = try verify(header: header, now: now)
+        try await consume(verified, now: now)
+        return verified.publicKey
+    }
+
+    private static func value(_ header: (String) -> String?, _ name: String) throws(AuthFailure) -> String {
+        guard let text = header(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            throw .missingHeader(name)
+        }
+        return text
+    }
+
+    /// Whole seconds since 1970 for any date, clamped so it always fits an Int64.
+    static func unixSeconds(_ date: Date) -> Int64 {
+        let t = date.timeIntervalSince1970
+        guard t.isFinite else { return 0 }
+        return Int64(max(-1e15, min(1e15, t)))
     }
 
     private func parseKey(_ key: String) throws(AuthFailure) -> SR25519PublicKey {
+        guard key.utf8.count <= Self.maxKeyLength else { throw .malformedKey("longer than an SS58 address") }
         if let cached = parsedKeys.withLock({ $0[key] }) { return cached }
         let pk: SR25519PublicKey
         do { pk = try SR25519PublicKey(ss58: key) } catch { throw .malformedKey("\(error)") }
@@ -116,24 +196,5 @@ public final class RequestAuthenticator: Sendable {
             cache[key] = pk
         }
         return pk
-    }
-
-    private func remember(_ entry: Seen, now: Int64) throws(AuthFailure) {
-        let fresh = seen.withLock { state -> Bool in
-            // Forget entries whose timestamp can no longer pass the window check.
-            var drop = 0
-            while drop < state.byTime.count, state.byTime[drop].0 < now - windowSeconds {
-                state.entries.remove(state.byTime[drop].1)
-                drop += 1
-            }
-            if drop > 0 { state.byTime.removeFirst(drop) }
-            guard state.entries.insert(entry).inserted else { return false }
-            // Keep byTime sorted by timestamp (entries mostly arrive in order).
-            var i = state.byTime.count
-            while i > 0, state.byTime[i - 1].0 > entry.timestamp { i -= 1 }
-            state.byTime.insert((entry.timestamp, entry), at: i)
-            return true
-        }
-        guard fresh else { throw .replayed }
     }
 }

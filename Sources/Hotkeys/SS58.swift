@@ -7,6 +7,8 @@ public enum SS58Error: Error, Equatable, CustomStringConvertible, Sendable {
     case reservedPrefix
     case prefixOutOfRange(Int)
     case unexpectedPrefix(expected: Int, got: Int)
+    case nonCanonicalPrefix(Int)
+    case tooLong(Int)
 
     public var description: String {
         switch self {
@@ -17,6 +19,9 @@ public enum SS58Error: Error, Equatable, CustomStringConvertible, Sendable {
         case .reservedPrefix: return "SS58 address uses a reserved prefix byte (>= 128)"
         case let .prefixOutOfRange(p): return "SS58 prefix \(p) is outside 0...16383"
         case let .unexpectedPrefix(e, g): return "SS58 prefix \(g), expected \(e)"
+        case let .nonCanonicalPrefix(p):
+            return "SS58 prefix \(p) is written in its two-byte form; use the one-byte form (the canonical address)"
+        case let .tooLong(n): return "SS58 address has \(n) characters; an address of a 32-byte account has at most \(SS58.maxAddressLength)"
         }
     }
 }
@@ -81,11 +86,7 @@ public enum SS58 {
     static func prefixBytes(_ prefix: Int) throws(SS58Error) -> [UInt8] {
         switch prefix {
         case 0...63: return [UInt8(prefix)]
-        case 64...16383:
-            let p = UInt16(prefix)
-            let b0 = UInt8(0x40 | ((p & 0xFC) >> 2))
-            let b1 = UInt8((p >> 8) | ((p & 0x03) << 6))
-            return [b0, b1]
+        case 64...16383: return twoBytePrefix(prefix)
         default: throw .prefixOutOfRange(prefix)
         }
     }
@@ -104,8 +105,31 @@ public enum SS58 {
         return Base58.encode(body + checksum(body))
     }
 
-    /// Decodes an address; returns the prefix and the 32-byte account id.
+    /// The two-byte-prefix spelling of an address (`prefix` 0...16383), which for a prefix
+    /// below 64 is not canonical and which `decode` refuses; for tests and tools that show
+    /// one key has one accepted address.
+    public static func twoByteSpelling(publicKey: [UInt8], prefix: Int = defaultPrefix) throws(SS58Error) -> String {
+        guard publicKey.count == 32 else { throw .badLength(publicKey.count) }
+        guard (0...16383).contains(prefix) else { throw .prefixOutOfRange(prefix) }
+        let body = twoBytePrefix(prefix) + publicKey
+        return Base58.encode(body + checksum(body))
+    }
+
+    /// SS58's two-byte prefix form (`prefix` in 0...16383).
+    static func twoBytePrefix(_ prefix: Int) -> [UInt8] {
+        let p = UInt16(prefix)
+        return [UInt8(0x40 | ((p & 0xFC) >> 2)), UInt8((p >> 8) | ((p & 0x03) << 6))]
+    }
+
+    /// The longest address of a 32-byte account (36 bytes in base58).
+    public static let maxAddressLength = 50
+
+    /// Decodes an address; returns the prefix and the 32-byte account id. Only the canonical
+    /// spelling is accepted: a prefix below 64 must use the one-byte form, so one key under
+    /// one prefix has exactly one address.
     public static func decode(_ address: String) throws(SS58Error) -> (prefix: Int, publicKey: [UInt8]) {
+        // Base58 decoding is quadratic in the length: refuse what cannot be an address first.
+        guard address.utf8.count <= maxAddressLength else { throw .tooLong(address.utf8.count) }
         let raw = try Base58.decode(address)
         guard let first = raw.first else { throw .badLength(0) }
         let prefix: Int
@@ -125,6 +149,7 @@ public enum SS58 {
         guard raw.count == prefixLength + 32 + 2 else { throw .badLength(raw.count) }
         let body = Array(raw[0..<(prefixLength + 32)])
         guard checksum(body) == Array(raw[(prefixLength + 32)...]) else { throw .badChecksum }
+        guard prefixLength == (prefix < 64 ? 1 : 2) else { throw .nonCanonicalPrefix(prefix) }
         return (prefix, Array(raw[prefixLength..<(prefixLength + 32)]))
     }
 

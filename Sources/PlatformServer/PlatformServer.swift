@@ -9,7 +9,9 @@
 import Foundation
 import Hotkeys
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
+import NIOCore
 import Logging
 import PlatformAPI
 import PlatformCore
@@ -121,22 +123,20 @@ public enum PlatformCatalogue {
 }
 
 /// Who is calling: validator (registered, signed), miner (signed) or admin (bearer token).
+/// One authenticator (and so one replay ledger, in the database) serves HTTP headers, the
+/// WebSocket upgrade and its query-parameter credentials: a signature is used once anywhere.
 struct PlatformAuth: Sendable {
     let store: PlatformStore
-    let http: RequestAuthenticator
-    /// A separate replay cache for WebSocket upgrades: a refused upgrade falls through to the
-    /// HTTP route of the same path, which checks the same headers again.
-    let socket: RequestAuthenticator
+    let signed: RequestAuthenticator
     let adminToken: String?
 
     init(store: PlatformStore, config: PlatformConfig) {
         self.store = store
-        http = RequestAuthenticator(windowSeconds: config.authWindowSeconds)
-        socket = RequestAuthenticator(windowSeconds: config.authWindowSeconds)
+        signed = RequestAuthenticator(windowSeconds: config.authWindowSeconds, ledger: SQLReplayLedger(db: store.db))
         adminToken = config.adminToken.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func miner(_ request: Request) throws -> String { try http.authenticate(request).ss58Address }
+    func miner(_ request: Request) async throws -> String { try await signed.authenticate(request).ss58Address }
 
     /// 401 for a missing/invalid signature or a hotkey mismatch, 403 for unregistered validators.
     func validator(_ request: Request) async throws -> String {
@@ -145,7 +145,7 @@ struct PlatformAuth: Sendable {
         else {
             throw APIError.unauthorized(PlatformErrorCode.missingValidatorHotkey, "Missing header \(PlatformHeaders.validatorHotkey)")
         }
-        let key = try http.authenticate(request)
+        let key = try await signed.authenticate(request)
         return try await registered(key, claimed: claimed, what: PlatformHeaders.validatorHotkey)
     }
 
@@ -160,23 +160,32 @@ struct PlatformAuth: Sendable {
         return hotkey
     }
 
-    /// The WebSocket upgrade: signed headers, or `key`/`timestamp`/`signature` query parameters.
-    func socketValidator(_ request: Request, pathHotkey: String, authenticator: RequestAuthenticator) async throws -> String {
+    /// The signed credentials of a socket request: headers, or `key`/`timestamp`/`signature`
+    /// query parameters.
+    private func socketCredentials(_ request: Request) -> (String) -> String? {
         let query = request.uri.queryParameters
         let names = [SignedRequest.keyHeader: PlatformSocketQuery.key, SignedRequest.timestampHeader: PlatformSocketQuery.timestamp,
                      SignedRequest.signatureHeader: PlatformSocketQuery.signature]
-        let key: SR25519PublicKey
-        do {
-            key = try authenticator.authenticate(header: { name in
-                request.header(name) ?? names[name].flatMap { query[Substring($0)].map(String.init) }
-            })
-        } catch {
-            throw APIError(.unauthorized, error.code, error.description)
-        }
+        return { name in request.header(name) ?? names[name].flatMap { query[Substring($0)].map(String.init) } }
+    }
+
+    /// Checks who opens the socket at `pathHotkey` without using the signature up.
+    func verifySocket(_ request: Request, pathHotkey: String) async throws -> VerifiedSignature {
+        let verified = try signed.verify(header: socketCredentials(request))
         if let claimed = request.header(PlatformHeaders.validatorHotkey) {
-            _ = try await registered(key, claimed: claimed, what: PlatformHeaders.validatorHotkey)
+            _ = try await registered(verified.publicKey, claimed: claimed, what: PlatformHeaders.validatorHotkey)
         }
-        return try await registered(key, claimed: pathHotkey, what: "The hotkey in the path")
+        _ = try await registered(verified.publicKey, claimed: pathHotkey, what: "The hotkey in the path")
+        return verified
+    }
+
+    /// The socket path served over plain HTTP: the same checks, and the signature used up.
+    func socketValidator(_ request: Request, pathHotkey: String) async throws {
+        let verified = try await verifySocket(request, pathHotkey: pathHotkey)
+        do { try await signed.consume(verified) } catch let error as StoreError {
+            throw APIError(.serviceUnavailable, "auth_unavailable", "Cannot check the request signature right now (\(error))",
+                           retryAfterSeconds: 1)
+        }
     }
 
     static func since(_ request: Request) throws -> Int64? {
@@ -272,7 +281,7 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
     // Reached when a request to the socket path was not upgraded: answers why.
     router.get("/validators/:hotkey/ws") { request, context -> Response in
         let hotkey = try id(context, "hotkey")
-        _ = try await auth.socketValidator(request, pathHotkey: hotkey, authenticator: auth.http)
+        try await auth.socketValidator(request, pathHotkey: hotkey)
         _ = try PlatformAuth.since(request)
         throw APIError(.badRequest, PlatformErrorCode.upgradeRequired,
                        "This path is a WebSocket endpoint: send an HTTP/1.1 upgrade request (Connection: Upgrade, Upgrade: websocket)")
@@ -280,7 +289,7 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
 
     // Miners and public reads.
     router.post("/challenges/:id/submissions") { request, context in
-        let miner = try auth.miner(request)
+        let miner = try await auth.miner(request)
         let body = try await request.decodeJSON(SubmissionRequest.self, maxBytes: limits.maxSubmissionBytes * 6 + 65_536)
         let view = try await store.submit(challengeId: try id(context), miner: miner, payload: body, now: now())
         return JSONResponse(view, status: .created)
@@ -351,17 +360,39 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
     return router
 }
 
-/// The WebSocket upgrade router: only `/validators/{hotkey}/ws`, after the same checks as HTTP.
+/// The request context of WebSocket upgrades: Hummingbird's, plus the connection, so a
+/// refused upgrade can be answered with its JSON reason (`Channel.refuse`).
+public struct PlatformSocketContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+    }
+}
+
+/// The WebSocket upgrade router: only `/validators/{hotkey}/ws`, after the same checks as
+/// HTTP. A refused upgrade is answered 401/403 with `{detail, code}` like any HTTP refusal;
+/// the signature is used up only once the upgrade is certain.
 public func makePlatformSocketRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig, logger: Logger)
-    -> Router<BasicWebSocketRequestContext>
+    -> Router<PlatformSocketContext>
 {
-    let router = Router(context: BasicWebSocketRequestContext.self)
+    let router = Router(context: PlatformSocketContext.self)
     let auth = PlatformAuth(store: store, config: config)
     router.ws("/validators/:hotkey/ws", shouldUpgrade: { request, context in
-        let hotkey = try context.parameters.require("hotkey")
-        _ = try await auth.socketValidator(request, pathHotkey: hotkey, authenticator: auth.socket)
-        _ = try PlatformAuth.since(request)
-        return .upgrade([:])
+        do {
+            let hotkey = try context.parameters.require("hotkey")
+            let verified = try await auth.verifySocket(request, pathHotkey: hotkey)
+            _ = try PlatformAuth.since(request)
+            try await auth.signed.consume(verified)
+            return .upgrade([:])
+        } catch {
+            await context.channel.refuse(APIError.from(error))
+            return .dontUpgrade
+        }
     }, onUpgrade: { inbound, outbound, context in
         let path = try context.requestContext.parameters.require("hotkey")
         let hotkey = (try? SR25519PublicKey(ss58: path).ss58Address) ?? path
@@ -401,13 +432,15 @@ public func makePlatformApplication(store: PlatformStore, hub: EventHub, config:
             try await platformSweep(store: store, now: now(), repair: repair, logger: logger)
         })
     }
-    let ws = makePlatformSocketRouter(store: store, hub: hub, config: config, logger: logger)
+    let wsResponder = makePlatformSocketRouter(store: store, hub: hub, config: config, logger: logger).buildResponder()
     return Application(
         router: makePlatformRouter(store: store, hub: hub, config: config, now: now),
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: ws,
-            configuration: .init(ws: .init(maxFrameSize: 1 << 16,
-                                           autoPing: .enabled(timePeriod: .milliseconds(Int(config.pingIntervalSeconds * 1000)))))),
+        server: HTTPServerBuilder { responder in
+            RefusingChildChannel(HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: wsResponder,
+                configuration: .init(http1: .init(additionalChannelHandlers: refusalRewriters()), ws: .init(maxFrameSize: 1 << 16,
+                                               autoPing: .enabled(timePeriod: .milliseconds(Int(config.pingIntervalSeconds * 1000)))))))
+        },
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalnet-platform"),
         services: services,
         onServerRunning: { channel in

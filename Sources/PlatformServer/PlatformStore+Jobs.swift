@@ -147,6 +147,9 @@ extension PlatformStore {
             guard c.isActive else {
                 throw APIError.conflict(PlatformErrorCode.challengeInactive, "Challenge \(c.name) is not active")
             }
+            // Count and insert under one lock per (challenge, miner), so parallel submissions
+            // cannot all pass the count before any of them inserts.
+            try await tx.lock(key: "open-submissions:\(c.id):\(miner)")
             let open = try await tx.queryOne(
                 """
                 SELECT COUNT(*) AS n FROM submissions

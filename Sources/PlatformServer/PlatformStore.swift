@@ -180,6 +180,7 @@ public struct PlatformStore: Sendable {
     /// challenge's own tables up to date and repairs challenge data left behind.
     public func prepare(validators: [String], now: Double) async throws {
         try await db.migrate(Self.migrations, component: "platform")
+        try await SQLReplayLedger.prepare(db)
         for v in validators {
             let hotkey = try Self.canonicalHotkey(v)
             try await db.transaction { tx in

@@ -362,7 +362,15 @@ public struct LeaseSubmission: Codable, Sendable, Equatable {
         evolutions = try c.decodeIfPresent([EvolutionEntry].self, forKey: .evolutions) ?? []
         gossip = try c.decodeIfPresent(GossipPacket.self, forKey: .gossip)
         iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? (evaluations.count)
+        guard Self.iterationRange.contains(iterations) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .iterations, in: c,
+                debugDescription: "must be an integer in \(Self.iterationRange.lowerBound)...\(Self.iterationRange.upperBound)")
+        }
     }
+
+    /// What `iterations` may be (the pool stores it as a 32-bit counter).
+    public static let iterationRange = 0...Int(Int32.max)
 }
 
 public struct SubmitResponse: Codable, Sendable, Equatable {

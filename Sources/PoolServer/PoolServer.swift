@@ -84,11 +84,11 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
 }) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.addServiceBasics(catalogue: APICatalogue(title: "evalnet Pool API", version: "1.0", routes: PoolCatalogue.routes))
-    let auth = RequestAuthenticator(windowSeconds: config.authWindowSeconds)
+    let auth = RequestAuthenticator(windowSeconds: config.authWindowSeconds, ledger: SQLReplayLedger(db: store.db))
     let maxBody = config.maxBodyBytes
 
-    @Sendable func miner(_ request: Request) throws -> String {
-        try auth.authenticate(request).ss58Address
+    @Sendable func miner(_ request: Request) async throws -> String {
+        try await auth.authenticate(request).ss58Address
     }
 
     let health: @Sendable (Request, BasicRequestContext) async throws -> JSONResponse<HealthResponse> = { _, _ in
@@ -103,11 +103,11 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
 
     let api = router.group("api/v1")
     api.post("miners/register") { request, _ in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         return JSONResponse(try await store.register(hotkey: hotkey, now: now()))
     }
     api.get("miners/stats") { request, _ in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         return JSONResponse(try await store.stats(hotkey: hotkey, now: now()))
     }
     api.get("miners/leaderboard") { request, _ in
@@ -115,35 +115,35 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
         return JSONResponse(try await store.leaderboard(limit: limit, now: now()))
     }
     api.get("tasks/pending_evaluations") { request, _ in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         return JSONResponse(try await store.pendingEvaluations(hotkey: hotkey))
     }
     api.post("tasks/request") { request, _ in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         let body = try await request.decodeJSON(TaskRequest.self, maxBytes: maxBody)
         return JSONResponse(try await store.requestBatch(
             hotkey: hotkey, kind: body.taskType, problemType: body.problemType, now: now()))
     }
     api.post("tasks/lease") { request, _ in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         let body = try await request.decodeJSON(LeaseRequest.self, maxBytes: maxBody)
         return JSONResponse(try await store.lease(hotkey: hotkey, request: body, now: now()))
     }
     api.delete("tasks/active") { request, _ in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         guard let id = try await store.abandonActive(hotkey: hotkey, now: now()) else {
             throw APIError.notFound(PoolErrorCode.leaseNotFound, "\(PoolErrorText.leaseNotFound): you hold no active task")
         }
         return JSONResponse(["status": "abandoned", "assignment_id": id])
     }
     api.post("tasks/:id/submit_lease") { request, context in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         let id = try context.parameters.require("id")
         let body = try await request.decodeJSON(LeaseSubmission.self, maxBytes: maxBody)
         return JSONResponse(try await store.submit(hotkey: hotkey, assignmentId: id, submission: body, now: now()))
     }
     api.post("tasks/:id/submit_evolution") { request, context in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         let id = try context.parameters.require("id")
         let body = try await request.decodeJSON(EvolutionSubmission.self, maxBytes: maxBody)
         let submission = LeaseSubmission(
@@ -154,7 +154,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
             hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evolve"]))
     }
     api.post("tasks/:id/submit_evaluation") { request, context in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         let id = try context.parameters.require("id")
         let body = try await request.decodeJSON(EvaluationSubmission.self, maxBytes: maxBody)
         let submission = LeaseSubmission(evaluations: body.evaluations, evolutions: [], iterations: body.evaluations.count)
@@ -162,7 +162,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
             hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evaluate"]))
     }
     let listResults: @Sendable (Request, BasicRequestContext) async throws -> JSONResponse<ResultsResponse> = { request, _ in
-        _ = try miner(request)
+        _ = try await miner(request)
         let limit = try request.intQuery("limit", default: 50, range: 1...500)
         let status = request.uri.queryParameters["status"].map(String.init) ?? "verified"
         guard ["verified", "completed"].contains(status) else {
@@ -186,7 +186,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
         return JSONResponse(try await store.sota(taskType: taskType))
     }
     api.post("results/verify/:id") { request, context in
-        let hotkey = try miner(request)
+        let hotkey = try await miner(request)
         guard config.operatorHotkeys.contains(hotkey) else {
             throw APIError.forbidden("not_operator", "Hotkey \(hotkey) is not an operator of this pool")
         }
@@ -222,6 +222,7 @@ public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger:
         let router = makePoolRouter(store: store, config: config)
         let app = Application(
             router: router,
+            server: .http1Refusing(),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalnet-pool"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.port

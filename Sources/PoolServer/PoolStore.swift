@@ -168,6 +168,7 @@ public struct PoolStore: Sendable {
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.
     public func prepare(now: Double) async throws {
         try await db.migrate(Self.migrations, component: "pool")
+        try await SQLReplayLedger.prepare(db)
         for taskType in algorithms.taskTypes {
             let dim = algorithms.inputDim(taskType: taskType)
             for seed in algorithms.seeds(taskType: taskType) {

@@ -136,7 +136,7 @@ extension Router {
     /// Adds `/openapi.json`, `/docs` and `/metrics`, plus the JSON error and metrics middleware.
     public func addServiceBasics(catalogue: APICatalogue) {
         _ = Telemetry.registry
-        add(middleware: JSONErrorMiddleware<Context>())
+        add(middleware: JSONErrorMiddleware<Context>(routes: catalogue.routes))
         add(middleware: MetricsMiddleware<Context>())
         let spec = catalogue.openAPI().encoded()
         let page = catalogue.html()

@@ -9,6 +9,7 @@ import Foundation
 import Hotkeys
 import Hummingbird
 import Logging
+import Store
 
 /// An error answered to the client as `{"detail": "...", "code": "..."}` with `status`.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
@@ -17,6 +18,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public let code: String
     public var retryAfterSeconds: Int?
     public var extra: [String: String]
+    /// The `Allow` header of a 405.
+    public var allow: String?
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String, retryAfterSeconds: Int? = nil,
                 extra: [String: String] = [:]) {
@@ -44,7 +47,24 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
         for (k, v) in extra { body[k] = .string(v) }
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let allow { headers[.allow] = allow }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).encoded())))
+    }
+}
+
+extension APIError {
+    /// The answer for any error outside a route handler, mapped as `JSONErrorMiddleware`
+    /// maps handler errors: an `APIError` as is, an `AuthFailure` as 401, a database that
+    /// cannot be reached as 503, anything else as 500.
+    public static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let api as APIError: return api
+        case let failure as AuthFailure: return APIError(.unauthorized, failure.code, failure.description)
+        case is StoreError, is CancellationError:
+            return APIError(.serviceUnavailable, "unavailable", "The service cannot answer right now; retry shortly",
+                            retryAfterSeconds: 1)
+        default: return APIError(.internalServerError, "internal_error", "Internal server error")
+        }
     }
 }
 
@@ -55,8 +75,26 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
 }
 
 /// Turns every error a handler throws into an `APIError` response, and logs server faults.
+/// Given the service's documented routes, a path that exists under other methods answers
+/// 405 with `Allow` instead of 404.
 public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    private let routes: [(method: String, segments: [Substring])]
+
+    public init(routes: [RouteDoc] = []) {
+        self.routes = routes.map { r in
+            let path = r.path.split(separator: "?", maxSplits: 1).first ?? ""
+            return (r.method, path.split(separator: "/"))
+        }
+    }
+
+    /// Methods documented for `path` (`{name}` segments match any one segment).
+    func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/")
+        return routes.filter { r in
+            r.segments.count == parts.count
+                && zip(r.segments, parts).allSatisfy { t, p in (t.hasPrefix("{") && t.hasSuffix("}")) || t == p }
+        }.map(\.method)
+    }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -74,11 +112,32 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             case .badRequest: code = "bad_request"
             default: code = "http_\(error.status.code)"
             }
+            if error.status == .notFound, error.body == nil {
+                let allowed = Array(Set(methods(for: request.uri.path))).sorted()
+                if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                    var refusal = APIError(.methodNotAllowed, "method_not_allowed",
+                                           "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))")
+                    refusal.allow = allowed.joined(separator: ", ")
+                    throw refusal
+                }
+            }
             let detail = error.body ?? (error.status == .notFound
                 ? "No route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             throw APIError(error.status, code, detail)
         } catch let error as AuthFailure {
             throw APIError(.unauthorized, error.code, error.description)
+        } catch let error as StoreError {
+            switch error {
+            case .invalidText:
+                throw APIError.unprocessable("invalid_text", "Text in the request (path, query or body) must not contain a NUL character")
+            case .conflict:
+                context.logger.warning("write conflict after retries", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+                throw APIError(.serviceUnavailable, "write_conflict", "The database is busy with conflicting writes; retry the same request",
+                               retryAfterSeconds: 1)
+            default:
+                context.logger.error("database error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+                throw APIError(.internalServerError, "internal_error", "Internal server error")
+            }
         } catch is CancellationError {
             throw APIError(.serviceUnavailable, "cancelled", "The server is shutting down")
         } catch {
@@ -99,7 +158,7 @@ extension Request {
     /// Decodes a JSON body of at most `maxBytes`. An empty body decodes as `{}`.
     /// Python's bare `NaN`, `Infinity` and `-Infinity` tokens are accepted as numbers.
     public func decodeJSON<T: Decodable>(_ type: T.Type, maxBytes: Int = 1 << 20) async throws -> T {
-        var body = self.body
+        let body = self.body
         let buffer: ByteBuffer
         do { buffer = try await body.collect(upTo: maxBytes) } catch {
             throw APIError(.contentTooLarge, "body_too_large", "Request body exceeds \(maxBytes) bytes")
@@ -127,11 +186,94 @@ public enum JSONBody {
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         decoder.dateDecodingStrategy = .iso8601
+        let data = Data(quoteNonFiniteTokens(bytes))
+        let value: T
         do {
-            return try decoder.decode(type, from: Data(quoteNonFiniteTokens(bytes)))
+            value = try decoder.decode(type, from: data)
         } catch let error as DecodingError {
+            if case let .dataCorrupted(ctx) = error, ctx.codingPath.isEmpty, let (field, number) = numberOutOfRange(bytes) {
+                throw APIError.unprocessable("invalid_body", "Field \(field): the number \(number.prefix(40)) is out of range")
+            }
             throw APIError.unprocessable("invalid_body", describe(error))
         }
+        // No text with a NUL reaches a store (PostgreSQL cannot hold one): name the field.
+        if mayHoldNUL(bytes), let json = try? decoder.decode(JSONValue.self, from: data), let field = json.pathToNUL() {
+            throw APIError.unprocessable("invalid_text", "Field \(field) must not contain a NUL character (\\u0000)")
+        }
+        return value
+    }
+
+    /// The path and text of the first number in a JSON text that fits neither a 64-bit
+    /// integer (when written without a fraction or exponent) nor a finite double — what the
+    /// decoder refuses without saying where.
+    static func numberOutOfRange(_ bytes: [UInt8]) -> (String, String)? {
+        struct Frame { var isObject: Bool; var key = ""; var index = 0; var expectingKey = true }
+        var stack: [Frame] = []
+        func path() -> String {
+            var out = ""
+            for f in stack {
+                if f.isObject { out += out.isEmpty ? f.key : ".\(f.key)" } else { out += "[\(f.index)]" }
+            }
+            return out.isEmpty ? "body" : out
+        }
+        var i = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            switch c {
+            case UInt8(ascii: "{"): stack.append(Frame(isObject: true))
+            case UInt8(ascii: "["): stack.append(Frame(isObject: false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
+            case UInt8(ascii: ","):
+                if let last = stack.indices.last {
+                    if stack[last].isObject { stack[last].expectingKey = true } else { stack[last].index += 1 }
+                }
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                var text: [UInt8] = []
+                while j < bytes.count, bytes[j] != UInt8(ascii: "\"") {
+                    if bytes[j] == UInt8(ascii: "\\") { j += 1 }
+                    if j < bytes.count { text.append(bytes[j]) }
+                    j += 1
+                }
+                if let last = stack.indices.last, stack[last].isObject, stack[last].expectingKey {
+                    stack[last].key = String(decoding: text, as: UTF8.self)
+                    stack[last].expectingKey = false
+                }
+                i = j
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                var j = i
+                while j < bytes.count, "+-.eE0123456789".utf8.contains(bytes[j]) { j += 1 }
+                let token = String(decoding: bytes[i..<j], as: UTF8.self)
+                // Written as an integer it must fit Int64; otherwise be a finite double that,
+                // if integral-valued, still fits Int64 (`1e20` cannot be an integer field).
+                let integral = !token.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
+                let fits: Bool
+                if integral { fits = Int64(token) != nil } else if let d = Double(token), d.isFinite {
+                    fits = d.rounded() != d || abs(d) < 9.2e18
+                } else { fits = false }
+                if !fits { return (path(), token) }
+                i = j - 1
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Whether the JSON text spells a NUL escape (`\u0000`); a cheap pre-check
+    /// before the body is walked for the field holding it.
+    static func mayHoldNUL(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 6 else { return false }
+        var i = 0
+        while i + 5 < bytes.count {
+            if bytes[i] == 0x5C, bytes[i + 1] == 0x75, bytes[i + 2] == 0x30, bytes[i + 3] == 0x30,
+                bytes[i + 4] == 0x30, bytes[i + 5] == 0x30
+            {
+                return true
+            }
+            i += 1
+        }
+        return false
     }
 
     public static func encoder() -> JSONEncoder {
@@ -229,6 +371,27 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
         (try? Array(JSONBody.encoder().encode(self))) ?? Array("null".utf8)
     }
 
+    /// The path (`a.b[2]`, `body` for the top) of the first string or key holding a NUL.
+    public func pathToNUL(_ path: String = "") -> String? {
+        func hasNUL(_ s: String) -> Bool { s.utf8.contains(0) }
+        switch self {
+        case let .string(s): return hasNUL(s) ? (path.isEmpty ? "body" : path) : nil
+        case let .array(items):
+            for (i, item) in items.enumerated() {
+                if let found = item.pathToNUL("\(path)[\(i)]") { return found }
+            }
+            return nil
+        case let .object(fields):
+            for key in fields.keys.sorted() {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if hasNUL(key) { return child.replacingOccurrences(of: "\u{0}", with: "\\u0000") }
+                if let found = fields[key]?.pathToNUL(child) { return found }
+            }
+            return nil
+        case .null, .bool, .number: return nil
+        }
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
@@ -255,11 +418,15 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
 
 /// Checks the signed-request headers of a Hummingbird request.
 extension RequestAuthenticator {
-    public func authenticate(_ request: Request, now: Date = Date()) throws -> SR25519PublicKey {
+    /// The caller's public key, once per signature. A refused signature throws its
+    /// `AuthFailure` (a 401 with its code); a replay ledger that cannot be reached is a 503
+    /// the client may retry with a new signature.
+    public func authenticate(_ request: Request, now: Date = Date()) async throws -> SR25519PublicKey {
         do {
-            return try authenticate(header: { request.header($0) }, now: now)
-        } catch {
-            throw APIError(.unauthorized, error.code, error.description)
+            return try await authenticate(header: { request.header($0) }, now: now)
+        } catch let error as StoreError {
+            throw APIError(.serviceUnavailable, "auth_unavailable",
+                           "Cannot check the request signature right now (\(error)); retry shortly", retryAfterSeconds: 1)
         }
     }
 }

@@ -10,6 +10,7 @@ struct PostgresExecutor: SQLExecutor {
     var dialect: SQLDialect { .postgres }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try refuseNUL(binds)
         var bindings = PostgresBindings(capacity: binds.count)
         for v in binds {
             switch v {

@@ -43,6 +43,7 @@ struct SQLiteExecutor: SQLExecutor {
     var dialect: SQLDialect { .sqlite }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try refuseNUL(binds)
         let data: [SQLiteData] = binds.map { v in
             switch v {
             case .null: return .null

@@ -39,6 +39,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case migrationFailed(version: Int, String)
     case backend(String)
     case conflict(String)
+    /// A text value holds a NUL character, which PostgreSQL cannot store; refused on both
+    /// backends alike. The associated value names what was being written.
+    case invalidText(String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case let .migrationFailed(v, why): return "migration \(v) failed: \(why)"
         case let .backend(why): return "database error: \(why)"
         case let .conflict(why): return "write conflict: \(why)"
+        case let .invalidText(what): return "\(what) contains a NUL character"
         }
     }
 }
@@ -145,6 +149,15 @@ extension SQLExecutor {
     /// database); empty on SQLite, where a write transaction already holds the database lock.
     public var skipLocked: String { dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : "" }
     public var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
+
+    /// Serialises, until commit, the transactions that lock the same `key` (a limit checked
+    /// by counting rows, say): a transaction-scoped advisory lock on PostgreSQL; nothing on
+    /// SQLite, where a write transaction already holds the whole database. Take it before
+    /// any row lock, so it is always first in the lock order.
+    public func lock(key: String) async throws {
+        guard dialect == .postgres else { return }
+        try await execute("SELECT count(*) AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended(?, 0))) AS l", [.text(key)])
+    }
 }
 
 /// A schema change, written once per dialect where the two differ.
@@ -252,6 +265,15 @@ public func openDatabase(_ location: DatabaseLocation, logger: Logger) async thr
     switch location {
     case let .sqlite(path): return try await SQLiteStore.open(path: path, logger: logger)
     case let .postgres(settings): return try await PostgresStore.open(settings, logger: logger)
+    }
+}
+
+/// Refuses text binds holding a NUL character before they reach either backend (PostgreSQL
+/// cannot store one; SQLite would, so both refuse alike). Services validate at their edge
+/// and name the field; this is the floor under every write.
+func refuseNUL(_ binds: [SQLValue]) throws {
+    for (i, v) in binds.enumerated() {
+        if case let .text(t) = v, t.utf8.contains(0) { throw StoreError.invalidText("text value \(i + 1)") }
     }
 }
 
