@@ -36,7 +36,10 @@ public struct CheckedQuery: Sendable, Equatable {
 ///   and JSON helpers, window functions) — so `pg_sleep`, `pg_read_file`, `lo_import`,
 ///   `set_config`, `dblink`, `query_to_xml`, `load_extension`, `randomblob` … are refused;
 /// - no `$` (use `?` placeholders), no escape-string (`E'…'`) or Unicode-escape (`U&'…'`)
-///   constants, no backslashes outside strings.
+///   constants, no backslashes outside strings;
+/// - quoted identifiers are read the way SQLite reads them — `"…"`, `` `…` `` and `[…]` — and
+///   a `` `…` `` or `[…]` name may not contain quotes, `;` or comment markers (PostgreSQL
+///   reads these characters as code, so both databases must agree on where the name ends).
 public struct QueryGuard: Sendable {
     public var maxLength: Int
 
@@ -209,6 +212,19 @@ public struct QueryGuard: Sendable {
 
     private static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
+    /// The content of a `[ ]` or `` ` ` `` quoted identifier: no quote of any kind, no comment
+    /// marker and no `;`, so that SQLite (a name) and PostgreSQL (code) agree on its extent.
+    private static func checkInert(_ name: ArraySlice<UInt8>, quoting: String) throws(QueryRejection) {
+        var previous: UInt8 = 0
+        for c in name {
+            let comment = (previous == 0x2D && c == 0x2D) || (previous == 0x2F && c == 0x2A)
+            if comment || c == 0x27 || c == 0x22 || c == 0x60 || c == 0x5B || c == 0x3B || c == 0x00 {
+                throw QueryRejection("identifiers quoted with \(quoting) may not contain quotes, '[', ';' or comment markers")
+            }
+            previous = c
+        }
+    }
+
     private func tokenize(_ b: [UInt8], into tokens: inout [(token: Token, start: Int)]) throws(QueryRejection) {
         var i = 0
         let n = b.count
@@ -267,7 +283,8 @@ public struct QueryGuard: Sendable {
                 i = j + 1
                 continue
             }
-            // "identifier" or `identifier`
+            // "identifier" (both databases) or `identifier` (SQLite; PostgreSQL reads ` as an
+            // operator character, so the name must not hide anything from that reading either)
             if c == 0x22 || c == 0x60 {
                 if adjacentPrefix == 0x26 { throw QueryRejection("Unicode-escape identifiers are not allowed") }
                 var j = i + 1
@@ -287,8 +304,32 @@ public struct QueryGuard: Sendable {
                     j += 1
                 }
                 guard closed else { throw QueryRejection("unterminated quoted identifier") }
+                if c == 0x60 { try Self.checkInert(name[...], quoting: "` `") }
                 tokens.append((.quoted(String(decoding: name, as: UTF8.self).lowercased()), i))
                 i = j + 1
+                continue
+            }
+            // [identifier]: SQLite reads everything up to the first `]` as a name (no escapes);
+            // PostgreSQL reads `[` as an array subscript and its content as code. Both readings
+            // agree on where the brackets end only when the content holds no quote, comment
+            // marker or `;` — otherwise `SELECT 1 AS [--], …` would hide the rest of the line
+            // from this guard while SQLite runs it.
+            if c == 0x5B {
+                guard let close = b[(i + 1)...].firstIndex(of: 0x5D) else {
+                    throw QueryRejection("unterminated '[' (bracket-quoted identifier or subscript)")
+                }
+                let inner = b[(i + 1)..<close]
+                try Self.checkInert(inner, quoting: "[ ]")
+                if let first = inner.first, Self.isWordStart(first), inner.allSatisfy(Self.isWordChar) {
+                    // A plain name: SQLite's quoted identifier (also a valid PostgreSQL subscript).
+                    tokens.append((.quoted(String(decoding: inner, as: UTF8.self).lowercased()), i))
+                    i = close + 1
+                } else {
+                    // Anything else is tokenized as code (a subscript such as `[1:2]`), so every
+                    // keyword, name and call inside is checked as well.
+                    tokens.append((.punct("["), i))
+                    i += 1
+                }
                 continue
             }
             if Self.isWordStart(c) {

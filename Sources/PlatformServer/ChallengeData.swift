@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import PlatformAPI
 import PlatformCore
-import SQLiteNIO
+import VaporCSQLite
 import ServiceKit
 import Store
 import Synchronization
@@ -30,8 +30,6 @@ final class ChallengeDataManager: Sendable {
     let backend: Backend
     let files: ChallengeFiles?
     let logger: Logger
-    /// SQLite: sandbox queries run one at a time (see `runSQLite`).
-    let sandboxGate = SandboxGate()
     /// Version of the per-challenge table layout.
     static let layoutVersion = 1
 
@@ -269,19 +267,17 @@ final class ChallengeDataManager: Sendable {
     }
 }
 
-/// One challenge's SQLite file: a writer (for sync) and a read-only, authorized reader (for
-/// the query sandbox).
+/// One challenge's SQLite file: a writer (for sync) and the query sandbox's read-only,
+/// authorized connections (`SandboxReaders`, opened on demand).
 final class ChallengeFile: Sendable {
     let path: String
     let writer: SQLiteStore
-    let reader: SQLiteConnection
-    let authorizer: SQLiteHookToken
+    let readers: SandboxReaders
 
-    init(path: String, writer: SQLiteStore, reader: SQLiteConnection, authorizer: SQLiteHookToken) {
+    init(path: String, writer: SQLiteStore, readers: SandboxReaders) {
         self.path = path
         self.writer = writer
-        self.reader = reader
-        self.authorizer = authorizer
+        self.readers = readers
     }
 }
 
@@ -291,9 +287,11 @@ actor ChallengeFiles {
     let stem: String
     let logger: Logger
     private var opening: [String: Task<ChallengeFile, any Error>] = [:]
-    /// Sandbox readers run on their own thread, so a slow query never occupies the threads
-    /// that serve the platform's own database.
+    /// Sandbox queries run on their own threads, so a slow query never occupies the threads
+    /// that serve the platform's own database; each challenge file uses at most
+    /// `SandboxReaders.defaultLimit` of them at once.
     let readerPool: NIOThreadPool
+    static let readerThreads = 4
 
     init(mainPath: String, logger: Logger) {
         let url = URL(fileURLWithPath: mainPath)
@@ -302,7 +300,7 @@ actor ChallengeFiles {
         if let dot = name.lastIndex(of: "."), dot != name.startIndex { name = String(name[..<dot]) }
         stem = name
         self.logger = logger
-        readerPool = NIOThreadPool(numberOfThreads: 1)
+        readerPool = NIOThreadPool(numberOfThreads: Self.readerThreads)
         readerPool.start()
     }
 
@@ -326,24 +324,13 @@ actor ChallengeFiles {
         try await writer.migrate([Migration(version: 1, name: "challenge tables",
                                             sqlite: ChallengeDataManager.layout(prefix: "", dialect: .sqlite),
                                             postgres: [])], component: "challenge")
-        let encoded = path.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "?", with: "%3f")
-            .replacingOccurrences(of: "#", with: "%23")
-        let reader = try await SQLiteConnection.open(
-            storage: .file(path: "file:\(encoded)?mode=ro"), threadPool: pool, logger: logger,
-            on: MultiThreadedEventLoopGroup.singleton.any())
-        _ = try await reader.query("PRAGMA query_only = 1", [])
-        _ = try await reader.query("PRAGMA trusted_schema = 0", [])
-        let token = try await reader.setAuthorizerValidator(lifetime: .pinned, SQLiteSandboxPolicy.authorize)
-        return ChallengeFile(path: path, writer: writer, reader: reader, authorizer: token)
+        return ChallengeFile(path: path, writer: writer, readers: SandboxReaders(path: path, threads: pool))
     }
 
     func closeAll() async {
         for (_, task) in opening {
             guard let file = try? await task.value else { continue }
-            file.authorizer.cancel()
-            // Close outside the caller's task: a cancelled shutdown must still close the file.
-            let reader = file.reader
-            await Task.detached { try? await reader.close() }.value
+            file.readers.close()
             await file.writer.shutdown()
         }
         opening = [:]
@@ -354,23 +341,24 @@ actor ChallengeFiles {
 /// What a sandboxed SQLite statement may do: read tables of the challenge's own file
 /// (`main`, not `sqlite_*` internals) and call allow-listed functions. Anything else —
 /// writes, DDL, ATTACH, PRAGMA, transactions, recursive CTEs, other functions — is denied
-/// while the statement is prepared, so it never runs.
+/// while the statement is prepared, so it never runs (`SandboxConnection` installs it as the
+/// connection's authorizer).
 enum SQLiteSandboxPolicy {
     static let functions: Set<String> = QueryGuard.allowedFunctions.union(["like", "glob", "->", "->>"])
 
-    static let authorize: @Sendable (SQLiteAuthorizerEvent) -> SQLiteAuthorizerResponse = { event in
-        switch event.action {
-        case .select:
-            return .allow
-        case .read:
-            let table = (event.parameter1 ?? "").lowercased()
-            if table.hasPrefix("sqlite_") { return .deny }
-            if let db = event.database, db != "main" { return .deny }
-            return .allow
-        case .function:
-            return functions.contains((event.parameter2 ?? "").lowercased()) ? .allow : .deny
+    /// `action` is an SQLite authorizer action code; `p1`/`p2` its two parameters.
+    static func allows(action: Int32, _ p1: String?, _ p2: String?, database: String?) -> Bool {
+        switch action {
+        case SQLITE_SELECT:
+            return true
+        case SQLITE_READ:
+            if (p1 ?? "").lowercased().hasPrefix("sqlite_") { return false }
+            if let database, database != "main" { return false }
+            return true
+        case SQLITE_FUNCTION:
+            return functions.contains((p2 ?? "").lowercased())
         default:
-            return .deny
+            return false
         }
     }
 }

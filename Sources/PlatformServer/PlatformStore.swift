@@ -24,6 +24,11 @@ public struct PlatformLimits: Sendable {
     public var maxOpenSubmissionsPerMiner = 10
     /// Rows returned by the query endpoint at most (more are cut and `truncated` is set).
     public var queryRowCap = 1000
+    /// Largest result of the query endpoint: the sum over the rows kept of each value's
+    /// text/blob bytes (blobs as hex), column name and a 16-byte overhead. Larger → 400
+    /// `query_result_too_large` (refused, not truncated); on SQLite also no single string or
+    /// blob, even an intermediate one, may be larger.
+    public var queryResultMaxBytes = 8 << 20
     /// Statement timeout of the query endpoint, milliseconds.
     public var queryTimeoutMs = 2000
     public var queryMaxLength = 16_384

@@ -77,6 +77,44 @@ import Testing
         }
     }
 
+    /// SQLite's `[name]` and `` `name` `` quoting: plain names are identifiers; content that
+    /// would hide the rest of the statement from the guard (`[--]`, `[/*]`, quotes, `;`) is refused.
+    @Test(arguments: [
+        "SELECT [submission_id], `score` AS `best score` FROM [agents] WHERE [status] = 'completed'",
+        "SELECT 1 AS \"--\", 2 AS \"/*\"",
+        "SELECT a[1], ARRAY[1, 2], b[1:2] FROM t",
+        "SELECT [count](*) FROM agents",
+    ])
+    func acceptsQuotedIdentifiers(_ sql: String) throws {
+        _ = try guardian.check(sql)
+    }
+
+    @Test(arguments: [
+        ("SELECT 1 AS [--], * FROM (VALUES (1)) a, (VALUES (2)) b); DELETE FROM agents", "comment markers"),
+        ("SELECT 1 AS [--]", "comment markers"),
+        ("SELECT 1 AS [/*], 2 */", "comment markers"),
+        ("SELECT 1 AS [a'], 'b]'", "quotes"),
+        ("SELECT 1 AS [x;]", "';'"),
+        ("SELECT 1 AS [x", "unterminated '['"),
+        ("SELECT 1 AS `--`, * FROM agents); SELECT 2", "comment markers"),
+        ("SELECT 1 AS `a'b`", "quotes"),
+        ("SELECT [randomblob](10)", "function 'randomblob'"),
+        ("SELECT `load_extension`('x')", "function 'load_extension'"),
+        ("SELECT * FROM [sqlite_master]", "system catalogs"),
+        ("SELECT * FROM `sqlite_master`", "system catalogs"),
+        ("SELECT a[pg_sleep(1)] FROM t", "system catalogs"),
+        ("SELECT a[set_config('role', 'x', true)] FROM t", "quotes"),
+        ("SELECT 1 AS \"--\", 2); DELETE FROM agents", "one statement"),
+    ])
+    func refusesIdentifiersThatHideText(_ sql: String, _ reason: String) {
+        do {
+            _ = try guardian.check(sql)
+            Issue.record("accepted: \(sql)")
+        } catch {
+            #expect(error.reason.contains(reason), "\(sql) → \(error.reason)")
+        }
+    }
+
     @Test func enforcesTheLengthLimit() {
         let long = "SELECT '" + String(repeating: "x", count: 20_000) + "'"
         #expect(throws: QueryRejection.self) { try QueryGuard(maxLength: 16_384).check(long) }

@@ -3,7 +3,6 @@ import Hotkeys
 import Hummingbird
 import PlatformAPI
 @testable import PlatformServer
-import SQLiteNIO
 import ServiceKit
 import Store
 import TestSupport
@@ -233,26 +232,39 @@ import Testing
                 #expect(try rows.first?.int("n") == 3)
             case .sqlite:
                 let file = try await #require(h.store.challengeData.files).file(ch.dataNamespace)
+                @Sendable func raw(_ sql: String) async throws -> SandboxResult {
+                    try await ChallengeDataManager.runSQLite(file, sql: sql, binds: [], timeoutMs: 1000, rowCap: 100,
+                                                             maxBytes: 1 << 20)
+                }
                 for sql in statements + ["ATTACH DATABASE ':memory:' AS evil", "PRAGMA query_only = 0", "PRAGMA table_info(agents)",
                                          "SELECT * FROM sqlite_master", "SELECT randomblob(8)", "BEGIN IMMEDIATE",
                                          "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"] {
                     do {
-                        _ = try await file.reader.query(sql, [])
+                        _ = try await raw(sql)
                         Issue.record("accepted: \(sql)")
-                    } catch let e as SQLiteError {
-                        #expect(["not authorized", "readonly", "prohibited"].contains { e.message.contains($0) }, "\(sql) → \(e.message)")
+                    } catch let e as APIError {
+                        #expect(e.code == PlatformErrorCode.queryForbidden, "\(sql) → \(e.code) \(e.detail)")
                     }
                 }
-                #expect(try await file.reader.query("SELECT count(*) AS n FROM agents", []).first?.column("n")?.integer == 3)
+                // Exactly one statement, and no virtual tables.
+                for sql in ["SELECT 1; SELECT 2", "SELECT count(*) FROM agents; DELETE FROM agents",
+                            "SELECT * FROM json_each('[1, 2]')", "SELECT * FROM pragma_table_info('agents')", "SELECT * FROM dbstat"] {
+                    do {
+                        _ = try await raw(sql)
+                        Issue.record("accepted: \(sql)")
+                    } catch let e as APIError {
+                        #expect(e.code.hasPrefix("query_"), "\(sql) → \(e.code) \(e.detail)")
+                    }
+                }
+                #expect(try await raw("SELECT count(*) AS n FROM agents").rows.first?["n"] == .int(3))
             }
             #expect(try await c.query(h.validators[1], ch.id, "SELECT count(*) AS n FROM agents").decode(OrmQueryResponse.self)
                 .rows == [["n": .number(3)]])
         }
     }
 
-    /// SQLite cannot interrupt a statement through SQLiteNIO: a runaway query is answered
-    /// with 400 at the deadline, later queries wait their turn (bounded by the same deadline),
-    /// and the platform's own database is unaffected (the sandbox reader has its own thread).
+    /// SQLite: a runaway query is interrupted and answered with 400 at the deadline, and the
+    /// platform's own database is unaffected (sandbox queries have their own threads).
     @Test func sqliteRunawayQueriesAnswerAtTheDeadline() async throws {
         let h = try await PlatformHarness.make(.sqlite) { $0.limits.queryTimeoutMs = 50 }
         let v = h.validators[1]
@@ -271,9 +283,165 @@ import Testing
             }
             let slow = try await c.query(v, ch.id, "SELECT count(*) FROM agents a, agents b, agents c, agents d")
             #expect(slow.status == .badRequest && slow.error?.code == PlatformErrorCode.queryTimeout, "\(slow.text)")
-            // The platform itself keeps serving while the runaway finishes in the background.
+            // Nothing keeps running in the background: the file's connections are all free.
+            #expect(file.readers.inUse == 0)
             #expect(try await c.call(.get, PlatformPaths.activeChallenges, as: .validator(v)).status == .ok)
             _ = try await c.submit(SR25519Keypair.generate(), ch.id)
+        }
+    }
+
+    /// `(VALUES (1), (2), …, (n))`.
+    static func values(_ n: Int) -> String {
+        "(VALUES " + (1...n).map { "(\($0))" }.joined(separator: ", ") + ")"
+    }
+
+    /// A cross join of four 300-row VALUES lists: 8.1e9 rows, no recursion, no table.
+    static let crossJoin = "SELECT count(*) AS n FROM \(values(300)) a, \(values(300)) b, \(values(300)) c, \(values(300)) d"
+
+    /// A runaway cross join is stopped at the deadline: while it runs and right after it timed
+    /// out, queries on another challenge and on the same challenge answer (issue 10, point 6).
+    /// Each round leaves nothing running, so repeated runaways never exhaust the challenge's
+    /// connections.
+    @Test(arguments: TestDatabases.available)
+    func runawayQueriesAreStoppedAndStarveNobody(_ backend: Backend) async throws {
+        let h = try await PlatformHarness.make(backend) { $0.limits.queryTimeoutMs = 1000 }
+        let v = h.validators[1]
+        try await h.run { c in
+            let (ch, _) = try await Self.seeded(c, h)
+            let other = try await c.createChallenge(PlatformClient.challengeRequest("other", mechanism: 2))
+            _ = try await c.submit(SR25519Keypair.generate(), other.id)
+            let count = "SELECT count(*) AS n FROM agents"
+            for round in 0..<3 {
+                async let slow = c.query(v, ch.id, Self.crossJoin)
+                try await Task.sleep(for: .milliseconds(100))
+                let during = try await c.query(v, other.id, count)
+                #expect(during.status == .ok, "round \(round), while running: \(during.text)")
+                let timedOut = try await slow
+                #expect(timedOut.status == .badRequest && timedOut.error?.code == PlatformErrorCode.queryTimeout,
+                        "round \(round): \(timedOut.text)")
+                if backend == .sqlite {
+                    let file = try await #require(h.store.challengeData.files).file(ch.dataNamespace)
+                    #expect(file.readers.inUse == 0, "round \(round): the statement is still running")
+                }
+                let elsewhere = try await c.query(v, other.id, count)
+                #expect(elsewhere.status == .ok, "round \(round): \(elsewhere.text)")
+                #expect(try elsewhere.decode(OrmQueryResponse.self).rows == [["n": .number(1)]])
+                let same = try await c.query(v, ch.id, count)
+                #expect(same.status == .ok, "round \(round): \(same.text)")
+                #expect(try same.decode(OrmQueryResponse.self).rows == [["n": .number(3)]])
+            }
+        }
+    }
+
+    /// The per-file connection limit: a waiter is handed a released slot, gives up at its
+    /// deadline or when its task is cancelled, and never leaks a slot.
+    @Test func sandboxSlotsHandOverGiveUpAndCancel() async throws {
+        let slots = SandboxSlots(limit: 1)
+        #expect(await slots.acquire(until: .now + .seconds(30)))
+        #expect(await slots.acquire(until: .now + .milliseconds(50)) == false)
+        async let waiter = slots.acquire(until: .now + .seconds(30))
+        try await Task.sleep(for: .milliseconds(50))
+        slots.release()
+        #expect(await waiter)
+        #expect(slots.inUse == 1)
+        let cancelled = Task { await slots.acquire(until: .now + .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(50))
+        cancelled.cancel()
+        #expect(await cancelled.value == false)
+        slots.release()
+        #expect(slots.inUse == 0)
+        #expect(await slots.acquire(until: .now + .milliseconds(50)))
+        slots.release()
+    }
+
+    /// More runaways at once than a challenge file has connections: each answers at (about)
+    /// its deadline — the ones waiting for a connection included — and all connections are
+    /// free afterwards.
+    @Test func sqliteConcurrentRunawaysOnOneChallenge() async throws {
+        let h = try await PlatformHarness.make(.sqlite) { $0.limits.queryTimeoutMs = 500 }
+        let v = h.validators[1]
+        try await h.run { c in
+            let ch = try await c.createChallenge()
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<(SandboxReaders.defaultLimit + 2) {
+                    group.addTask { try await c.query(v, ch.id, Self.crossJoin) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for r in replies {
+                #expect(r.status == .badRequest && r.error?.code == PlatformErrorCode.queryTimeout, "\(r.text)")
+            }
+            let file = try await #require(h.store.challengeData.files).file(ch.dataNamespace)
+            #expect(file.readers.inUse == 0)
+            let after = try await c.query(v, ch.id, "SELECT count(*) AS n FROM agents")
+            #expect(after.status == .ok, "\(after.text)")
+        }
+    }
+
+    /// `[--]` and `` `--` `` would hide the rest of the line from the lexical guard (it would
+    /// see a comment) while SQLite reads a column name — including a `;` that ends the
+    /// subquery wrapper early and returns every row. Such names are refused; double-quoted
+    /// names stay inside the wrapper and the row cap holds.
+    @Test(arguments: TestDatabases.available)
+    func quotedIdentifiersCannotEscapeTheWrapper(_ backend: Backend) async throws {
+        let h = try await PlatformHarness.make(backend) { $0.limits.queryRowCap = 5 }
+        let v = h.validators[1]
+        try await h.run { c in
+            let ch = try await c.createChallenge()
+            let pairs = "\(Self.values(40)) a, \(Self.values(40)) b"
+            let escapes = [
+                "SELECT 1 AS [--], a.column1 FROM \(pairs)); SELECT (1",
+                "SELECT 1 AS `--`, a.column1 FROM \(pairs)); SELECT (1",
+                "SELECT 1 AS [/*], a.column1 FROM \(pairs)); SELECT (1 */",
+            ]
+            for sql in escapes {
+                let r = try await c.query(v, ch.id, sql)
+                #expect(r.status == .badRequest && r.error?.code == PlatformErrorCode.queryRejected, "\(r.text)")
+            }
+            let quoted = try await c.query(v, ch.id, "SELECT 1 AS \"--\", a.column1 FROM \(pairs)")
+            #expect(quoted.status == .ok, "\(quoted.text)")
+            let rows = try quoted.decode(OrmQueryResponse.self)
+            #expect(rows.rows.count == 5 && rows.truncated && rows.rows[0]["--"] == .number(1))
+            guard backend == .sqlite else { return }
+            let bracketed = try await c.query(v, ch.id, "SELECT a.column1 AS [n], b.column1 AS `m` FROM \(pairs)")
+                .decode(OrmQueryResponse.self)
+            #expect(bracketed.rows.count == 5 && bracketed.truncated && bracketed.rows[0]["n"] != nil && bracketed.rows[0]["m"] != nil)
+            // Without the guard, SQLite itself refuses the second statement instead of running
+            // the first one outside the wrapper.
+            let row = try await h.store.challenge(h.db, id: ch.id)
+            do {
+                let r = try await h.store.challengeData.runQuery(challenge: row, request: OrmQueryRequest(query: escapes[0]),
+                                                                 limits: h.store.limits, lexicalGuard: false)
+                Issue.record("accepted: \(r.rowCount) rows")
+            } catch let e as APIError {
+                #expect(e.code == PlatformErrorCode.queryRejected, "\(e.detail)")
+            }
+        }
+    }
+
+    /// A result larger than `queryResultMaxBytes` is refused with 400 `query_result_too_large`
+    /// (not truncated); a result under it is answered in full.
+    @Test(arguments: TestDatabases.available)
+    func resultsOverTheByteCapAreRefused(_ backend: Backend) async throws {
+        let h = try await PlatformHarness.make(backend) { $0.limits.queryResultMaxBytes = 4096 }
+        let v = h.validators[1]
+        try await h.run { c in
+            let ch = try await c.createChallenge()
+            let pad = String(repeating: "x", count: 100)
+            // ~136 counted bytes a row: 50 rows exceed 4 KiB, 10 rows do not.
+            let big = try await c.query(v, ch.id, "SELECT a.column1 AS n, '\(pad)' AS pad FROM \(Self.values(50)) a")
+            #expect(big.status == .badRequest && big.error?.code == PlatformErrorCode.queryResultTooLarge, "\(big.text)")
+            #expect(big.error?.detail.contains("4096 bytes") == true)
+            let small = try await c.query(v, ch.id, "SELECT a.column1 AS n, '\(pad)' AS pad FROM \(Self.values(10)) a")
+            #expect(small.status == .ok, "\(small.text)")
+            let body = try small.decode(OrmQueryResponse.self)
+            #expect(body.rows.count == 10 && !body.truncated && body.rows[9]["pad"] == .string(pad))
+            if backend == .sqlite {
+                // No string may grow past the cap inside SQLite either.
+                let concat = try await c.query(
+                    v, ch.id, "SELECT length(group_concat(a.column1 || '\(pad)')) AS n FROM \(Self.values(50)) a, \(Self.values(50)) b")
+                #expect(concat.status == .badRequest && concat.error?.code == PlatformErrorCode.queryResultTooLarge, "\(concat.text)")
+            }
         }
     }
 
