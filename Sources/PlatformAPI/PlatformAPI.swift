@@ -78,6 +78,8 @@ public enum PlatformErrorCode {
     public static let queryRejected = "query_rejected"
     public static let queryForbidden = "query_forbidden"
     public static let queryTimeout = "query_timeout"
+    /// The query result is larger than the platform's result byte cap (400).
+    public static let queryResultTooLarge = "query_result_too_large"
     public static let queryFailed = "query_failed"
     public static let invalidField = "invalid_field"
     public static let upgradeRequired = "websocket_upgrade_required"

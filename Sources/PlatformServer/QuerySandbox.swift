@@ -13,11 +13,6 @@ import Synchronization
 // read-only connections through the C API and stops statements with `sqlite3_interrupt`.
 import VaporCSQLite
 
-extension PlatformErrorCode {
-    /// The query result is larger than `PlatformLimits.queryResultMaxBytes` (400).
-    public static let queryResultTooLarge = "query_result_too_large"
-}
-
 /// The read-only query endpoint, `POST /challenges/{id}/orm/query`. Two layers:
 ///
 /// 1. `QueryGuard` (lexical): one SELECT, allow-listed functions, no catalogs — clear 400s.

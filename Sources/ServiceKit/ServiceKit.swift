@@ -191,8 +191,8 @@ public enum JSONBody {
         do {
             value = try decoder.decode(type, from: data)
         } catch let error as DecodingError {
-            if case let .dataCorrupted(ctx) = error, ctx.codingPath.isEmpty, let (field, number) = numberOutOfRange(bytes) {
-                throw APIError.unprocessable("invalid_body", "Field \(field): the number \(number.prefix(40)) is out of range")
+            if case let .dataCorrupted(ctx) = error, ctx.codingPath.isEmpty, let detail = numberError(type, bytes, decoder) {
+                throw APIError.unprocessable("invalid_body", detail)
             }
             throw APIError.unprocessable("invalid_body", describe(error))
         }
@@ -203,12 +203,38 @@ public enum JSONBody {
         return value
     }
 
-    /// The path and text of the first number in a JSON text that fits neither a 64-bit
-    /// integer (when written without a fraction or exponent) nor a finite double — what the
-    /// decoder refuses without saying where.
-    static func numberOutOfRange(_ bytes: [UInt8]) -> (String, String)? {
+    /// Names the number the decoder refused without saying where (it reports a number that
+    /// fits no field type as "not valid JSON"): the first that fits neither Int64 nor a
+    /// finite double, or else the first whose replacement by `0` lets the body decode (a
+    /// fraction where an integer belongs). Runs only on that error path.
+    static func numberError<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ decoder: JSONDecoder) -> String? {
+        let numbers = numberTokens(bytes)
+        for (path, range) in numbers {
+            let token = String(decoding: bytes[range], as: UTF8.self)
+            let integral = !token.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
+            let fits: Bool
+            if integral { fits = Int64(token) != nil } else if let d = Double(token), d.isFinite {
+                // Integral-valued but past Int64 (`1e20`) cannot be an integer field either.
+                fits = d.rounded() != d || abs(d) < 9.2e18
+            } else { fits = false }
+            if !fits { return "Field \(path): the number \(token.prefix(40)) is out of range" }
+        }
+        for (path, range) in numbers.prefix(200) {
+            var patched = bytes
+            patched.replaceSubrange(range, with: [UInt8(ascii: "0")])
+            do { _ = try decoder.decode(type, from: Data(quoteNonFiniteTokens(patched))) } catch let DecodingError.dataCorrupted(ctx)
+                where ctx.codingPath.isEmpty { continue } catch {}
+            let token = String(decoding: bytes[range], as: UTF8.self)
+            return "Field \(path): expected an integer, got \(token.prefix(40))"
+        }
+        return nil
+    }
+
+    /// Every number of a JSON text with its path (`a.b[2]`, `body` for the top).
+    static func numberTokens(_ bytes: [UInt8]) -> [(String, Range<Int>)] {
         struct Frame { var isObject: Bool; var key = ""; var index = 0; var expectingKey = true }
         var stack: [Frame] = []
+        var found: [(String, Range<Int>)] = []
         func path() -> String {
             var out = ""
             for f in stack {
@@ -218,8 +244,7 @@ public enum JSONBody {
         }
         var i = 0
         while i < bytes.count {
-            let c = bytes[i]
-            switch c {
+            switch bytes[i] {
             case UInt8(ascii: "{"): stack.append(Frame(isObject: true))
             case UInt8(ascii: "["): stack.append(Frame(isObject: false))
             case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
@@ -243,21 +268,13 @@ public enum JSONBody {
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 var j = i
                 while j < bytes.count, "+-.eE0123456789".utf8.contains(bytes[j]) { j += 1 }
-                let token = String(decoding: bytes[i..<j], as: UTF8.self)
-                // Written as an integer it must fit Int64; otherwise be a finite double that,
-                // if integral-valued, still fits Int64 (`1e20` cannot be an integer field).
-                let integral = !token.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
-                let fits: Bool
-                if integral { fits = Int64(token) != nil } else if let d = Double(token), d.isFinite {
-                    fits = d.rounded() != d || abs(d) < 9.2e18
-                } else { fits = false }
-                if !fits { return (path(), token) }
+                found.append((path(), i..<j))
                 i = j - 1
             default: break
             }
             i += 1
         }
-        return nil
+        return found
     }
 
     /// Whether the JSON text spells a NUL escape (`\u0000`); a cheap pre-check

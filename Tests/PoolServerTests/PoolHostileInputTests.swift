@@ -49,7 +49,8 @@ import Testing
             let lease = try await c.lease(key)
             let id = try #require(lease.evaluateAlgorithms.first?.id)
             let path = PoolPaths.submitLease(lease.leaseId)
-            for iterations in ["3000000000", "9223372036854775807", "9223372036854775808", "1e400", "-1", "18446744073709551616"] {
+            for iterations in ["3000000000", "9223372036854775807", "9223372036854775808", "1e400", "-1", "18446744073709551616",
+                               "1.5", "1e20"] {
                 let r = try await c.call(.post, path, key: key,
                                          raw: #"{"evaluations": [{"algorithm_id": \#(id), "score": 0.5}], "iterations": \#(iterations)}"#)
                 #expect(r.status == .unprocessableContent && r.error?.code == "invalid_body", "iterations \(iterations): \(r.text)")

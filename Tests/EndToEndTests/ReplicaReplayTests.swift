@@ -1,0 +1,96 @@
+import Foundation
+import Hotkeys
+import PlatformAPI
+import PoolAPI
+import TestSupport
+import Testing
+
+/// Two server processes of the same service on one PostgreSQL database: a signature used
+/// on one is refused by the other, in either order and when both get it at once.
+@Suite(.serialized) struct ReplicaReplayTests {
+    /// The `evalnet` binary built beside this test bundle.
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("evalnet")
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
+                _ = bind(fd, p, len)
+                return getsockname(fd, p, &len)
+            }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// Starts `evalnet <args> --port P` and waits until `/health` answers; returns the process and port.
+    static func start(_ args: [String]) async throws -> (Process, Int) {
+        let port = freePort()
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args + ["--port", String(port), "--log-level", "error"]
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<600 {
+            if let r = try? await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health"), timeoutSeconds: 2), r.status == 200 {
+                return (p, port)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        p.terminate()
+        throw POSIXError(.ETIMEDOUT)
+    }
+
+    static func signed(_ key: SR25519Keypair, extra: HostileRequests.Headers = []) -> HostileRequests.Headers {
+        SignedRequest.headers(for: key).map { ($0.name, Array($0.value.utf8)) } + extra
+    }
+
+    /// Sends the same signed request to both replicas: one after the other each way, then at once.
+    static func checkReplay(ports: (Int, Int), method: String, path: String,
+                            headers: @Sendable () -> HostileRequests.Headers) async throws {
+        for (first, second) in [(ports.0, ports.1), (ports.1, ports.0)] {
+            let h = headers()
+            let a = try await RawHTTP.exchange(port: first, RawHTTP.request(method, path, headers: h))
+            #expect(a.status == 200, "\(a.head) \(a.text)")
+            let b = try await RawHTTP.exchange(port: second, RawHTTP.request(method, path, headers: h))
+            #expect(b.status == 401 && b.text.contains("auth_replayed"), "\(b.head) \(b.text)")
+        }
+        for _ in 0..<10 {
+            let h = headers()
+            async let a = RawHTTP.exchange(port: ports.0, RawHTTP.request(method, path, headers: h))
+            async let b = RawHTTP.exchange(port: ports.1, RawHTTP.request(method, path, headers: h))
+            let statuses = [try await a.status, try await b.status]
+            #expect(statuses.sorted { ($0 ?? 0) < ($1 ?? 0) } == [200, 401], "\(statuses)")
+        }
+    }
+
+    @Test func poolReplicasShareOneReplayLedger() async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        let url = try await TestDatabases.freshURL(.postgres)
+        let (one, p1) = try await Self.start(["pool", "serve", "--database", url])
+        defer { one.terminate() }
+        let (two, p2) = try await Self.start(["pool", "serve", "--database", url])
+        defer { two.terminate() }
+        let key = SR25519Keypair.generate()
+        try await Self.checkReplay(ports: (p1, p2), method: "POST", path: PoolPaths.register) { Self.signed(key) }
+    }
+
+    @Test func platformReplicasShareOneReplayLedger() async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        let url = try await TestDatabases.freshURL(.postgres)
+        let v = SR25519Keypair.generate()
+        let args = ["platform", "serve", "--database", url, "--validator", v.publicKey.ss58Address]
+        let (one, p1) = try await Self.start(args)
+        defer { one.terminate() }
+        let (two, p2) = try await Self.start(args)
+        defer { two.terminate() }
+        let hotkey: HostileRequests.Headers = [(PlatformHeaders.validatorHotkey, Array(v.publicKey.ss58Address.utf8))]
+        try await Self.checkReplay(ports: (p1, p2), method: "GET", path: PlatformPaths.pendingJobs) { Self.signed(v, extra: hotkey) }
+    }
+}
