@@ -50,7 +50,8 @@ public enum PlatformCatalogue {
     public static func routes(limits: PlatformLimits) -> [RouteDoc] {
         let id = ParamDoc.path("id", JSONSchema.string.with(.length(1...128), .description("Id (longer than 128 bytes: 404)")))
         let hotkey = ParamDoc.path("hotkey", JSONSchema.string.with(
-            .pattern("^[1-9A-HJ-NP-Za-km-z]{47,49}$"), .description("SS58 hotkey (a bad checksum is 400)")))
+            .pattern("^[1-9A-HJ-NP-Za-km-z]{47,49}$"), .description("SS58 hotkey (a bad checksum is 400)")),
+            example: .string("5Fpfx4iDtrrY99VGkQnLXASytC2y9Z3o8KUyTtD4w7o5SZcA"))
         let jobLinks = { (pointer: String) -> [LinkDoc] in
             [LinkDoc("start", to: "POST", "/jobs/{id}/start", ["id": pointer]),
              LinkDoc("results", to: "POST", "/jobs/{id}/results", ["id": pointer]),
@@ -133,7 +134,8 @@ public enum PlatformCatalogue {
             RouteDoc("POST", "/challenges/{id}/orm/query", .validator,
                      "Read-only SQL over the challenge's own tables (agents, evaluations); ? placeholders",
                      body: .of(OrmQueryRequest.self, [
-                         "query": [.maxLength(limits.queryMaxLength), .description("One read-only SELECT statement")],
+                         "query": [.maxLength(limits.queryMaxLength), .pattern(#"\S"#),
+                                   .description("One read-only SELECT statement (not blank)")],
                          "params": [.maxItems(limits.queryMaxParams), .description("One per ? placeholder")],
                          "params[]": [.schema(JSONSchema(["type": .array([.string("string"), .string("number"),
                                                                            .string("boolean"), .string("null")])]))],

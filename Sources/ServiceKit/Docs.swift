@@ -59,14 +59,17 @@ public struct ParamDoc: Sendable {
     public var schema: JSONSchema
     public var required: Bool
     public var description: String?
+    /// An example value (fuzzers start from it).
+    public var example: JSONValue?
 
     public init(_ name: String, in location: Location, _ schema: JSONSchema, required: Bool = false,
-                description: String? = nil) {
+                description: String? = nil, example: JSONValue? = nil) {
         self.name = name
         self.location = location
         self.schema = schema
         self.required = location == .path || required
         self.description = description
+        self.example = example
     }
 
     public static func query(_ name: String, _ schema: JSONSchema, _ description: String? = nil,
@@ -74,8 +77,9 @@ public struct ParamDoc: Sendable {
         ParamDoc(name, in: .query, schema, required: required, description: description)
     }
 
-    public static func path(_ name: String, _ schema: JSONSchema, _ description: String? = nil) -> ParamDoc {
-        ParamDoc(name, in: .path, schema, description: description)
+    public static func path(_ name: String, _ schema: JSONSchema, _ description: String? = nil,
+                            example: JSONValue? = nil) -> ParamDoc {
+        ParamDoc(name, in: .path, schema, description: description, example: example)
     }
 
     public static func header(_ name: String, _ schema: JSONSchema, _ description: String? = nil) -> ParamDoc {
@@ -86,6 +90,7 @@ public struct ParamDoc: Sendable {
         var o: [String: JSONValue] = ["name": .string(name), "in": .string(location.rawValue), "schema": schema.json]
         if required { o["required"] = .bool(true) }
         if let description { o["description"] = .string(description) }
+        if let example { o["example"] = example }
         return .object(o)
     }
 }
