@@ -36,46 +36,121 @@ public struct PoolConfig: Sendable {
 
 public enum PoolCatalogue {
     static let miner = AuthClass.miner
-    public static let routes: [RouteDoc] = [
-        RouteDoc("GET", "/health", .none, "Liveness and current window info",
-                 response: .object(["status": .string("healthy"), "window_number": .number(0), "current_block": .number(0),
-                                    "time_remaining_s": .number(3600), "window_seconds": .number(3600)])),
-        RouteDoc("POST", "/api/v1/miners/register", miner, "Register or refresh a miner", errors: [401]),
-        RouteDoc("GET", "/api/v1/miners/stats", miner, "Miner stats and pool summary", errors: [401, 404]),
-        RouteDoc("GET", "/api/v1/miners/leaderboard", .none, "Top miners by reputation (query: limit 1..200, default 50)",
-                 errors: [422]),
-        RouteDoc("GET", "/api/v1/tasks/pending_evaluations", miner, "Whether evaluation work is waiting for the caller",
-                 errors: [401]),
-        RouteDoc("POST", "/api/v1/tasks/request", miner, "Request a simple evolve or evaluate batch",
-                 request: .object(["task_type": .string("evolve"), "problem_type": .string("scalar_linear")]),
-                 errors: [400, 401, 404, 422]),
-        RouteDoc("POST", "/api/v1/tasks/lease", miner, "Request a lease with evaluate, seed, and gossip",
-                 request: .object(["task_type": .string("cifar10_binary"), "eval_batch_size": .number(8),
-                                   "seed_batch_size": .number(2), "gossip_limit": .number(5)]),
-                 errors: [400, 401, 404, 422]),
-        RouteDoc("DELETE", "/api/v1/tasks/active", miner, "Abandon the caller's active lease or batch", errors: [401, 404]),
-        RouteDoc("POST", "/api/v1/tasks/{lease_id}/submit_lease", miner, "Submit a lease result bundle",
-                 request: .object(["evaluations": .array([.object(["algorithm_id": .number(1), "score": .number(0.8)])]),
-                                   "evolutions": .array([.object(["parent_algorithm_ids": .array([.number(1)]),
-                                                                  "algorithm_dsl": .string("# predict\ns0 = dot(v0, v1)")])]),
-                                   "gossip": .null, "iterations": .number(42)]),
-                 errors: [400, 401, 404, 413, 422]),
-        RouteDoc("POST", "/api/v1/tasks/{batch_id}/submit_evolution", miner, "Submit an evolved algorithm for a batch",
-                 request: .object(["evolved_function": .string("..."), "parent_functions": .array([.object(["id": .number(1)])])]),
-                 errors: [400, 401, 404, 422]),
-        RouteDoc("POST", "/api/v1/tasks/{batch_id}/submit_evaluation", miner, "Submit evaluations for a batch",
-                 request: .object(["evaluations": .array([.object(["algorithm_id": .number(1), "score": .number(0.8)])])]),
-                 errors: [400, 401, 404, 422]),
-        RouteDoc("GET", "/api/v1/results", miner, "List verified results (query: limit, task_type, min_score, status)",
-                 errors: [401, 422]),
-        RouteDoc("GET", "/api/v1/results/sota", .none, "Current pool SOTA for a task type (query: task_type)", errors: [422]),
-        RouteDoc("POST", "/api/v1/results/verify/{result_id}", miner, "Mark a completed result as verified (operators only)",
-                 errors: [401, 403, 404, 409]),
-        RouteDoc("GET", "/api/v1/monitor/summary", .monitor, "Aggregated monitor summary", errors: [401]),
-        RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1"),
-        RouteDoc("GET", "/docs", .none, "Human-readable API documentation"),
-        RouteDoc("GET", "/metrics", .none, "Prometheus metrics"),
-    ]
+
+    /// The routes as documented for the default rules and task types.
+    public static var routes: [RouteDoc] { routes(rules: PoolConfig().rules, taskTypes: AlgorithmCatalog().taskTypes) }
+
+    /// The routes with the limits of `rules` and the task types this pool serves.
+    public static func routes(rules: PoolRules, taskTypes: [String]) -> [RouteDoc] {
+        let taskType = SchemaRule.values(taskTypes)
+        let dsl: [SchemaRule] = [.length(1...65_536), .description("Algorithm DSL, 1...65536 UTF-8 bytes")]
+        let score = SchemaRule.description("Score; Python's NaN/Infinity/-Infinity tokens are accepted too")
+        let leaseId = ParamDoc.path("lease_id", .string, "Lease id from POST /api/v1/tasks/lease")
+        let batchId = ParamDoc.path("batch_id", .string, "Batch id from POST /api/v1/tasks/request")
+        let health = RouteDoc("GET", "/health", .none, "Liveness and current window info", returns: .of(HealthResponse.self),
+                              response: .object(["status": .string("healthy"), "window_number": .number(0), "current_block": .number(0),
+                                                 "time_remaining_s": .number(3600), "window_seconds": .number(3600)]))
+        var status = health
+        status.path = "/status"
+        status.summary = "Same as /health"
+        return [
+            health, status,
+            RouteDoc("POST", "/api/v1/miners/register", miner, "Register or refresh a miner (reads no body)",
+                     returns: .of(MinerInfo.self)),
+            RouteDoc("GET", "/api/v1/miners/stats", miner, "Miner stats and pool summary", returns: .of(StatsResponse.self),
+                     errors: [404]),
+            RouteDoc("GET", "/api/v1/miners/leaderboard", .none, "Top miners by reputation",
+                     returns: .of(LeaderboardResponse.self),
+                     params: [.query("limit", JSONSchema.integer.with(.range(1...200), .keyword("default", .number(50))))],
+                     errors: [422]),
+            RouteDoc("GET", "/api/v1/tasks/pending_evaluations", miner, "Whether evaluation work is waiting for the caller",
+                     returns: .of(PendingEvaluationsResponse.self)),
+            RouteDoc("POST", "/api/v1/tasks/request", miner, "Request a simple evolve or evaluate batch",
+                     body: .of(TaskRequest.self, [
+                         "task_type": [.values(["evolve", "evaluate"]), .description("Work kind (default evolve)")],
+                         "problem_type": [taskType, .description("Task type (default cifar10_binary)")],
+                     ]),
+                     request: .object(["task_type": .string("evolve"), "problem_type": .string("scalar_linear")]),
+                     returns: .of(BatchResponse.self),
+                     errors: [400, 404, 413, 422],
+                     links: [LinkDoc("submitEvolution", to: "POST", "/api/v1/tasks/{batch_id}/submit_evolution",
+                                     ["batch_id": "$response.body#/batch_id"]),
+                             LinkDoc("submitEvaluation", to: "POST", "/api/v1/tasks/{batch_id}/submit_evaluation",
+                                     ["batch_id": "$response.body#/batch_id"])]),
+            RouteDoc("POST", "/api/v1/tasks/lease", miner, "Request a lease with evaluate, seed, and gossip",
+                     body: .of(LeaseRequest.self, [
+                         "task_type": [taskType, .description("Task type (default cifar10_binary)")],
+                         "eval_batch_size": [.range(0...rules.evalBatchMax),
+                                             .description("Default \(rules.evalBatchDefault); raised to at least 2")],
+                         "seed_batch_size": [.range(0...rules.seedBatchMax),
+                                             .description("Default \(rules.seedBatchDefault); raised to at least 2")],
+                         "gossip_limit": [.range(0...rules.gossipMax), .description("Default 0")],
+                         "sim_window_number": [.schema(JSONSchema(["type": .string("null")])),
+                                               .description("Development-only override; any value is refused (400)")],
+                     ]),
+                     request: .object(["task_type": .string("cifar10_binary"), "eval_batch_size": .number(8),
+                                       "seed_batch_size": .number(2), "gossip_limit": .number(5)]),
+                     returns: .of(LeaseResponse.self),
+                     errors: [400, 404, 413, 422],
+                     links: [LinkDoc("submit", to: "POST", "/api/v1/tasks/{lease_id}/submit_lease",
+                                     ["lease_id": "$response.body#/lease_id"])]),
+            RouteDoc("DELETE", "/api/v1/tasks/active", miner, "Abandon the caller's active lease or batch",
+                     returns: .object(["status": .string.with(.values(["abandoned"])), "assignment_id": .string],
+                                      required: ["status", "assignment_id"]),
+                     errors: [404]),
+            RouteDoc("POST", "/api/v1/tasks/{lease_id}/submit_lease", miner,
+                     "Submit a lease result bundle (an identical repeat answers the stored response)",
+                     body: .of(LeaseSubmission.self, [
+                         "evaluations": [.description("Each algorithm_id at most once, and only ids given to this lease")],
+                         "evaluations[].score": [score],
+                         "evolutions[].algorithm_dsl": dsl,
+                         "iterations": [.minimum(Double(max(0, rules.minLeaseIterations))),
+                                        .description("Default: the number of evaluations")],
+                     ]),
+                     request: .object(["evaluations": .array([.object(["algorithm_id": .number(1), "score": .number(0.8)])]),
+                                       "evolutions": .array([.object(["parent_algorithm_ids": .array([.number(1)]),
+                                                                      "algorithm_dsl": .string("# predict\ns0 = dot(v0, v1)")])]),
+                                       "gossip": .null, "iterations": .number(42)]),
+                     returns: .of(SubmitResponse.self),
+                     params: [leaseId],
+                     errors: [400, 404, 413, 422]),
+            RouteDoc("POST", "/api/v1/tasks/{batch_id}/submit_evolution", miner, "Submit an evolved algorithm for an evolve batch",
+                     body: .of(EvolutionSubmission.self, ["evolved_function": dsl]),
+                     request: .object(["evolved_function": .string("# predict\ns0 = dot(v0, v1)"),
+                                       "parent_functions": .array([.object(["id": .number(1)])])]),
+                     returns: .of(SubmitResponse.self),
+                     params: [batchId],
+                     errors: [400, 404, 413, 422]),
+            RouteDoc("POST", "/api/v1/tasks/{batch_id}/submit_evaluation", miner, "Submit evaluations for an evaluate batch",
+                     body: .of(EvaluationSubmission.self, ["evaluations[].score": [score]]),
+                     request: .object(["evaluations": .array([.object(["algorithm_id": .number(1), "score": .number(0.8)])])]),
+                     returns: .of(SubmitResponse.self),
+                     params: [batchId],
+                     errors: [400, 404, 413, 422]),
+            RouteDoc("GET", "/api/v1/results", miner, "List results", returns: .of(ResultsResponse.self),
+                     params: [
+                         .query("limit", JSONSchema.integer.with(.range(1...500), .keyword("default", .number(50)))),
+                         .query("task_type", JSONSchema.string.with(taskType)),
+                         .query("min_score", JSONSchema.number.with(.description("Finite number"))),
+                         .query("status", JSONSchema.string.with(.values(["verified", "completed"]),
+                                                                  .keyword("default", .string("verified")))),
+                     ],
+                     errors: [422],
+                     links: [LinkDoc("verify", to: "POST", "/api/v1/results/verify/{result_id}",
+                                     ["result_id": "$response.body#/results/0/id"])]),
+            RouteDoc("GET", "/api/v1/results/sota", .none, "Current pool SOTA for a task type", returns: .of(SOTAResponse.self),
+                     params: [.query("task_type", JSONSchema.string.with(taskType, .keyword("default", .string("cifar10_binary"))))],
+                     errors: [422]),
+            RouteDoc("POST", "/api/v1/results/verify/{result_id}", miner, "Mark a completed result as verified (operators only)",
+                     returns: .of(ResultRecord.self),
+                     params: [.path("result_id", JSONSchema.integer.with(.description("Result id (a non-integer is 404)")))],
+                     errors: [403, 404, 409]),
+            RouteDoc("GET", "/api/v1/monitor/summary", .monitor, "Aggregated monitor summary", returns: .of(MonitorSummary.self)),
+            RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1", returns: JSONSchema(["type": .string("object")])),
+            RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
+            RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
+        ]
+    }
 }
 
 /// Builds the pool's router over a prepared store.
@@ -83,7 +158,9 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
     Date().timeIntervalSince1970
 }) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.addServiceBasics(catalogue: APICatalogue(title: "evalnet Pool API", version: "1.0", routes: PoolCatalogue.routes))
+    router.addServiceBasics(catalogue: APICatalogue(
+        title: "evalnet Pool API", version: "1.0",
+        routes: PoolCatalogue.routes(rules: config.rules, taskTypes: store.algorithms.taskTypes)))
     let auth = RequestAuthenticator(windowSeconds: config.authWindowSeconds, ledger: SQLReplayLedger(db: store.db))
     let maxBody = config.maxBodyBytes
 

@@ -23,32 +23,54 @@ public struct VMMServerConfig: Sendable {
 
 public enum VMMCatalogue {
     static let example = JSONValue.object(["id": .string("8d5b0f0e-…")])
+    static let vmId = JSONSchema.of(VmId.self, ["id": [.keyword("minLength", .number(1))]])
+    static func rpc(_ method: VMMMethod, _ summary: String, body: JSONSchema?, request: JSONValue? = example,
+                    returns: JSONSchema, response: JSONValue? = nil) -> RouteDoc {
+        RouteDoc("POST", method.routePath, .none, summary + " (dstack clients call \(method.path); the query is ignored)",
+                 body: body, request: body == nil ? nil : request, returns: returns, response: response,
+                 errors: body == nil ? [] : [400])
+    }
+
     public static let routes: [RouteDoc] = [
-        RouteDoc("POST", "/prpc/CreateVm?json", .none, "Create a VM from a compose file (started unless stopped=true)",
-                 request: .object([
-                     "name": .string("challenge-job-1"), "image": .string("dstack-0.5.2"),
-                     "compose_file": .string("{\"manifest_version\":2,\"docker_compose_file\":\"services: …\"}"),
-                     "vcpu": .number(1), "memory": .number(1024), "disk_size": .number(1),
-                     "ports": .array([.object(["protocol": .string("tcp"), "host_port": .number(18080),
-                                               "vm_port": .number(8080), "host_address": .string("127.0.0.1")])]),
-                     "stopped": .bool(true),
-                 ]), response: example, errors: [400]),
-        RouteDoc("POST", "/prpc/GetInfo?json", .none, "A VM's info: {found, info}", request: example,
-                 response: .object(["found": .bool(true), "info": .object(["id": .string("…"), "status": .string("running")])]),
-                 errors: [400]),
-        RouteDoc("POST", "/prpc/StartVm?json", .none, "Start a stopped or exited VM", request: example, errors: [400]),
-        RouteDoc("POST", "/prpc/StopVm?json", .none, "Kill the VM's process group (SIGTERM, 2 s, SIGKILL)", request: example,
-                 errors: [400]),
-        RouteDoc("POST", "/prpc/ShutdownVm?json", .none, "Graceful stop (SIGTERM, 10 s, SIGKILL)", request: example,
-                 errors: [400]),
-        RouteDoc("POST", "/prpc/RemoveVm?json", .none, "Delete a stopped VM and its files", request: example, errors: [400]),
-        RouteDoc("POST", "/prpc/Status?json", .none, "List VMs (also /prpc/ListVms?json)",
-                 request: .object(["keyword": .string(""), "page": .number(1), "page_size": .number(50)]), errors: [400]),
-        RouteDoc("POST", "/prpc/Version?json", .none, "Server version"),
-        RouteDoc("GET", "/logs", .none, "Last lines of a VM's console (query: id, lines)", errors: [400, 404]),
-        RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1"),
-        RouteDoc("GET", "/docs", .none, "Human-readable API documentation"),
-        RouteDoc("GET", "/metrics", .none, "Prometheus metrics"),
+        rpc(.createVm, "Create a VM from a compose file (started unless stopped=true)",
+            body: .of(VmConfiguration.self, [
+                "name": [.pattern("^[A-Za-z0-9_. @~!$^()-]{1,128}$")],
+                "vcpu": [.range(1...1024)],
+                "memory": [.minimum(16), .description("MB")],
+                "disk_size": [.minimum(1), .description("GB")],
+                "ports[].protocol": [.values(["tcp", "udp"])],
+                "ports[].host_port": [.range(1...65_535)],
+                "ports[].vm_port": [.range(1...65_535)],
+                "compose_file": [.description("The app-compose JSON document, as a string")],
+            ]),
+            request: .object([
+                "name": .string("challenge-job-1"), "image": .string("dstack-0.5.2"),
+                "compose_file": .string("{\"manifest_version\":2,\"docker_compose_file\":\"services: …\"}"),
+                "vcpu": .number(1), "memory": .number(1024), "disk_size": .number(1),
+                "ports": .array([.object(["protocol": .string("tcp"), "host_port": .number(18080),
+                                          "vm_port": .number(8080), "host_address": .string("127.0.0.1")])]),
+                "stopped": .bool(true),
+            ]), returns: .of(VmId.self), response: example),
+        rpc(.getInfo, "A VM's info: {found, info}", body: vmId, returns: .of(GetInfoResponse.self),
+            response: .object(["found": .bool(true), "info": .object(["id": .string("…"), "status": .string("running")])])),
+        rpc(.startVm, "Start a stopped or exited VM", body: vmId, returns: .of(Empty.self)),
+        rpc(.stopVm, "Kill the VM's process group (SIGTERM, 2 s, SIGKILL)", body: vmId, returns: .of(Empty.self)),
+        rpc(.shutdownVm, "Graceful stop (SIGTERM, 10 s, SIGKILL)", body: vmId, returns: .of(Empty.self)),
+        rpc(.removeVm, "Delete a stopped VM and its files", body: vmId, returns: .of(Empty.self)),
+        rpc(.status, "List VMs", body: .of(StatusRequest.self),
+            request: .object(["keyword": .string(""), "page": .number(1), "page_size": .number(50)]),
+            returns: .of(StatusResponse.self)),
+        rpc(.listVms, "List VMs (the seed's name for Status)", body: .of(StatusRequest.self),
+            request: .object(["keyword": .string(""), "page": .number(1), "page_size": .number(50)]),
+            returns: .of(StatusResponse.self)),
+        rpc(.version, "Server version", body: nil, returns: .of(VersionResponse.self)),
+        RouteDoc("GET", "/logs", .none, "Last lines of a VM's console", produces: "text/plain",
+                 params: [.query("id", JSONSchema.string.with(.keyword("minLength", .number(1))), "VM id", required: true),
+                          .query("lines", JSONSchema.integer.with(.range(0...100_000), .keyword("default", .number(100))))],
+                 errors: [400, 404, 422]),
+        RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1", returns: JSONSchema(["type": .string("object")])),
+        RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
+        RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
     ]
 }
 
