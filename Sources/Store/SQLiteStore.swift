@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import SQLiteNIO
+import Synchronization
 
 /// A FIFO async mutex: one holder at a time, waiters resumed in arrival order.
 actor AsyncLock {
@@ -74,36 +75,67 @@ struct SQLiteExecutor: SQLExecutor {
     }
 }
 
-/// The embedded store: one SQLite file in WAL mode; writers are serialised by an async
-/// lock and every transaction is `BEGIN IMMEDIATE … COMMIT`.
+/// The embedded store: one SQLite file in WAL mode. Writes (every transaction, and any
+/// statement that is not a plain `SELECT`) run on the one writer connection, serialised by
+/// an async lock, each transaction `BEGIN IMMEDIATE … COMMIT`. Plain `SELECT`s outside a
+/// transaction run on separate read-only connections, so reads never wait behind writes:
+/// in WAL mode a reader sees the last committed state while a writer works.
 public final class SQLiteStore: SQLDatabase {
     private let executor: SQLiteExecutor
+    private let readers: [SQLiteExecutor]
+    private let nextReader = Atomic<Int>(0)
     private let lock = AsyncLock()
     public let path: String
     public var dialect: SQLDialect { .sqlite }
 
-    private init(connection: SQLiteConnection, path: String) {
+    /// Read-only connections opened beside the writer.
+    static let readerCount = 2
+
+    private init(connection: SQLiteConnection, readers: [SQLiteConnection], path: String) {
         executor = SQLiteExecutor(connection: connection)
+        self.readers = readers.map { SQLiteExecutor(connection: $0) }
         self.path = path
     }
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let connection: SQLiteConnection
-        do { connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger) } catch {
-            throw StoreError.backend("cannot open SQLite database \(path): \(error)")
+        func connect() async throws -> SQLiteConnection {
+            do { return try await SQLiteConnection.open(storage: .file(path: path), logger: logger) } catch {
+                throw StoreError.backend("cannot open SQLite database \(path): \(error)")
+            }
         }
-        let store = SQLiteStore(connection: connection, path: path)
+        let writer = try await connect()
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
                        "PRAGMA busy_timeout=5000"] {
-            _ = try await store.executor.query(pragma, [])
+            _ = try await SQLiteExecutor(connection: writer).query(pragma, [])
         }
-        return store
+        // An in-memory database is private to its connection: it gets no readers.
+        var readers: [SQLiteConnection] = []
+        if path != ":memory:" {
+            for _ in 0..<readerCount {
+                let reader = try await connect()
+                for pragma in ["PRAGMA query_only=1", "PRAGMA busy_timeout=5000"] {
+                    _ = try await SQLiteExecutor(connection: reader).query(pragma, [])
+                }
+                readers.append(reader)
+            }
+        }
+        return SQLiteStore(connection: writer, readers: readers, path: path)
+    }
+
+    /// Whether `sql` only reads: it starts with `SELECT` (a `WITH` may hide a write).
+    static func isPlainSelect(_ sql: String) -> Bool {
+        let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }.prefix(7)
+        return String(decoding: head, as: UTF8.self).uppercased().hasPrefix("SELECT")
     }
 
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try await lock.withLock { try await executor.query(sql, binds) }
+        if !readers.isEmpty, Self.isPlainSelect(sql) {
+            let i = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+            return try await readers[i % readers.count].query(sql, binds)
+        }
+        return try await lock.withLock { try await executor.query(sql, binds) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
@@ -121,8 +153,10 @@ public final class SQLiteStore: SQLDatabase {
     }
 
     public func shutdown() async {
-        let connection = executor.connection
+        let connections = [executor.connection] + readers.map(\.connection)
         // Close outside the caller's task: a cancelled caller must still close the file.
-        await lock.withLock { await Task.detached { try? await connection.close() }.value }
+        await lock.withLock {
+            await Task.detached { for c in connections { try? await c.close() } }.value
+        }
     }
 }

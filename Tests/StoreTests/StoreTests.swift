@@ -98,3 +98,33 @@ import Testing
         #expect(throws: StoreError.self) { try DatabaseLocation.parse("sqlite:") }
     }
 }
+
+@Suite struct SQLiteReaderTests {
+    /// In WAL mode a plain read runs on a reader connection: it answers, with the last
+    /// committed state, while a write transaction is still open on the writer.
+    @Test(.timeLimit(.minutes(1))) func readsDoNotWaitBehindAnOpenWriteTransaction() async throws {
+        let db = try await TestDatabases.fresh(.sqlite)
+        try await db.execute("CREATE TABLE t (v BIGINT NOT NULL)")
+        try await db.execute("INSERT INTO t (v) VALUES (1)")
+        let (entered, enteredGo) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseGo) = AsyncStream.makeStream(of: Void.self)
+        let writer = Task {
+            try await db.transaction { tx in
+                try await tx.execute("UPDATE t SET v = 2")
+                enteredGo.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in entered { break }
+        // The writer holds its transaction open until released: this read must not wait for it.
+        let seen = try await db.queryOne("SELECT v FROM t")?.int("v")
+        #expect(seen == 1)
+        releaseGo.yield()
+        try await writer.value
+        #expect(try await db.queryOne("SELECT v FROM t")?.int("v") == 2)
+        // A write outside a transaction still goes to the writer (readers are query-only).
+        try await db.execute("UPDATE t SET v = 3")
+        #expect(try await db.queryOne("SELECT v FROM t")?.int("v") == 3)
+        await db.shutdown()
+    }
+}
