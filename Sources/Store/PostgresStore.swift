@@ -110,15 +110,22 @@ public final class PostgresStore: SQLDatabase {
         }
     }
 
+    /// How many times a transaction runs before a conflict is given up to the caller (whom
+    /// the services answer 503 with Retry-After).
+    static let conflictAttempts = 6
+
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
                 return try await runTransaction(body)
-            } catch StoreError.conflict(let why) where attempt < 5 {
-                logger.debug("retrying transaction after conflict", metadata: ["why": "\(why)"])
-                try await Task.sleep(for: .milliseconds(5 * attempt))
+            } catch StoreError.conflict(let why) where attempt < Self.conflictAttempts {
+                // Serialization failure or deadlock: the whole transaction runs again after a
+                // jittered, growing pause, so colliding transactions do not collide again in step.
+                logger.debug("retrying transaction after conflict", metadata: ["why": "\(why)", "attempt": "\(attempt)"])
+                let ceiling = 4 << min(attempt, 6)
+                try await Task.sleep(for: .milliseconds(Int.random(in: (ceiling / 2)...ceiling)))
             }
         }
     }
