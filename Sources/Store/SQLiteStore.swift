@@ -55,7 +55,9 @@ struct SQLiteExecutor: SQLExecutor {
             }
         }
         let rows: [SQLiteRow]
-        do { rows = try await connection.query(sql, data) } catch {
+        do { rows = try await connection.query(sql, data) } catch is CancellationError {
+            throw CancellationError()  // the caller went away (shutdown): not a database fault
+        } catch {
             throw StoreError.backend("\(error)")
         }
         return rows.map { row in
