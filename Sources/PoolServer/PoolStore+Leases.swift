@@ -4,6 +4,14 @@ import PoolCore
 import ServiceKit
 import Store
 
+extension SQLExecutor {
+    /// Row locks for algorithms the transaction will update: `FOR NO KEY UPDATE` on
+    /// PostgreSQL (conflicts with other writers but not with foreign-key checks); nothing on
+    /// SQLite, where a write transaction holds the database.
+    var lockForWrite: String { dialect == .postgres ? " FOR NO KEY UPDATE" : "" }
+    var lockForWriteSkipLocked: String { dialect == .postgres ? " FOR NO KEY UPDATE SKIP LOCKED" : "" }
+}
+
 extension PoolStore {
     /// Above this many candidates waiting for evaluation, leases carry no evolve budget,
     /// so evaluation catches up before more candidates are proposed.
@@ -56,7 +64,7 @@ extension PoolStore {
               AND a.eval_count + a.reserved < ?
               AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
             ORDER BY a.eval_count ASC, a.id ASC
-            LIMIT ?\(tx.skipLocked)
+            LIMIT ?\(tx.lockForWriteSkipLocked)
             """,
             [.text(taskType), .text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey), .int(Int64(limit))])
         for r in rows {

@@ -160,14 +160,17 @@ extension PoolStore {
     }
 
     /// Locks `ids` in ascending id order (PostgreSQL; on SQLite the write transaction holds
-    /// the database) and returns their rows as locked.
+    /// the database) and returns their rows as locked. `FOR NO KEY UPDATE`, the lock an
+    /// UPDATE of non-key columns takes anyway: it does not block the foreign-key checks
+    /// (`FOR KEY SHARE`) of a concurrent lease inserting items that reference these rows,
+    /// which would otherwise close a cycle with the candidates that lease holds.
     func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>) async throws -> [Int64: SQLRow] {
         guard !ids.isEmpty else { return [:] }
         let sorted = ids.sorted()
         let marks = Array(repeating: "?", count: sorted.count).joined(separator: ",")
         var out: [Int64: SQLRow] = [:]
         for r in try await tx.query(
-            "SELECT * FROM algorithms WHERE id IN (\(marks)) ORDER BY id\(tx.forUpdate)", sorted.map { .int($0) })
+            "SELECT * FROM algorithms WHERE id IN (\(marks)) ORDER BY id\(tx.lockForWrite)", sorted.map { .int($0) })
         {
             out[try r.int("id")] = r
         }
