@@ -264,4 +264,45 @@ enum PointsOracle {
             #expect(compared > 10)
         }
     }
+    /// Floating-point addition is not associative: an author's evolutions reaching consensus
+    /// out of id order must still sum in id order, as `compute` does.
+    @Test(arguments: TestDatabases.available)
+    func improvementsSumInIdOrderWhateverTheConsensusOrder(_ backend: Backend) async throws {
+        var rules = Self.rules(seed: 0)
+        rules.baselineMode = .genealogy
+        let h = try await PoolHarness.make(backend) { $0.rules = rules }
+        do {
+            let now = h.clock.now
+            var evolutions: [Int64] = []
+            for dsl in Self.variants.prefix(3) {
+                let lease = try await h.store.lease(hotkey: "x", request: LeaseRequest(taskType: "scalar_linear", evalBatchSize: 1), now: now)
+                let r = try await h.store.submit(hotkey: "x", assignmentId: lease.leaseId, submission: LeaseSubmission(
+                    evaluations: [], evolutions: [EvolutionEntry(parentAlgorithmIds: [], algorithmDsl: dsl)], iterations: 1), now: now)
+                evolutions += r.evolutionsAccepted
+            }
+            try #require(evolutions.count == 3)
+            // Scores by id order: 0.1, 0.2, 0.3; consensus in the order 3rd, 2nd, 1st.
+            let scores = [0.1, 0.2, 0.3]
+            for i in [2, 1, 0] {
+                for judge in ["j1", "j2"] {
+                    let lease = try await h.store.lease(hotkey: judge, request: LeaseRequest(taskType: "scalar_linear", evalBatchSize: 64), now: now)
+                    #expect(lease.evaluateAlgorithms.contains { $0.id == evolutions[i] })
+                    _ = try await h.store.submit(hotkey: judge, assignmentId: lease.leaseId, submission: LeaseSubmission(
+                        evaluations: [EvaluationEntry(algorithmId: evolutions[i], score: scores[i])], evolutions: [], iterations: 1), now: now)
+                }
+            }
+            let row = try #require(try await h.db.queryOne(
+                "SELECT total_improvement, evolutions_considered FROM reputation WHERE miner = 'x'", []))
+            #expect(try row.int("evolutions_considered") == 3)
+            let idOrder: Double = (0.1 + 0.2) + 0.3
+            let consensusOrder: Double = (0.3 + 0.2) + 0.1
+            #expect(idOrder != consensusOrder, "the orders differ in the last bit")
+            #expect(try row.double("total_improvement") == idOrder)
+            try await PointsOracle.check(h.db, rules: rules)
+        } catch {
+            await h.db.shutdown()
+            throw error
+        }
+        await h.db.shutdown()
+    }
 }
