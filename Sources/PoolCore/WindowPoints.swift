@@ -128,62 +128,31 @@ public enum WindowPoints {
         // disagreement (conservative; cannot happen for outcomes built by `Consensus`).
         var latestVerdict: [Int: CandidateVerdict] = [:]
         for verdict in verdicts { latestVerdict[verdict.candidateId] = verdict }
-        var agreements: [String: Int] = [:]
-        var disagreements: [String: Int] = [:]
+        var counters: [String: MinerCounters] = [:]
         for verdict in latestVerdict.values {
             let against = Set(verdict.disagreeing)
             for evaluator in Set(verdict.agreeing) where !against.contains(evaluator) {
-                agreements[evaluator, default: 0] += 1
+                counters[evaluator, default: .zero].addCounts(WindowTally.judgement(agreed: true))
             }
-            for evaluator in against { disagreements[evaluator, default: 0] += 1 }
+            for evaluator in against { counters[evaluator, default: .zero].addCounts(WindowTally.judgement(agreed: false)) }
         }
 
         // Evolutions in id order (ids are monotonically increasing, so this is submission order).
         var byId: [Int: EvolutionRecord] = [:]
         for evolution in evolutions { byId[evolution.algorithmId] = evolution }
         let ordered = byId.values.sorted { $0.algorithmId < $1.algorithmId }
-
-        var improvement: [String: Double] = [:]
-        var considered: [String: Int] = [:]
-        var repeats: [String: Int] = [:]
-        var authors: Set<String> = []
-        var seen = history
         for evolution in ordered {
-            authors.insert(evolution.author)
-            if seen.isRepeat(evolution.dslHash, author: evolution.author, scope: rules.repetitionScope) {
-                repeats[evolution.author, default: 0] += 1
-            }
-            seen.record(evolution.dslHash, author: evolution.author)
-            guard let score = evolution.consensusScore, score.isFinite else { continue }
-            considered[evolution.author, default: 0] += 1
-            let gain = score - baseline(for: evolution, mode: rules.baselineMode)
-            if gain.isFinite && gain > 0 { improvement[evolution.author, default: 0] += gain }
+            counters[evolution.author, default: .zero].addCounts(WindowTally.evolution(evolution))
+            counters[evolution.author, default: .zero].addImprovement(
+                WindowTally.improvement(of: evolution, mode: rules.baselineMode))
         }
+        let repeats = WindowTally.repeats(
+            ordered.map { (author: $0.author, dslHash: $0.dslHash) }, history: history, scope: rules.repetitionScope)
+        for (author, n) in repeats { counters[author, default: .zero].repeatedEvolutions += n }
 
-        var miners: [String: MinerPoints] = [:]
-        let everyone = authors.union(agreements.keys).union(disagreements.keys)
-        for hotkey in everyone {
-            let agree = agreements[hotkey] ?? 0
-            let disagree = disagreements[hotkey] ?? 0
-            let evaluationsConsidered = agree + disagree
-            let evolutionsConsidered = considered[hotkey] ?? 0
-            let repeated = repeats[hotkey] ?? 0
-            let gain = improvement[hotkey] ?? 0
-            let evaluatorPoints = Double(agree - disagree) * rules.evaluatorWeight
-            let evolverPoints = gain * rules.evolverWeight - Double(repeated) * rules.repetitionPenalty
-            let inConsensus = evaluationsConsidered == 0 || (agree >= disagree && agree > 0)
-            let eligible = inConsensus && evaluationsConsidered + evolutionsConsidered >= rules.minRewardActivity
-            let sum = evaluatorPoints + evolverPoints
-            let total = sum.isFinite ? max(0, sum) : 0
-            miners[hotkey] = MinerPoints(
-                hotkey: hotkey, evaluatorPoints: evaluatorPoints, evolverPoints: evolverPoints,
-                agreements: agree, disagreements: disagree,
-                evaluationsConsidered: evaluationsConsidered, evolutionsConsidered: evolutionsConsidered,
-                repeatedEvolutions: repeated, totalImprovement: gain,
-                inConsensus: inConsensus, rewardEligible: eligible,
-                total: total, reward: eligible ? total : 0)
-        }
-        return WindowPointsResult(miners: miners)
+        return WindowPointsResult(miners: counters.reduce(into: [:]) { acc, entry in
+            acc[entry.key] = entry.value.points(hotkey: entry.key, rules: rules)
+        })
     }
 
     /// The score an evolution must beat, by baseline mode. Missing scores count as 0.

@@ -4,6 +4,14 @@ import PoolCore
 import ServiceKit
 import Store
 
+extension SQLExecutor {
+    /// Row locks for algorithms the transaction will update: `FOR NO KEY UPDATE` on
+    /// PostgreSQL (conflicts with other writers but not with foreign-key checks); nothing on
+    /// SQLite, where a write transaction holds the database.
+    var lockForWrite: String { dialect == .postgres ? " FOR NO KEY UPDATE" : "" }
+    var lockForWriteSkipLocked: String { dialect == .postgres ? " FOR NO KEY UPDATE SKIP LOCKED" : "" }
+}
+
 extension PoolStore {
     /// Above this many candidates waiting for evaluation, leases carry no evolve budget,
     /// so evaluation catches up before more candidates are proposed.
@@ -56,7 +64,7 @@ extension PoolStore {
               AND a.eval_count + a.reserved < ?
               AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
             ORDER BY a.eval_count ASC, a.id ASC
-            LIMIT ?\(tx.skipLocked)
+            LIMIT ?\(tx.lockForWriteSkipLocked)
             """,
             [.text(taskType), .text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey), .int(Int64(limit))])
         for r in rows {
@@ -200,16 +208,24 @@ extension PoolStore {
         return PendingEvaluationsResponse(hasPendingEvaluations: n > 0, count: n)
     }
 
-    /// Releases the reserved evaluation slots of an assignment that will not be submitted.
-    func releaseSlots(_ tx: any SQLExecutor, assignment: String, except evaluated: Set<Int64> = []) async throws {
+    /// Releases the reserved evaluation slots of assignments that will not be submitted
+    /// (except the `evaluated` ones), updating the algorithms in ascending id order (the one
+    /// lock order).
+    func releaseSlots(_ tx: any SQLExecutor, assignments: [String], except evaluated: Set<Int64> = []) async throws {
+        guard !assignments.isEmpty else { return }
+        let marks = Array(repeating: "?", count: assignments.count).joined(separator: ",")
         let items = try await tx.query(
-            "SELECT algorithm_id FROM assignment_items WHERE assignment_id = ? AND role = 'evaluate'", [.text(assignment)])
+            "SELECT algorithm_id FROM assignment_items WHERE assignment_id IN (\(marks)) AND role = 'evaluate'",
+            assignments.map { .text($0) })
+        var slots: [Int64: Int64] = [:]
         for item in items {
             let aid = try item.int("algorithm_id")
-            if evaluated.contains(aid) { continue }
+            if !evaluated.contains(aid) { slots[aid, default: 0] += 1 }
+        }
+        for (aid, n) in slots.sorted(by: { $0.key < $1.key }) {
             try await tx.execute(
-                "UPDATE algorithms SET reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id = ?",
-                [.int(aid)])
+                "UPDATE algorithms SET reserved = CASE WHEN reserved > ? THEN reserved - ? ELSE 0 END WHERE id = ?",
+                [.int(n), .int(n), .int(aid)])
         }
     }
 
@@ -220,9 +236,9 @@ extension PoolStore {
         try await db.transaction { tx in
             let overdue = try await tx.query(
                 "SELECT id FROM assignments WHERE status = 'active' AND timeout_at <= ?\(tx.skipLocked)", [.double(now)])
-            for row in overdue {
-                let id = try row.string("id")
-                try await releaseSlots(tx, assignment: id)
+            let ids = try overdue.map { try $0.string("id") }
+            try await releaseSlots(tx, assignments: ids)
+            for id in ids {
                 try await tx.execute("UPDATE assignments SET status = 'expired' WHERE id = ?", [.text(id)])
             }
             return overdue.count
@@ -237,7 +253,7 @@ extension PoolStore {
                 "SELECT id FROM assignments WHERE miner = ? AND status = 'active'\(tx.forUpdate)", [.text(hotkey)])
             else { return nil }
             let id = try row.string("id")
-            try await releaseSlots(tx, assignment: id)
+            try await releaseSlots(tx, assignments: [id])
             try await tx.execute("UPDATE assignments SET status = 'abandoned', completed_at = ? WHERE id = ?",
                                  [.double(now), .text(id)])
             return id

@@ -58,6 +58,13 @@ extension PoolStore {
                     "evaluation_not_in_lease", "algorithm_id \(e.algorithmId) was not given to this lease for evaluation")
             }
 
+            // One lock order for everything a submit touches: the lease (above), then every
+            // algorithm it updates in ascending id order, before any update; then evaluations;
+            // then reputation rows in miner order (`applyPoints`).
+            let evaluated = Set(ids)
+            let rivals = try await sameHashRivals(tx, of: evaluated)
+            let locked = try await lockAlgorithms(tx, ids: evaluable.union(rivals))
+
             // Evaluations: non-finite scores are stored as invalid (NULL), never as numbers.
             var invalid = 0
             for e in submission.evaluations {
@@ -68,13 +75,15 @@ extension PoolStore {
                     INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """, [.text(assignmentId), .int(e.algorithmId), .text(hotkey), score, .int(window), .double(now)])
+            }
+            for aid in evaluated.sorted() {
                 try await tx.execute(
                     """
                     UPDATE algorithms SET eval_count = eval_count + 1,
                       reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id = ?
-                    """, [.int(e.algorithmId)])
+                    """, [.int(aid)])
             }
-            try await releaseSlots(tx, assignment: assignmentId, except: Set(ids))
+            try await releaseSlots(tx, assignments: [assignmentId], except: evaluated)
 
             // Evolutions: at most evolve_budget, normalised to the task's profile.
             var accepted: [Int64] = []
@@ -124,7 +133,8 @@ extension PoolStore {
                 [.int(Int64(submission.evaluations.count)), .int(Int64(min(evolutions.count, budget))),
                  .int(Int64(accepted.count)), .double(now), .text(hotkey)])
 
-            let reached = try await settleConsensus(tx, candidates: Array(Set(ids)).sorted(), window: window, now: now)
+            let reached = try await settleConsensus(
+                tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now)
             let response = SubmitResponse(
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, consensusReached: reached)
@@ -149,37 +159,74 @@ extension PoolStore {
         return "\(evals)|\(evos)|\(gossip)|\(s.iterations)"
     }
 
+    /// Locks `ids` in ascending id order (PostgreSQL; on SQLite the write transaction holds
+    /// the database) and returns their rows as locked. `FOR NO KEY UPDATE`, the lock an
+    /// UPDATE of non-key columns takes anyway: it does not block the foreign-key checks
+    /// (`FOR KEY SHARE`) of a concurrent lease inserting items that reference these rows,
+    /// which would otherwise close a cycle with the candidates that lease holds.
+    func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>) async throws -> [Int64: SQLRow] {
+        guard !ids.isEmpty else { return [:] }
+        let sorted = ids.sorted()
+        let marks = Array(repeating: "?", count: sorted.count).joined(separator: ",")
+        var out: [Int64: SQLRow] = [:]
+        for r in try await tx.query(
+            "SELECT * FROM algorithms WHERE id IN (\(marks)) ORDER BY id\(tx.lockForWrite)", sorted.map { .int($0) })
+        {
+            out[try r.int("id")] = r
+        }
+        return out
+    }
+
+    /// Evolutions still in evaluation that share a DSL hash with an evolution among
+    /// `candidates`: whichever of them reaches consensus changes the others' repetition
+    /// count, so they are locked together (the `dsl_hash` index; no scan).
+    func sameHashRivals(_ tx: any SQLExecutor, of candidates: Set<Int64>) async throws -> Set<Int64> {
+        guard !candidates.isEmpty else { return [] }
+        let sorted = candidates.sorted()
+        let marks = Array(repeating: "?", count: sorted.count).joined(separator: ",")
+        let rows = try await tx.query(
+            """
+            SELECT id FROM algorithms WHERE origin = 'evolution' AND status = 'in_evaluation' AND dsl_hash IN (
+              SELECT dsl_hash FROM algorithms WHERE id IN (\(marks)) AND origin = 'evolution' AND status = 'in_evaluation')
+            """, sorted.map { .int($0) })
+        return Set(try rows.map { try $0.int("id") })
+    }
+
     /// Runs the k-of-n rule on each touched candidate still in evaluation; records who
-    /// agreed, the consensus score, results/SOTA, and recomputes the window's points.
-    /// Late evaluations of an already-scored candidate are judged against its score.
-    /// Returns the ids that reached consensus now.
-    func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], window: Int64, now: Double) async throws -> [Int64] {
+    /// agreed, the consensus score, results/SOTA, and adds the events' deltas to the window
+    /// points (`applyPoints`). Late evaluations of an already-scored candidate are judged
+    /// against its score and count in the window where it reached consensus. `locked` holds
+    /// the candidates' rows as locked before this submit changed them (`evaluated` got one
+    /// more evaluation each). Returns the ids that reached consensus now.
+    func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], locked: [Int64: SQLRow], evaluated: Set<Int64>,
+                         window: Int64, now: Double) async throws -> [Int64] {
         var reached: [Int64] = []
-        var touchedWindows: Set<Int64> = []
+        var ledger = PointsLedger()
+        var settled: [SettledEvolution] = []
         for cid in candidates {
-            guard let cand = try await tx.queryOne("SELECT * FROM algorithms WHERE id = ?\(tx.forUpdate)", [.int(cid)]) else {
-                continue
-            }
+            guard let cand = locked[cid] else { continue }
             let evals = try await tx.query(
                 "SELECT evaluator, score, in_consensus FROM evaluations WHERE algorithm_id = ? ORDER BY id", [.int(cid)])
             if let fixed = try cand.optionalDouble("consensus_score") {
                 // Already scored: judge evaluations not yet judged against the fixed score.
+                let scoredIn = try cand.optionalInt("consensus_window")
                 for e in evals where e["in_consensus"] == .null {
                     let s = try e.optionalDouble("score")
                     let agree = s.map {
                         $0.isFinite && Consensus.isWithinTolerance(
                             $0, anchor: fixed, ratio: rules.toleranceRatio, epsilon: rules.toleranceEpsilon)
                     } ?? false
+                    let who = try e.string("evaluator")
                     try await tx.execute(
                         "UPDATE evaluations SET in_consensus = ? WHERE algorithm_id = ? AND evaluator = ?",
-                        [.bool(agree), .int(cid), .text(try e.string("evaluator"))])
+                        [.bool(agree), .int(cid), .text(who)])
+                    if let w = scoredIn { ledger.add(who, window: w, WindowTally.judgement(agreed: agree)) }
                 }
-                if let w = try cand.optionalInt("consensus_window") { touchedWindows.insert(w) }
                 continue
             }
             let votes = try evals.map { Vote(evaluator: try $0.string("evaluator"), score: try $0.optionalDouble("score")) }
             let outcome = Consensus.evaluate(votes, rules: rules)
-            let evalCount = Int(try cand.int("eval_count"))
+            let evalCount = Int(try cand.int("eval_count")) + (evaluated.contains(cid) ? 1 : 0)
             guard let score = outcome.score else {
                 if evalCount >= rules.candidateSlotCap {
                     try await tx.execute("UPDATE algorithms SET status = 'no_consensus' WHERE id = ?", [.int(cid)])
@@ -192,13 +239,27 @@ extension PoolStore {
                 try await tx.execute(
                     "UPDATE evaluations SET in_consensus = ? WHERE algorithm_id = ? AND evaluator = ?",
                     [.bool(agreeing.contains(who)), .int(cid), .text(who)])
+                ledger.add(who, window: window, WindowTally.judgement(agreed: agreeing.contains(who)))
             }
             let taskType = try cand.string("task_type")
             let sota = try await tx.queryOne("SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])
             let sotaBefore = try sota?.double("score")
+            let isEvolution = try cand.string("origin") == "evolution"
+            let (parentBest, localBest) = isEvolution ? try await baselineInputs(tx, candidate: cand) : (nil, nil)
             try await tx.execute(
-                "UPDATE algorithms SET status = 'scored', consensus_score = ?, consensus_window = ?, sota_before = ? WHERE id = ?",
-                [.double(score), .int(window), .from(sotaBefore), .int(cid)])
+                """
+                UPDATE algorithms SET status = 'scored', consensus_score = ?, consensus_window = ?, sota_before = ?,
+                  parent_best = ?, local_best = ? WHERE id = ?
+                """,
+                [.double(score), .int(window), .from(sotaBefore), .from(parentBest), .from(localBest), .int(cid)])
+            if isEvolution {
+                settled.append(SettledEvolution(
+                    record: EvolutionRecord(
+                        algorithmId: Int(cid), author: try cand.optionalString("author") ?? "", consensusScore: score,
+                        parentScores: parentBest.map { [$0] } ?? [], sotaBefore: sotaBefore,
+                        localPopulationBest: localBest, dslHash: try cand.string("dsl_hash")),
+                    windowCreated: try cand.int("window_created")))
+            }
             if sotaBefore.map({ score > $0 }) ?? true {
                 let result = try await tx.queryOne(
                     """
@@ -215,94 +276,9 @@ extension PoolStore {
                 }
             }
             reached.append(cid)
-            touchedWindows.insert(window)
         }
-        for w in touchedWindows.sorted() { try await recomputeWindowPoints(tx, window: w) }
+        try await tallyEvolutions(tx, settled, window: window, into: &ledger)
+        try await applyPoints(tx, ledger)
         return reached
-    }
-
-    /// Window points as a pure function of the window's judged evaluations and scored
-    /// evolutions (`WindowPoints.compute`), written over the window's reputation rows, so
-    /// re-running it never rewards anything twice.
-    func recomputeWindowPoints(_ tx: any SQLExecutor, window: Int64) async throws {
-        let judged = try await tx.query(
-            """
-            SELECT e.algorithm_id, e.evaluator, e.in_consensus FROM evaluations e
-            JOIN algorithms a ON a.id = e.algorithm_id
-            WHERE a.consensus_window = ? AND e.in_consensus IS NOT NULL
-            """, [.int(window)])
-        var agree: [Int64: [String]] = [:]
-        var disagree: [Int64: [String]] = [:]
-        for r in judged {
-            let aid = try r.int("algorithm_id")
-            if try r.bool("in_consensus") { agree[aid, default: []].append(try r.string("evaluator")) } else {
-                disagree[aid, default: []].append(try r.string("evaluator"))
-            }
-        }
-        let verdicts = Set(agree.keys).union(disagree.keys).sorted().map {
-            CandidateVerdict(candidateId: Int($0), agreeing: agree[$0] ?? [], disagreeing: disagree[$0] ?? [])
-        }
-        let evoRows = try await tx.query(
-            """
-            SELECT id, author, consensus_score, parent_ids, sota_before, source_assignment, dsl_hash FROM algorithms
-            WHERE origin = 'evolution' AND consensus_window = ?
-            """, [.int(window)])
-        // Parent scores and lease-population bests for all of the window's evolutions, in two queries.
-        var parentsOf: [Int64: [Int64]] = [:]
-        for r in evoRows {
-            parentsOf[try r.int("id")] = try r.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
-        }
-        let allParents = Set(parentsOf.values.joined())
-        var scoreOf: [Int64: Double] = [:]
-        if !allParents.isEmpty {
-            let marks = Array(repeating: "?", count: allParents.count).joined(separator: ",")
-            for r in try await tx.query(
-                "SELECT id, consensus_score FROM algorithms WHERE consensus_score IS NOT NULL AND id IN (\(marks))",
-                allParents.sorted().map { .int($0) })
-            {
-                scoreOf[try r.int("id")] = try r.double("consensus_score")
-            }
-        }
-        var localBestOf: [String: Double] = [:]
-        for r in try await tx.query(
-            """
-            SELECT i.assignment_id, MAX(a.consensus_score) AS best FROM assignment_items i
-            JOIN algorithms a ON a.id = i.algorithm_id
-            WHERE i.assignment_id IN (SELECT source_assignment FROM algorithms WHERE origin = 'evolution' AND consensus_window = ?)
-            GROUP BY i.assignment_id
-            """, [.int(window)])
-        {
-            if let best = try r.optionalDouble("best") { localBestOf[try r.string("assignment_id")] = best }
-        }
-        var evolutions: [EvolutionRecord] = []
-        for r in evoRows {
-            let id = try r.int("id")
-            evolutions.append(EvolutionRecord(
-                algorithmId: Int(id), author: try r.string("author"),
-                consensusScore: try r.optionalDouble("consensus_score"),
-                parentScores: (parentsOf[id] ?? []).compactMap { scoreOf[$0] },
-                sotaBefore: try r.optionalDouble("sota_before"),
-                localPopulationBest: try r.optionalString("source_assignment").flatMap { localBestOf[$0] },
-                dslHash: try r.string("dsl_hash")))
-        }
-        var history = RepetitionHistory()
-        if rules.repetitionPenalty > 0 {
-            for r in try await tx.query(
-                "SELECT dsl_hash, COALESCE(author, '') AS author FROM algorithms WHERE window_created < ?", [.int(window)])
-            {
-                history.authorsByHash[try r.string("dsl_hash"), default: []].insert(try r.string("author"))
-            }
-        }
-        let points = WindowPoints.compute(verdicts: verdicts, evolutions: evolutions, rules: rules, history: history)
-        try await tx.execute("DELETE FROM reputation WHERE window_number = ?", [.int(window)])
-        for (hotkey, p) in points.miners.sorted(by: { $0.key < $1.key }) {
-            try await tx.execute(
-                """
-                INSERT INTO reputation (miner, window_number, evaluator_points, evolver_points, agreements, disagreements, reward)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-                [.text(hotkey), .int(window), .double(p.evaluatorPoints), .double(p.evolverPoints),
-                 .int(Int64(p.agreements)), .int(Int64(p.disagreements)), .double(p.reward)])
-        }
     }
 }

@@ -162,7 +162,22 @@ public struct PoolStore: Sendable {
               carried_rao BIGINT NOT NULL,
               PRIMARY KEY (epoch, miner))
             """,
-        ])
+        ]),
+        // Window points kept incrementally (`WindowTally`): the counters behind each
+        // reputation row, every derived value, the baseline inputs frozen when an evolution
+        // reaches consensus, and the indexes the per-event lookups use.
+        Migration(version: 2, name: "incremental window points", portable: [
+            "ALTER TABLE reputation ADD COLUMN evolutions_considered INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE reputation ADD COLUMN repeated_evolutions INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE reputation ADD COLUMN total_improvement {{real}} NOT NULL DEFAULT 0",
+            "ALTER TABLE reputation ADD COLUMN total_points {{real}} NOT NULL DEFAULT 0",
+            "ALTER TABLE reputation ADD COLUMN in_consensus INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE reputation ADD COLUMN reward_eligible INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE algorithms ADD COLUMN parent_best {{real}}",
+            "ALTER TABLE algorithms ADD COLUMN local_best {{real}}",
+            "CREATE INDEX algorithms_hash ON algorithms (dsl_hash, origin, status)",
+            "CREATE INDEX algorithms_author_window ON algorithms (author, consensus_window, id)",
+        ]),
     ]
 
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.

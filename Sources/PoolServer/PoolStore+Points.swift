@@ -1,0 +1,185 @@
+import PoolCore
+import Store
+
+/// Window points kept incrementally: each consensus event adds its `WindowTally` deltas to
+/// the reputation rows of the miners it touches, in the transaction of the event, so a
+/// request's cost does not depend on how much history the pool holds. The stored rows equal
+/// `WindowPoints.compute` over the window with
+/// - verdicts: the window's judged evaluations (candidates whose `consensus_window` is it),
+/// - evolutions: the evolutions whose `consensus_window` is the window, valued with the
+///   baseline inputs frozen when they reached consensus (`sota_before`, `parent_best`,
+///   `local_best`; see `frozenEvolution`),
+/// - history: every algorithm created in an earlier window except the window's own
+///   evolutions (those count in id order within the window).
+struct PointsLedger {
+    struct Key: Hashable, Comparable {
+        var miner: String
+        var window: Int64
+        static func < (a: Key, b: Key) -> Bool { (a.miner, a.window) < (b.miner, b.window) }
+    }
+
+    struct Entry {
+        var counts = MinerCounters.zero
+        /// Improvements of evolutions reaching consensus now: (algorithm id, gain).
+        var gains: [(id: Int64, gain: Double)] = []
+    }
+
+    private(set) var entries: [Key: Entry] = [:]
+
+    mutating func add(_ miner: String, window: Int64, _ delta: MinerCounters) {
+        entries[Key(miner: miner, window: window), default: Entry()].counts.addCounts(delta)
+    }
+
+    mutating func addGain(_ miner: String, window: Int64, id: Int64, gain: Double) {
+        entries[Key(miner: miner, window: window), default: Entry()].gains.append((id: id, gain: gain))
+    }
+}
+
+/// An evolution that reached consensus in this transaction.
+struct SettledEvolution {
+    var record: EvolutionRecord
+    var windowCreated: Int64
+}
+
+extension PoolStore {
+    /// An evolution as `WindowPoints` sees it, from its algorithm row (baseline inputs as
+    /// frozen when it reached consensus).
+    static func frozenEvolution(_ r: SQLRow) throws -> EvolutionRecord {
+        EvolutionRecord(
+            algorithmId: Int(try r.int("id")), author: try r.optionalString("author") ?? "",
+            consensusScore: try r.optionalDouble("consensus_score"),
+            parentScores: try r.optionalDouble("parent_best").map { [$0] } ?? [],
+            sotaBefore: try r.optionalDouble("sota_before"),
+            localPopulationBest: try r.optionalDouble("local_best"),
+            dslHash: try r.string("dsl_hash"))
+    }
+
+    /// The baseline inputs of an evolution at the moment it reaches consensus: the best
+    /// finite consensus score among its parents, and the best consensus score in the lease
+    /// it came from.
+    func baselineInputs(_ tx: any SQLExecutor, candidate: SQLRow) async throws -> (parentBest: Double?, localBest: Double?) {
+        let parents = try candidate.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
+        var parentBest: Double?
+        if !parents.isEmpty {
+            let marks = Array(repeating: "?", count: parents.count).joined(separator: ",")
+            for r in try await tx.query(
+                "SELECT consensus_score FROM algorithms WHERE consensus_score IS NOT NULL AND id IN (\(marks))",
+                parents.map { .int($0) })
+            {
+                let s = try r.double("consensus_score")
+                if s.isFinite { parentBest = max(parentBest ?? s, s) }
+            }
+        }
+        var localBest: Double?
+        if let source = try candidate.optionalString("source_assignment") {
+            localBest = try await tx.queryOne(
+                """
+                SELECT MAX(a.consensus_score) AS best FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
+                WHERE i.assignment_id = ?
+                """, [.text(source)])?.optionalDouble("best")
+        }
+        return (parentBest, localBest)
+    }
+
+    /// The deltas of evolutions reaching consensus in `window` (already written with their
+    /// `consensus_window`): counted evolutions and improvements of their authors, and the
+    /// change of repeated evolutions among the evolutions sharing their DSL hashes (found
+    /// through the `dsl_hash` index; only the window's evolutions of those hashes and the
+    /// distinct earlier authors of those hashes are read).
+    func tallyEvolutions(_ tx: any SQLExecutor, _ settled: [SettledEvolution], window: Int64,
+                         into ledger: inout PointsLedger) async throws {
+        let ordered = settled.sorted { $0.record.algorithmId < $1.record.algorithmId }
+        for s in ordered {
+            ledger.add(s.record.author, window: window, WindowTally.evolution(s.record))
+            ledger.addGain(s.record.author, window: window, id: Int64(s.record.algorithmId),
+                           gain: WindowTally.improvement(of: s.record, mode: rules.baselineMode))
+        }
+        for hash in Set(ordered.map(\.record.dslHash)).sorted() {
+            let earlier = try await tx.query(
+                """
+                SELECT DISTINCT COALESCE(author, '') AS author FROM algorithms
+                WHERE dsl_hash = ? AND window_created < ?
+                  AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> ?)
+                """, [.text(hash), .int(window), .int(window)])
+            let inWindow = try await tx.query(
+                "SELECT id, author FROM algorithms WHERE dsl_hash = ? AND origin = 'evolution' AND consensus_window = ? ORDER BY id",
+                [.text(hash), .int(window)])
+            let settledHere = ordered.filter { $0.record.dslHash == hash }
+            let settledIds = Set(settledHere.map { Int64($0.record.algorithmId) })
+            var after: [(id: Int64, author: String, dslHash: String)] = []
+            for r in inWindow { after.append((try r.int("id"), try r.optionalString("author") ?? "", hash)) }
+            let before = after.filter { !settledIds.contains($0.id) }
+            let afterHistory = Set(try earlier.map { try $0.string("author") })
+            // Before this transaction, the ones created in an earlier window were history.
+            let beforeHistory = afterHistory.union(settledHere.filter { $0.windowCreated < window }.map(\.record.author))
+            let delta = WindowTally.repetitionDelta(
+                before: (ordered: before.map { (author: $0.author, dslHash: $0.dslHash) },
+                         history: RepetitionHistory(authorsByHash: [hash: beforeHistory])),
+                after: (ordered: after.map { (author: $0.author, dslHash: $0.dslHash) },
+                        history: RepetitionHistory(authorsByHash: [hash: afterHistory])),
+                scope: rules.repetitionScope)
+            for (author, d) in delta { ledger.add(author, window: window, MinerCounters(repeatedEvolutions: d)) }
+        }
+    }
+
+    /// Writes the ledger: per touched (miner, window), in miner order, one upsert adding the
+    /// counters (which locks the row), then the derived values from `MinerCounters.points`.
+    /// Improvements are appended in id order; if the author already has a later evolution
+    /// counted in the window (consensus out of id order), the author's improvement is summed
+    /// again in id order so the stored sum is exactly `compute`'s.
+    func applyPoints(_ tx: any SQLExecutor, _ ledger: PointsLedger) async throws {
+        for (key, entry) in ledger.entries.sorted(by: { $0.key < $1.key }) {
+            guard let row = try await tx.queryOne(
+                """
+                INSERT INTO reputation (miner, window_number, agreements, disagreements, evolutions_considered,
+                  repeated_evolutions, total_improvement, evaluator_points, evolver_points, total_points,
+                  in_consensus, reward_eligible, reward)
+                VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0)
+                ON CONFLICT (miner, window_number) DO UPDATE SET
+                  agreements = reputation.agreements + excluded.agreements,
+                  disagreements = reputation.disagreements + excluded.disagreements,
+                  evolutions_considered = reputation.evolutions_considered + excluded.evolutions_considered,
+                  repeated_evolutions = reputation.repeated_evolutions + excluded.repeated_evolutions
+                RETURNING agreements, disagreements, evolutions_considered, repeated_evolutions, total_improvement
+                """,
+                [.text(key.miner), .int(key.window), .int(Int64(entry.counts.agreements)),
+                 .int(Int64(entry.counts.disagreements)), .int(Int64(entry.counts.evolutionsConsidered)),
+                 .int(Int64(entry.counts.repeatedEvolutions))])
+            else { continue }
+            var counters = MinerCounters(
+                agreements: Int(try row.int("agreements")), disagreements: Int(try row.int("disagreements")),
+                evolutionsConsidered: Int(try row.int("evolutions_considered")),
+                repeatedEvolutions: Int(try row.int("repeated_evolutions")),
+                totalImprovement: try row.double("total_improvement"))
+            let gains = entry.gains.sorted { $0.id < $1.id }
+            if let first = gains.first {
+                let later = try await tx.queryOne(
+                    """
+                    SELECT COUNT(*) AS n FROM algorithms
+                    WHERE author = ? AND consensus_window = ? AND origin = 'evolution' AND id > ?
+                    """, [.text(key.miner), .int(key.window), .int(first.id)])?.int("n") ?? 0
+                if later > Int64(gains.count - 1) {
+                    counters.totalImprovement = 0
+                    for r in try await tx.query(
+                        """
+                        SELECT id, author, consensus_score, parent_best, sota_before, local_best, dsl_hash FROM algorithms
+                        WHERE author = ? AND consensus_window = ? AND origin = 'evolution' ORDER BY id
+                        """, [.text(key.miner), .int(key.window)])
+                    {
+                        counters.addImprovement(WindowTally.improvement(of: try Self.frozenEvolution(r), mode: rules.baselineMode))
+                    }
+                } else {
+                    for g in gains { counters.addImprovement(g.gain) }
+                }
+            }
+            let p = counters.points(hotkey: key.miner, rules: rules)
+            try await tx.execute(
+                """
+                UPDATE reputation SET total_improvement = ?, evaluator_points = ?, evolver_points = ?, total_points = ?,
+                  in_consensus = ?, reward_eligible = ?, reward = ? WHERE miner = ? AND window_number = ?
+                """,
+                [.double(p.totalImprovement), .double(p.evaluatorPoints), .double(p.evolverPoints), .double(p.total),
+                 .bool(p.inConsensus), .bool(p.rewardEligible), .double(p.reward), .text(key.miner), .int(key.window)])
+        }
+    }
+}
