@@ -1,13 +1,16 @@
 /// # ProcessKit
 ///
 /// Owns running untrusted commands as whole process groups: spawning through
-/// `posix_spawn` into a fresh process group with a clean signal state, applying resource
-/// limits in the child (`ulimit` in a tiny `/bin/sh` prologue: RLIMIT_CPU, RLIMIT_AS,
-/// RLIMIT_FSIZE, RLIMIT_NOFILE, no core dumps), optional network isolation through
-/// `unshare -n` (detected at run time), capped capture of stdout/stderr, and tearing a
-/// group down (SIGTERM, grace, SIGKILL) until no member is left — reaping re-parented
-/// orphans as a child subreaper on Linux so the group id really disappears.
+/// `posix_spawn` into a fresh process group with a clean signal state and no inherited file
+/// descriptors beyond the ones asked for, applying resource limits in the child (`ulimit` in
+/// a tiny `/bin/sh` prologue: RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, RLIMIT_NOFILE,
+/// RLIMIT_NPROC, no core dumps), an isolation prefix (a bubblewrap sandbox, see `Sandbox`,
+/// or `unshare -n`, detected at run time), capped capture of stdout/stderr and of extra
+/// output descriptors, and tearing a group down (SIGTERM, grace, SIGKILL) until no member
+/// is left — reaping re-parented orphans as a child subreaper on Linux so the group id
+/// really disappears.
 import CProcessShim
+import Dispatch
 import Foundation
 import Synchronization
 
@@ -67,12 +70,19 @@ public struct ResourceRLimits: Sendable, Equatable {
     public var fileSizeBytes: Int?
     /// RLIMIT_NOFILE: open file descriptors.
     public var openFiles: Int?
+    /// RLIMIT_NPROC: processes (and threads) of the child's real user id, counted by the
+    /// kernel per user (per user namespace). Only a bound when that user runs nothing else:
+    /// give the child a dedicated uid or user namespace (the bubblewrap sandbox does).
+    /// Not enforced for root.
+    public var processes: Int?
 
-    public init(cpuSeconds: Int? = nil, addressSpaceKiB: Int? = nil, fileSizeBytes: Int? = nil, openFiles: Int? = nil) {
+    public init(cpuSeconds: Int? = nil, addressSpaceKiB: Int? = nil, fileSizeBytes: Int? = nil, openFiles: Int? = nil,
+                processes: Int? = nil) {
         self.cpuSeconds = cpuSeconds
         self.addressSpaceKiB = addressSpaceKiB
         self.fileSizeBytes = fileSizeBytes
         self.openFiles = openFiles
+        self.processes = processes
     }
 
     /// The `/bin/sh` lines that apply the limits; each failure exits 125.
@@ -82,6 +92,8 @@ public struct ResourceRLimits: Sendable, Equatable {
         if let v = addressSpaceKiB { lines.append("ulimit -v \(max(1024, v)) || exit 125") }
         if let v = fileSizeBytes { lines.append("ulimit -f \(max(1, (v + 511) / 512)) || exit 125") }
         if let v = openFiles { lines.append("ulimit -n \(max(16, v)) || exit 125") }
+        // bash (and POSIX) spell RLIMIT_NPROC `-u`; dash, Debian's /bin/sh, spells it `-p`.
+        if let v = processes { lines.append("ulimit -u \(max(1, v)) 2>/dev/null || ulimit -p \(max(1, v)) || exit 125") }
         return lines
     }
 }
@@ -107,15 +119,25 @@ public struct SpawnRequest: Sendable {
     public var environment: [String: String]
     public var workingDirectory: String
     public var limits: ResourceRLimits
-    /// argv prefix that removes network access (from `NetworkIsolation.prefix`), or empty.
+    /// argv prefix that isolates the command (a `Sandbox` invocation, or
+    /// `NetworkIsolation.prefix` to remove network access), or empty. The prologue that
+    /// applies `limits` and changes to `workingDirectory` runs inside it.
     public var isolationPrefix: [String]
     public var stdout: OutputDestination
     public var stderr: OutputDestination
+    /// Further output descriptors of the child: element i is its descriptor 3 + i. Every
+    /// other descriptor of this process is closed in the child.
+    public var extraOutputs: [OutputDestination]
+    /// Input descriptors of the child (descriptor → bytes it reads from it): each a pipe
+    /// filled and closed before the child starts, so at most 64 KiB each. Use descriptors
+    /// above those of `extraOutputs`.
+    public var extraInputs: [Int32: [UInt8]]
 
     public init(command: [String], environment: [String: String], workingDirectory: String,
                 limits: ResourceRLimits = .init(), isolationPrefix: [String] = [],
                 stdout: OutputDestination = .capture(maxBytes: 1 << 20, keep: .head),
-                stderr: OutputDestination = .capture(maxBytes: 256 << 10, keep: .tail)) {
+                stderr: OutputDestination = .capture(maxBytes: 256 << 10, keep: .tail),
+                extraOutputs: [OutputDestination] = [], extraInputs: [Int32: [UInt8]] = [:]) {
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -123,6 +145,8 @@ public struct SpawnRequest: Sendable {
         self.isolationPrefix = isolationPrefix
         self.stdout = stdout
         self.stderr = stderr
+        self.extraOutputs = extraOutputs
+        self.extraInputs = extraInputs
     }
 
     /// The exit statuses the sandbox prologue itself uses.
@@ -170,22 +194,33 @@ public final class ProcessGroup: Sendable {
     public var pgid: pid_t { pid }
     private let stdoutCapture: PipeCapture?
     private let stderrCapture: PipeCapture?
+    private let extraCaptures: [PipeCapture?]
     private let status = Mutex<ExitStatus?>(nil)
 
     /// Linux: become a child subreaper once, so a group's orphans come back to us to be
     /// reaped (otherwise a non-reaping PID 1 would keep them as zombies in the group).
     public static let subreaperEnabled: Bool = evalnet_set_child_subreaper() == 0
 
-    private init(pid: pid_t, stdout: PipeCapture?, stderr: PipeCapture?) {
+    private init(pid: pid_t, stdout: PipeCapture?, stderr: PipeCapture?, extra: [PipeCapture?]) {
         self.pid = pid
         stdoutCapture = stdout
         stderrCapture = stderr
+        extraCaptures = extra
     }
 
     /// Starts `request` in a new process group.
+    ///
+    /// The `posix_spawn` happens on one long-lived thread of this process (`SpawnThread`):
+    /// Linux delivers a child's parent-death signal (`PR_SET_PDEATHSIG`, which bubblewrap's
+    /// `--die-with-parent` uses) when the *thread* that created it exits, and the threads
+    /// of Swift's concurrency pool may come and go while an evaluation runs.
     public static func spawn(_ request: SpawnRequest) throws -> ProcessGroup {
         guard !request.command.isEmpty else { throw SpawnError.emptyCommand }
         _ = subreaperEnabled
+        return try SpawnThread.shared.perform { Result { try spawnNow(request) } }.get()
+    }
+
+    private static func spawnNow(_ request: SpawnRequest) throws -> ProcessGroup {
         let argv = request.argv
 
         #if canImport(Darwin)
@@ -230,7 +265,17 @@ public final class ProcessGroup: Sendable {
             case .capture:
                 var fds: [Int32] = [-1, -1]
                 guard pipe(&fds) == 0 else { throw SpawnError.system("pipe", errno) }
-                for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                // Move both ends above the child's target descriptors (0...2 + extras), so
+                // no dup2 below can overwrite a source that a later one still needs.
+                for i in 0..<2 {
+                    let high = fcntl(fds[i], F_DUPFD_CLOEXEC, Int32(16))
+                    if high >= 0 {
+                        close(fds[i])
+                        fds[i] = high
+                    } else {
+                        _ = fcntl(fds[i], F_SETFD, FD_CLOEXEC)
+                    }
+                }
                 parentEnds.append(fds[0])
                 childEnds.append(fds[1])
                 posix_spawn_file_actions_adddup2(&actions, fds[1], target)
@@ -239,13 +284,26 @@ public final class ProcessGroup: Sendable {
         }
         let outRead: Int32?
         let errRead: Int32?
+        var extraReads: [Int32?] = []
         do {
             outRead = try route(request.stdout, to: 1)
             errRead = try route(request.stderr, to: 2)
+            for (i, destination) in request.extraOutputs.enumerated() {
+                extraReads.append(try route(destination, to: Int32(3 + i)))
+            }
+            for (target, bytes) in request.extraInputs.sorted(by: { $0.key < $1.key }) {
+                let fd = try filledPipe(bytes)
+                childEnds.append(fd)
+                posix_spawn_file_actions_adddup2(&actions, fd, target)
+            }
         } catch {
             closeAll()
             throw error
         }
+        // Nothing else of this process reaches the child (descriptors a parent process
+        // left without FD_CLOEXEC would otherwise pass through into a sandbox).
+        let lowestClosed = max(Int32(3 + request.extraOutputs.count), (request.extraInputs.keys.max() ?? 0) + 1)
+        SpawnFileActions.closeFrom(&actions, lowestClosed)
 
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cEnv: [UnsafeMutablePointer<CChar>?] = request.environment.sorted { $0.key < $1.key }
@@ -272,7 +330,8 @@ public final class ProcessGroup: Sendable {
             c.start()
             return c
         }
-        return ProcessGroup(pid: pid, stdout: capture(outRead, request.stdout), stderr: capture(errRead, request.stderr))
+        return ProcessGroup(pid: pid, stdout: capture(outRead, request.stdout), stderr: capture(errRead, request.stderr),
+                            extra: zip(extraReads, request.extraOutputs).map { capture($0, $1) })
     }
 
     /// The exit status once the leader has been reaped by `terminate`.
@@ -375,11 +434,41 @@ public final class ProcessGroup: Sendable {
         return .signaled(low)
     }
 
+    /// Reaps `child`, a process that is not in this group but may have been re-parented to
+    /// this process (the subreaper) — e.g. a sandbox's namespace init, which its launcher
+    /// does not always reap before exiting. Polls (without blocking a thread) until it is
+    /// reaped, is not our child (`ECHILD`: someone else reaped it) or `timeout` passes;
+    /// never signals it. Returns true unless it is still our running child at the end.
+    @discardableResult
+    public static func reapChild(_ child: pid_t, timeout: Duration = .seconds(5)) async -> Bool {
+        guard child > 0 else { return true }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var raw: Int32 = 0
+            let r = waitpid(child, &raw, WNOHANG)
+            if r == child { return true }
+            if r < 0 {
+                if errno == EINTR { continue }
+                return true
+            }
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// Waits up to `timeout` for the output pipes to reach end-of-file (after the group
-    /// is gone they do at once), then returns what was captured.
+    /// is gone they do at once), then returns what was captured (`extra`: the
+    /// `extraOutputs`, in order; empty for those not captured).
     /// Not cancelled by the calling task.
     public func collectOutput(timeout: Duration = .seconds(2)) async -> (stdout: CapturedOutput, stderr: CapturedOutput) {
-        let captures = [stdoutCapture, stderrCapture].compactMap { $0 }
+        let all = await collectAllOutput(timeout: timeout)
+        return (all.stdout, all.stderr)
+    }
+
+    public func collectAllOutput(timeout: Duration = .seconds(2)) async
+        -> (stdout: CapturedOutput, stderr: CapturedOutput, extra: [CapturedOutput])
+    {
+        let captures = ([stdoutCapture, stderrCapture] + extraCaptures).compactMap { $0 }
         await Task.detached {
             let deadline = ContinuousClock.now + timeout
             for capture in captures {
@@ -392,7 +481,108 @@ public final class ProcessGroup: Sendable {
                 }
             }
         }.value
-        return (stdoutCapture?.snapshot() ?? CapturedOutput(), stderrCapture?.snapshot() ?? CapturedOutput())
+        return (stdoutCapture?.snapshot() ?? CapturedOutput(), stderrCapture?.snapshot() ?? CapturedOutput(),
+                extraCaptures.map { $0?.snapshot() ?? CapturedOutput() })
+    }
+}
+
+/// The read end (moved above 15, FD_CLOEXEC) of a pipe holding `bytes`, its write end closed.
+func filledPipe(_ bytes: [UInt8]) throws -> Int32 {
+    // More than a pipe holds would block here.
+    guard bytes.count <= 65536 else { throw SpawnError.system("input of \(bytes.count) bytes", E2BIG) }
+    var fds: [Int32] = [-1, -1]
+    guard pipe(&fds) == 0 else { throw SpawnError.system("pipe", errno) }
+    defer { close(fds[1]) }
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else {
+            let err = errno
+            close(fds[0])
+            throw SpawnError.system("write to an input pipe", err)
+        }
+        offset += n
+    }
+    let high = fcntl(fds[0], F_DUPFD_CLOEXEC, Int32(16))
+    if high >= 0 {
+        close(fds[0])
+        return high
+    }
+    _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+    return fds[0]
+}
+
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+), looked up at run time: the
+/// Swift Glibc module does not import it. Where it is missing nothing is added.
+enum SpawnFileActions {
+    #if os(Linux)
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    static let addCloseFrom: AddCloseFrom? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np") else {
+            return nil
+        }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
+    static func closeFrom(_ actions: inout posix_spawn_file_actions_t, _ lowest: Int32) {
+        _ = addCloseFrom?(&actions, lowest)
+    }
+    #else
+    static func closeFrom(_ actions: inout posix_spawn_file_actions_t?, _ lowest: Int32) {}
+    #endif
+
+    /// Whether descriptors beyond the requested ones are closed in children.
+    static var closesInheritedDescriptors: Bool {
+        #if os(Linux)
+        return addCloseFrom != nil
+        #else
+        return false
+        #endif
+    }
+}
+
+/// One thread that lives as long as the process and performs every `posix_spawn` (see
+/// `ProcessGroup.spawn`).
+final class SpawnThread: Sendable {
+    static let shared = SpawnThread()
+
+    private let queue = Mutex<[@Sendable () -> Void]>([])
+    private let wake = DispatchSemaphore(value: 0)
+
+    private init() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "evalnet-spawn"
+        thread.start()
+    }
+
+    private func loop() -> Never {
+        while true {
+            wake.wait()
+            let work = queue.withLock { q in
+                let w = q
+                q.removeAll()
+                return w
+            }
+            for item in work { item() }
+        }
+    }
+
+    /// Runs `body` on the spawn thread and waits for its result (a short, blocking call).
+    func perform<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<T?>(nil)
+        queue.withLock { $0.append {
+            let value = body()
+            result.withLock { $0 = value }
+            done.signal()
+        } }
+        wake.signal()
+        done.wait()
+        return result.withLock { value in
+            guard let v = value else { preconditionFailure("spawn thread returned no result") }
+            return v
+        }
     }
 }
 

@@ -70,6 +70,8 @@ public struct RunResult: Sendable {
     public var status: ExitStatus
     public var stdout: CapturedOutput
     public var stderr: CapturedOutput
+    /// What the request's `extraOutputs` captured, in order.
+    public var extra: [CapturedOutput]
     public var pgid: pid_t
     /// True when no member of the group existed any more after teardown.
     public var groupGone: Bool
@@ -87,8 +89,8 @@ extension ProcessGroup {
         let exited = await group.waitForLeader(until: start + timeout)
         let end: RunEnd = exited ? .exited : (Task.isCancelled ? .cancelled : .timedOut)
         let (status, gone) = await group.terminate(grace: grace)
-        let output = await group.collectOutput()
-        return RunResult(end: end, status: status, stdout: output.stdout, stderr: output.stderr,
+        let output = await group.collectAllOutput()
+        return RunResult(end: end, status: status, stdout: output.stdout, stderr: output.stderr, extra: output.extra,
                          pgid: group.pgid, groupGone: gone, elapsed: ContinuousClock.now - start)
     }
 }
