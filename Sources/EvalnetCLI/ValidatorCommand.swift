@@ -21,6 +21,9 @@ struct ValidatorCommand: AsyncParsableCommand {
             var logger = Logger(label: "evalnet.validator")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             let keypair = try cfg.loadKeypair()
+            // Which isolation evaluators get, before anything else happens (runValidator stops
+            // here when the local executor's sandbox is required but unavailable).
+            FileHandle.standardOutput.write(Data("evalnet validator: \(cfg.isolationReport().summary)\n".utf8))
             try await runValidator(config: cfg, keypair: keypair, logger: logger)
         }
     }

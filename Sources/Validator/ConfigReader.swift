@@ -195,8 +195,13 @@ struct ConfigReader {
         return s
     }
 
-    mutating func stringArray(_ key: String) -> [String]? {
+    /// An array of strings; from the environment, one string split at `environmentSeparator`
+    /// (when given; empty parts dropped).
+    mutating func stringArray(_ key: String, environmentSeparator: Character? = nil) -> [String]? {
         guard let e = raw(key) else { return nil }
+        if e.fromEnvironment, let separator = environmentSeparator, case let .string(s) = e.value {
+            return s.split(separator: separator).map(String.init)
+        }
         if case let .array(items) = e.value {
             var out: [String] = []
             for item in items {

@@ -243,8 +243,20 @@ public struct ValidatorService: Service {
     }
 }
 
+/// Why `runValidator` did not start.
+public enum ValidatorStartError: Error, CustomStringConvertible, Sendable {
+    case isolationUnavailable(String)
+
+    public var description: String {
+        switch self {
+        case let .isolationUnavailable(why): return "the validator will not evaluate jobs: \(why)"
+        }
+    }
+}
+
 /// Builds the validator from its configuration (executor, checkouts, quota, job manager) and
-/// runs it until SIGINT/SIGTERM or `stopper.stop()`.
+/// runs it until SIGINT/SIGTERM or `stopper.stop()`. Throws `ValidatorStartError` instead of
+/// starting when the local executor's sandbox is required but does not work on this host.
 public func runValidator(config: ValidatorConfig, keypair: SR25519Keypair, logger: Logger,
                          stopper: ServiceStopper = ServiceStopper(),
                          onStart: (@Sendable (JobManager) async -> Void)? = nil) async throws {
@@ -254,6 +266,19 @@ public func runValidator(config: ValidatorConfig, keypair: SR25519Keypair, logge
     let quota = CVMQuotaManager(capacity: config.resourceLimits, parameters: config.quota)
     let challenges = ChallengeManager(cacheDirectory: config.challengeCacheDirectory, logger: logger)
     let executor = config.makeExecutor(logger: logger)
+    if let local = executor as? LocalExecutor {
+        let isolation = local.isolation
+        if let refusal = isolation.refusal {
+            logger.error("local executor refuses evaluations", metadata: ["reason": "\(refusal)"])
+            // A required sandbox (or network isolation) that this host cannot give: claim
+            // nothing rather than fail every job.
+            if config.sandboxMode == .required { throw ValidatorStartError.isolationUnavailable(refusal) }
+        } else if isolation.sandboxed {
+            logger.info("evaluator isolation", metadata: ["isolation": "\(isolation.summary)"])
+        } else {
+            logger.warning("evaluator isolation", metadata: ["isolation": "\(isolation.summary)"])
+        }
+    }
     let manager = JobManager(client: client, challenges: challenges, quota: quota, executor: executor, config: config,
                              logger: logger)
     logger.info("validator starting", metadata: [

@@ -30,6 +30,12 @@ public struct ValidatorConfig: Sendable, Equatable {
     /// Jobs of one challenge evaluated at the same time.
     public var perChallengeConcurrency: Int
     public var network: NetworkPolicy
+    /// `[sandbox] mode`: whether evaluators of the local executor run in bubblewrap.
+    public var sandboxMode: SandboxMode
+    /// `[sandbox] max_processes`: processes (and threads) of one evaluation.
+    public var sandboxMaxProcesses: Int
+    /// `[sandbox] read_only_paths`: extra host paths the sandbox shows read-only.
+    public var sandboxReadOnlyPaths: [String]
     public var maxStdoutBytes: Int
     public var maxStderrBytes: Int
     public var keepWorkDirs: Bool
@@ -54,6 +60,9 @@ public struct ValidatorConfig: Sendable, Equatable {
         claimBatch = 4
         perChallengeConcurrency = 2
         network = .auto
+        sandboxMode = .required
+        sandboxMaxProcesses = 256
+        sandboxReadOnlyPaths = []
         maxStdoutBytes = 1 << 20
         maxStderrBytes = 64 << 10
         keepWorkDirs = false
@@ -74,7 +83,7 @@ public struct ValidatorConfig: Sendable, Equatable {
         "resource_limits.cpu_cores", "resource_limits.memory_mb", "resource_limits.disk_mb", "resource_limits.gpu_count",
         "jobs.timeout_s", "jobs.max_concurrent", "jobs.claim_batch", "jobs.per_challenge_concurrency",
         "local_executor.network", "local_executor.max_stdout_bytes", "local_executor.max_stderr_bytes",
-        "local_executor.keep_work_dirs",
+        "local_executor.keep_work_dirs", "sandbox.mode", "sandbox.max_processes", "sandbox.read_only_paths",
         "dstack.image", "dstack.host_address", "dstack.boot_timeout_s",
         "quota.alpha", "quota.demand_weight", "quota.min_floor", "quota.decay", "quota.recompute_interval_s",
     ]
@@ -137,6 +146,11 @@ public struct ValidatorConfig: Sendable, Equatable {
         if let v = r.choice("local_executor.network", NetworkPolicy.allCases.map(\.rawValue)), let p = NetworkPolicy(rawValue: v) {
             c.network = p
         }
+        if let v = r.choice("sandbox.mode", SandboxMode.allCases.map(\.rawValue)), let m = SandboxMode(rawValue: v) {
+            c.sandboxMode = m
+        }
+        if let v = r.int("sandbox.max_processes", range: 8...65536) { c.sandboxMaxProcesses = v }
+        if let v = r.stringArray("sandbox.read_only_paths", environmentSeparator: ":") { c.sandboxReadOnlyPaths = v }
         if let v = r.int("local_executor.max_stdout_bytes", range: 1024...(64 << 20)) { c.maxStdoutBytes = v }
         if let v = r.int("local_executor.max_stderr_bytes", range: 1024...(64 << 20)) { c.maxStderrBytes = v }
         if let v = r.bool("local_executor.keep_work_dirs") { c.keepWorkDirs = v }
@@ -148,6 +162,11 @@ public struct ValidatorConfig: Sendable, Equatable {
         if let v = r.double("quota.min_floor", range: 0...1) { c.quota.minFloor = v }
         if let v = r.double("quota.decay", range: 0...1) { c.quota.decay = v }
         if let v = r.double("quota.recompute_interval_s", range: 0.1...3600) { c.quotaRecomputeIntervalSeconds = v }
+        if let e = r.entries["sandbox.read_only_paths"] {
+            for problem in readOnlyPathProblems(c.sandboxReadOnlyPaths, keyFile: c.keyFile, workDir: c.workDir) {
+                r.fail("sandbox.read_only_paths", e, problem)
+            }
+        }
         for (key, origin) in r.unknownKeys() {
             let hint = suggestion(for: key)
             r.problems.append("\(key) (\(origin)): unknown key" + (hint.map { "; did you mean \($0)?" } ?? ""))
@@ -182,6 +201,39 @@ public struct ValidatorConfig: Sendable, Equatable {
         return x.isEmpty ? y.count : row[y.count]
     }
 
+    /// Paths inside the sandbox that the executor itself provides.
+    static let sandboxReservedPaths = ["/job", "/challenge", "/.evalnet", "/tmp", "/proc", "/dev", "/etc/passwd", "/etc/group",
+                                       "/etc/hosts"]
+
+    /// Why each of `paths` may not be bound into the sandbox: not absolute, the root, a place
+    /// the sandbox provides itself, or one that would show the key file or the work directory
+    /// (challenge checkouts, other jobs).
+    static func readOnlyPathProblems(_ paths: [String], keyFile: String, workDir: String) -> [String] {
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ p: String) -> String {
+            URL(fileURLWithPath: p, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+        }
+        func inside(_ p: String, _ dir: String) -> Bool { p == dir || dir == "/" || p.hasPrefix(dir + "/") }
+        var problems: [String] = []
+        for raw in paths {
+            guard raw.hasPrefix("/") else {
+                problems.append("\"\(raw)\" is not an absolute path")
+                continue
+            }
+            let p = URL(fileURLWithPath: raw).standardizedFileURL.path
+            if p == "/" {
+                problems.append("\"/\" would show the whole host")
+            } else if let reserved = sandboxReservedPaths.first(where: { inside($0, p) || inside(p, $0) }) {
+                problems.append("\"\(raw)\" collides with \(reserved), which the sandbox provides itself")
+            } else if inside(absolute(keyFile), p) {
+                problems.append("\"\(raw)\" would show the validator's key file \(keyFile)")
+            } else if inside(absolute(workDir), p) || inside(p, absolute(workDir)) {
+                problems.append("\"\(raw)\" would show the validator's work_dir (challenge checkouts, other jobs)")
+            }
+        }
+        return problems
+    }
+
     private static func url(_ r: inout ConfigReader, _ key: String) -> String? {
         guard let s = r.string(key), let e = r.entries[key] else { return nil }
         guard let u = URL(string: s), let scheme = u.scheme?.lowercased(), ["http", "https"].contains(scheme),
@@ -199,8 +251,9 @@ public struct ValidatorConfig: Sendable, Equatable {
     public var jobsDirectory: URL { URL(fileURLWithPath: workDir).appendingPathComponent("jobs") }
 
     public var localExecutorOptions: LocalExecutorOptions {
-        LocalExecutorOptions(workRoot: jobsDirectory, network: network, maxStdoutBytes: maxStdoutBytes,
-                             maxStderrBytes: maxStderrBytes, keepWorkDirs: keepWorkDirs)
+        LocalExecutorOptions(workRoot: jobsDirectory, network: network, sandbox: sandboxMode,
+                             maxProcesses: sandboxMaxProcesses, readOnlyPaths: sandboxReadOnlyPaths,
+                             maxStdoutBytes: maxStdoutBytes, maxStderrBytes: maxStderrBytes, keepWorkDirs: keepWorkDirs)
     }
 
     public var dstackExecutorOptions: DstackExecutorOptions? {
@@ -214,6 +267,16 @@ public struct ValidatorConfig: Sendable, Equatable {
     public func makeExecutor(logger: Logger) -> any Executor {
         if let options = dstackExecutorOptions { return DstackExecutor(options: options, logger: logger) }
         return LocalExecutor(options: localExecutorOptions, logger: logger)
+    }
+
+    /// One line for the operator on how jobs will be isolated (printed at start), and the
+    /// reason jobs would be refused, if any (local executor only).
+    public func isolationReport() -> (summary: String, refusal: String?) {
+        if let options = dstackExecutorOptions {
+            return ("executor dstack (\(options.vmmURL)): each job in its own VM", nil)
+        }
+        let isolation = LocalExecutor(options: localExecutorOptions).isolation
+        return ("executor local: " + isolation.summary, isolation.refusal)
     }
 
     public func loadKeypair() throws -> SR25519Keypair {

@@ -118,6 +118,59 @@ struct ConfigTests {
         #expect(ValidatorConfig.environmentName(for: "jobs.timeout_s") == "EVALNET_VALIDATOR_JOBS_TIMEOUT_S")
     }
 
+    @Test("[sandbox]: mode (default required), max_processes, read_only_paths; environment; unsafe paths refused")
+    func sandbox() throws {
+        let d = try ValidatorConfig.parse(toml: "")
+        #expect(d.sandboxMode == .required)
+        #expect(d.localExecutorOptions.sandbox == .required)
+        #expect(d.sandboxMaxProcesses == 256)
+        let c = try ValidatorConfig.parse(toml: """
+            key_file = "/srv/evalnet/hotkey.json"
+            work_dir = "/srv/evalnet/data"
+            [sandbox]
+            mode = "auto"
+            max_processes = 512
+            read_only_paths = ["/opt/swift", "/srv/models"]
+            """)
+        #expect(c.sandboxMode == .auto)
+        #expect(c.localExecutorOptions.maxProcesses == 512)
+        #expect(c.localExecutorOptions.readOnlyPaths == ["/opt/swift", "/srv/models"])
+        let e = try ValidatorConfig.parse(toml: "", environment: [
+            "EVALNET_VALIDATOR_SANDBOX_MODE": "off", "EVALNET_VALIDATOR_SANDBOX_READ_ONLY_PATHS": "/opt/a:/opt/b",
+        ])
+        #expect(e.sandboxMode == .off)
+        #expect(e.sandboxReadOnlyPaths == ["/opt/a", "/opt/b"])
+        let p = problems("""
+            key_file = "/srv/evalnet/keys/hotkey.json"
+            work_dir = "/srv/evalnet/data"
+            [sandbox]
+            mode = "maybe"
+            max_processes = 2
+            read_only_paths = ["relative", "/", "/srv/evalnet/keys", "/srv", "/srv/evalnet/data/challenges", "/tmp/x", "/etc"]
+            """)
+        #expect(p.contains { $0.contains("sandbox.mode") && $0.contains("\"maybe\" is not one of") })
+        #expect(p.contains { $0.contains("sandbox.max_processes") && $0.contains("out of range") })
+        #expect(p.contains { $0.contains("\"relative\" is not an absolute path") })
+        #expect(p.contains { $0.contains("\"/\" would show the whole host") })
+        #expect(p.contains { $0.contains("\"/srv/evalnet/keys\" would show the validator's key file") })
+        #expect(p.contains { $0.contains("\"/srv\" would show the validator's key file") })
+        #expect(p.contains { $0.contains("\"/srv/evalnet/data/challenges\" would show the validator's work_dir") })
+        #expect(p.contains { $0.contains("\"/tmp/x\" collides with /tmp") })
+        #expect(p.contains { $0.contains("\"/etc\" collides with /etc/passwd") })
+        #expect(p.count == 9, "\(p)")
+    }
+
+    @Test("the isolation report names the executor and, for the local one, the sandbox")
+    func isolationReport() throws {
+        var c = try ValidatorConfig.parse(toml: "")
+        c.sandboxMode = .off
+        let off = c.isolationReport()
+        #expect(off.summary.hasPrefix("executor local: WARNING: NO SANDBOX"))
+        #expect(off.refusal == nil)
+        c.dstackVMMURL = "http://127.0.0.1:8090"
+        #expect(c.isolationReport().summary.hasPrefix("executor dstack"))
+    }
+
     @Test("unknown keys are reported with a hint")
     func unknownKeys() {
         let p = problems("platform_api_ur = \"http://x\"\n[jobs]\ntimeout = 5\n[resources]\ncpu_cores = 2\n")

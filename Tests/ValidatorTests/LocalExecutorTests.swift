@@ -8,6 +8,33 @@ import Testing
 import Glibc
 #endif
 
+/// Host processes whose argv is exactly `argv` (zombies, whose command line is empty, are
+/// not counted: they run nothing).
+func processes(commandLine argv: [String]) -> [pid_t] {
+    let wanted = Array(argv.joined(separator: "\0").utf8) + [0]
+    return hostProcesses().filter { $0.1 == wanted }.map(\.0)
+}
+
+/// Host processes whose command line contains `text` (arguments joined by spaces).
+func processes(containing text: String) -> [pid_t] {
+    hostProcesses().filter { String(decoding: $0.1.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text) }.map(\.0)
+}
+
+/// (pid, raw /proc/<pid>/cmdline) of every process but this one.
+func hostProcesses() -> [(pid_t, [UInt8])] {
+    let me = getpid()
+    return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+        let data = readWholeFile("/proc/\(entry)/cmdline")
+        guard let pid = pid_t(entry), pid != me, !data.isEmpty else { return nil }
+        return (pid, data)
+    }
+}
+
+/// A `sleep` argument no other test uses (a number of seconds, so `sleep` accepts it).
+func uniqueSleepArgument() -> String {
+    "600.\(UInt32.random(in: 100_000...999_999))\(UInt32.random(in: 100_000...999_999))"
+}
+
 /// The process group `pgid` no longer exists (kill(-pgid, 0) fails with ESRCH).
 func groupIsGone(_ pgid: pid_t) -> Bool {
     kill(-pgid, 0) == -1 && errno == ESRCH
@@ -88,6 +115,37 @@ struct ProcessKitTests {
         #expect(lines.prefix(3) == ["7", "200000", "64"])
         #expect(lines.last.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path } == tmp.url.resolvingSymlinksInPath().path)
     }
+
+    @Test("extra outputs are the child's descriptors 3, 4, …; no other descriptor of this process is inherited")
+    func extraOutputs() async throws {
+        let tmp = try TempDir("pk")
+        defer { tmp.cleanup() }
+        // An inheritable descriptor (no FD_CLOEXEC), as a careless parent might leave one.
+        let raw = open("/dev/null", O_RDONLY)
+        let inheritable = fcntl(raw, F_DUPFD, Int32(200))
+        close(raw)
+        defer { close(inheritable) }
+        #expect(inheritable >= 200)
+        let r = try await ProcessGroup.run(SpawnRequest(
+            command: ["/bin/sh", "-c", "echo three >&3; echo four >&4; ls /proc/self/fd"], environment: ["PATH": "/usr/bin:/bin"],
+            workingDirectory: tmp.path, extraOutputs: [.capture(maxBytes: 100, keep: .head), .capture(maxBytes: 100, keep: .head)]),
+            timeout: .seconds(30))
+        #expect(r.extra.map(\.text) == ["three\n", "four\n"])
+        let fds = r.stdout.text.split(separator: "\n").compactMap { Int32($0) }
+        #expect(fds.contains(4))
+        #expect(!fds.contains(inheritable), "\(fds)")
+    }
+
+    @Test("the process limit (RLIMIT_NPROC) is applied in the child")
+    func processLimit() async throws {
+        let tmp = try TempDir("pk")
+        defer { tmp.cleanup() }
+        let r = try await ProcessGroup.run(SpawnRequest(
+            command: ["python3", "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_NPROC)[0])"],
+            environment: ["PATH": "/usr/bin:/bin"], workingDirectory: tmp.path, limits: ResourceRLimits(processes: 4321)),
+            timeout: .seconds(30))
+        #expect(r.stdout.text == "4321\n", "\(r.stderr.text)")
+    }
 }
 
 @Suite("LocalExecutor")
@@ -140,19 +198,17 @@ struct LocalExecutorTests {
         #expect(o.error?.contains("at most 10") == true)
     }
 
-    @Test("evaluator timeout: error \"timeout\" and the process group is gone")
+    @Test("evaluator timeout: error \"timeout\" and nothing it started is left")
     func timeout() async throws {
         let tmp = try TempDir("le")
         defer { tmp.cleanup() }
-        let pidFile = tmp.sub("pid")
-        let challenge = adHocChallenge(tmp.url, command: ["/bin/sh", "-c", "echo $$ > \"$PIDFILE\"; sleep 60 & sleep 60"],
-                                       env: ["PIDFILE": pidFile.path])
+        let marker = uniqueSleepArgument()
+        let challenge = adHocChallenge(tmp.url, command: ["/bin/sh", "-c", "sleep \(marker) & sleep \(marker)"])
         let o = await executor(tmp).execute(job: job(timeout: 1), challenge: challenge)
         #expect(o.status == .timeout)
         #expect(o.error == "timeout")
         #expect(o.score == nil)
-        let pgid = try #require(readPid(pidFile))
-        #expect(groupIsGone(pgid))
+        #expect(processes(commandLine: ["sleep", marker]).isEmpty)
     }
 
     @Test("the declaration's own timeout applies when smaller than the job's")
@@ -245,25 +301,22 @@ struct LocalExecutorTests {
         #expect(o.error?.contains("MemoryError") == true, "\(o)")
     }
 
-    @Test("cancellation mid-run stops promptly and the group is gone")
+    @Test("cancellation mid-run stops promptly and nothing it started is left")
     func cancellation() async throws {
         let tmp = try TempDir("le")
         defer { tmp.cleanup() }
-        let pidFile = tmp.sub("pid")
-        let challenge = adHocChallenge(tmp.url, command: ["/bin/sh", "-c", "echo $$ > \"$PIDFILE\"; sleep 60 & sleep 60"],
-                                       env: ["PIDFILE": pidFile.path])
+        let marker = uniqueSleepArgument()
+        let challenge = adHocChallenge(tmp.url, command: ["/bin/sh", "-c", "sleep \(marker) & sleep \(marker)"])
         let exec = executor(tmp)
         let task = Task { await exec.execute(job: job(timeout: 120), challenge: challenge) }
-        #expect(await eventually { readPid(pidFile) != nil })
-        let pgid = try #require(readPid(pidFile))
-        #expect(!groupIsGone(pgid))
+        #expect(await eventually { processes(commandLine: ["sleep", marker]).count == 2 })
         let cancelledAt = ContinuousClock.now
         task.cancel()
         let o = await task.value
         #expect(o.status == .cancelled)
         #expect(o.error == "cancelled")
         #expect(ContinuousClock.now - cancelledAt < .seconds(20))
-        #expect(groupIsGone(pgid))
+        #expect(processes(commandLine: ["sleep", marker]).isEmpty)
     }
 
     @Test("no network for the evaluator when the host allows unshare -n")
