@@ -155,7 +155,7 @@ public struct LocalExecutor: Executor {
         } else if options.network == .required && !networkIsolated {
             refusal = "network isolation is required but unavailable on this host (unshare -n refused)"
         }
-        let network = networkIsolated ? "no network (empty network namespace)"
+        let network = networkIsolated ? (sandboxed ? "no network (empty network namespace)" : "no network (unshare -n)")
             : options.network == .off ? "host network (network = \"off\")" : "NETWORK AVAILABLE (unshare -n refused)"
         let summary: String
         if let refusal {

@@ -36,6 +36,8 @@ public struct ValidatorConfig: Sendable, Equatable {
     public var sandboxMaxProcesses: Int
     /// `[sandbox] read_only_paths`: extra host paths the sandbox shows read-only.
     public var sandboxReadOnlyPaths: [String]
+    /// The `bwrap` to use; `nil` → found on `PATH` (not a config key: for embedding and tests).
+    public var sandboxBubblewrapPath: String?
     public var maxStdoutBytes: Int
     public var maxStderrBytes: Int
     public var keepWorkDirs: Bool
@@ -63,6 +65,7 @@ public struct ValidatorConfig: Sendable, Equatable {
         sandboxMode = .required
         sandboxMaxProcesses = 256
         sandboxReadOnlyPaths = []
+        sandboxBubblewrapPath = nil
         maxStdoutBytes = 1 << 20
         maxStderrBytes = 64 << 10
         keepWorkDirs = false
@@ -253,6 +256,7 @@ public struct ValidatorConfig: Sendable, Equatable {
     public var localExecutorOptions: LocalExecutorOptions {
         LocalExecutorOptions(workRoot: jobsDirectory, network: network, sandbox: sandboxMode,
                              maxProcesses: sandboxMaxProcesses, readOnlyPaths: sandboxReadOnlyPaths,
+                             bubblewrapPath: sandboxBubblewrapPath,
                              maxStdoutBytes: maxStdoutBytes, maxStderrBytes: maxStderrBytes, keepWorkDirs: keepWorkDirs)
     }
 

@@ -1,5 +1,8 @@
 import Foundation
+import Hotkeys
+import Logging
 import ProcessKit
+import ServiceKit
 import Testing
 @testable import Validator
 
@@ -273,6 +276,28 @@ struct SandboxTests {
             "/bin/sh", "-c", "\(evalnet) --help >/dev/null && echo '{\"score\": 1}'",
         ]))
         #expect(o.status == .completed, "\(o)")
+    }
+
+    @Test("a validator whose required sandbox does not work refuses to start; with mode auto it starts")
+    func validatorRefusesToStart() async throws {
+        let tmp = try TempDir("sandbox")
+        defer { tmp.cleanup() }
+        var config = ValidatorConfig()
+        config.workDir = tmp.sub("validator").path
+        config.platformAPIURL = "http://127.0.0.1:9"
+        config.sandboxBubblewrapPath = "/nonexistent/bwrap"
+        #expect(config.isolationReport().refusal?.contains("/nonexistent/bwrap") == true)
+        #expect(config.isolationReport().summary.hasPrefix("executor local: REFUSING evaluations"))
+        let logger = Logger(label: "test")
+        await #expect(throws: ValidatorStartError.self) {
+            try await runValidator(config: config, keypair: SR25519Keypair.generate(), logger: logger)
+        }
+        config.sandboxMode = .auto
+        #expect(config.isolationReport().refusal == nil)
+        let stopper = ServiceStopper()
+        let started = Task { try await runValidator(config: config, keypair: SR25519Keypair.generate(), logger: logger,
+                                                    stopper: stopper, onStart: { _ in await stopper.stop() }) }
+        try await started.value
     }
 
     @Test("the wrapper's report line is parsed strictly")
