@@ -283,11 +283,7 @@ struct PlatformAuth: Sendable {
 
     /// The socket path served over plain HTTP: the same checks, and the signature used up.
     func socketValidator(_ request: Request, pathHotkey: String) async throws {
-        let verified = try await verifySocket(request, pathHotkey: pathHotkey)
-        do { try await signed.consume(verified) } catch let error as StoreError {
-            throw APIError(.serviceUnavailable, "auth_unavailable", "Cannot check the request signature right now (\(error))",
-                           retryAfterSeconds: 1)
-        }
+        try await signed.use(try await verifySocket(request, pathHotkey: pathHotkey))
     }
 
     static func since(_ request: Request) throws -> Int64? {
@@ -489,7 +485,7 @@ public func makePlatformSocketRouter(store: PlatformStore, hub: EventHub, config
             let hotkey = try context.parameters.require("hotkey")
             let verified = try await auth.verifySocket(request, pathHotkey: hotkey)
             _ = try PlatformAuth.since(request)
-            try await auth.signed.consume(verified)
+            try await auth.signed.use(verified)
             return .upgrade([:])
         } catch {
             await context.channel.refuse(APIError.from(error))

@@ -53,16 +53,20 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 }
 
 extension APIError {
-    /// The answer for any error outside a route handler, mapped as `JSONErrorMiddleware`
-    /// maps handler errors: an `APIError` as is, an `AuthFailure` as 401, a database that
-    /// cannot be reached as 503, anything else as 500.
+    /// The HTTP answer for an error that escapes a handler (or a WebSocket upgrade check):
+    /// an `APIError` as is, an `AuthFailure` as 401 with its code, a NUL in text as 422, a
+    /// write conflict that outlived its retries as 503 with Retry-After, a cancelled request
+    /// (shutdown) as 503, anything else as a 500 that tells nothing of the cause.
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let api as APIError: return api
         case let failure as AuthFailure: return APIError(.unauthorized, failure.code, failure.description)
-        case is StoreError, is CancellationError:
-            return APIError(.serviceUnavailable, "unavailable", "The service cannot answer right now; retry shortly",
+        case StoreError.invalidText:
+            return .unprocessable("invalid_text", "Text in the request (path, query or body) must not contain a NUL character")
+        case StoreError.conflict:
+            return APIError(.serviceUnavailable, "write_conflict", "The database is busy with conflicting writes; retry the same request",
                             retryAfterSeconds: 1)
+        case is CancellationError: return APIError(.serviceUnavailable, "cancelled", "The server is shutting down")
         default: return APIError(.internalServerError, "internal_error", "Internal server error")
         }
     }
@@ -124,25 +128,14 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let detail = error.body ?? (error.status == .notFound
                 ? "No route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             throw APIError(error.status, code, detail)
-        } catch let error as AuthFailure {
-            throw APIError(.unauthorized, error.code, error.description)
-        } catch let error as StoreError {
-            switch error {
-            case .invalidText:
-                throw APIError.unprocessable("invalid_text", "Text in the request (path, query or body) must not contain a NUL character")
-            case .conflict:
-                context.logger.warning("write conflict after retries", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-                throw APIError(.serviceUnavailable, "write_conflict", "The database is busy with conflicting writes; retry the same request",
-                               retryAfterSeconds: 1)
-            default:
-                context.logger.error("database error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-                throw APIError(.internalServerError, "internal_error", "Internal server error")
-            }
-        } catch is CancellationError {
-            throw APIError(.serviceUnavailable, "cancelled", "The server is shutting down")
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            throw APIError(.internalServerError, "internal_error", "Internal server error")
+            let answer = APIError.from(error)
+            if answer.status == .internalServerError {
+                context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            } else if answer.code == "write_conflict" {
+                context.logger.warning("write conflict after retries", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            }
+            throw answer
         }
     }
 }
@@ -436,14 +429,21 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
 /// Checks the signed-request headers of a Hummingbird request.
 extension RequestAuthenticator {
     /// The caller's public key, once per signature. A refused signature throws its
-    /// `AuthFailure` (a 401 with its code); a replay ledger that cannot be reached is a 503
-    /// the client may retry with a new signature.
+    /// `AuthFailure` (a 401 with its code); see `use` for a ledger that cannot be reached.
     public func authenticate(_ request: Request, now: Date = Date()) async throws -> SR25519PublicKey {
-        do {
-            return try await authenticate(header: { request.header($0) }, now: now)
-        } catch let error as StoreError {
+        let verified = try verify(header: { request.header($0) }, now: now)
+        try await use(verified, now: now)
+        return verified.publicKey
+    }
+
+    /// `consume` as a service answers it: a replay throws `AuthFailure.replayed` (401); a
+    /// replay ledger (the database) that cannot be reached is a 503 the client may retry
+    /// with a new signature.
+    public func use(_ verified: VerifiedSignature, now: Date = Date()) async throws {
+        do { try await consume(verified, now: now) } catch is StoreError {
             throw APIError(.serviceUnavailable, "auth_unavailable",
-                           "Cannot check the request signature right now (\(error)); retry shortly", retryAfterSeconds: 1)
+                           "Cannot check the request signature right now; retry shortly with a new signature",
+                           retryAfterSeconds: 1)
         }
     }
 }
