@@ -87,12 +87,23 @@ func runHotkeyBenchmarks() {
     precondition(ok, "benchmark signatures must verify")
 }
 
-let suites = Set(CommandLine.arguments.dropFirst())
+/// Suites named on the command line, and `--name value` options.
+let (suites, options): (Set<String>, [String: String]) = {
+    var suites = Set<String>(), options: [String: String] = [:]
+    var args = CommandLine.arguments.dropFirst()
+    while let arg = args.popFirst() {
+        if arg.hasPrefix("--") { options[String(arg.dropFirst(2))] = args.popFirst() ?? "" } else { suites.insert(arg) }
+    }
+    return (suites, options)
+}()
+func option(_ name: String, _ fallback: Double) -> Double { options[name].flatMap(Double.init) ?? fallback }
 func wants(_ name: String) -> Bool { suites.isEmpty || suites.contains(name) }
 if wants("hotkeys") {
     runHotkeyBenchmarks()
     try await runSignedRequestBenchmarks()
 }
 if wants("dsl") { runDSLBenchmarks() }
-if wants("pool") { try await runPoolBenchmarks() }
+if wants("pool") {
+    try await runPoolBenchmarks(clients: Int(option("miners", 8)), seconds: option("seconds", 15), slice: option("slice", 5))
+}
 if wants("platform") { try await runPlatformBenchmarks() }
