@@ -171,16 +171,41 @@ public enum Sandbox {
         for d in devices { a += ["--dev-bind", "/dev/\(d)", "/dev/\(d)"] }
         a += ["--symlink", "/proc/self/fd", "/dev/fd", "--symlink", "/proc/self/fd/0", "/dev/stdin",
               "--symlink", "/proc/self/fd/1", "/dev/stdout", "--symlink", "/proc/self/fd/2", "/dev/stderr"]
-        for b in spec.readOnly { bind("--ro-bind", b.source, b.destination) }
+        // A read-only path under a symlinked place (the validator's own binary under /tmp,
+        // say) is mounted at the symlink's target instead, after the tmpfs exists, so the
+        // symlink can still be made and the path still resolves inside.
+        func redirect(_ destination: String) -> (String, SandboxSpec.Symlink)? {
+            for s in spec.symlinks where destination.hasPrefix(s.path + "/") {
+                return (s.target + destination.dropFirst(s.path.count), s)
+            }
+            return nil
+        }
+        var later: [(source: String, destination: String)] = []
+        var targets: [String] = []
+        for b in spec.readOnly {
+            if let (moved, link) = redirect(b.destination) {
+                later.append((b.source, moved))
+                if !targets.contains(link.target) { targets.append(link.target) }
+            } else {
+                bind("--ro-bind", b.source, b.destination)
+            }
+        }
         // The writable tmpfs: root-owned when bwrap is privileged, so open to the dropped uid
         // (the only non-root user inside); owned by the sandbox user in a user namespace.
         let perms = { if case .dropToUID = spec.identity { return "0777" } else { return "0700" } }()
         parents(of: spec.writableDirectory)
         a += ["--perms", perms, "--size", String(max(4096, spec.writableBytes)), "--tmpfs", spec.writableDirectory]
+        made.insert(spec.writableDirectory)
         for s in spec.symlinks {
             parents(of: s.path)
             a += ["--symlink", s.target, s.path]
         }
+        for target in targets {
+            parents(of: target)
+            a += ["--perms", perms == "0777" ? "1777" : "0700", "--dir", target]
+            made.insert(target)
+        }
+        for (source, destination) in later { bind("--ro-bind", source, destination) }
         a += ["--chdir", spec.writableDirectory, "--remount-ro", "/", "--"]
         if case let .dropToUID(uid) = spec.identity {
             a += [setpriv ?? "/usr/bin/setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups",

@@ -162,19 +162,6 @@ import VMMServer
         #expect(abs((final?.score ?? 0) - 0.953333) < 1e-3)
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     /// The platform goes away and comes back on the same address while the validator runs:
     /// the validator reconnects and evaluates the submission made after the restart.
     @Test func validatorCarriesOnAfterPlatformRestart() async throws {
@@ -184,7 +171,7 @@ import VMMServer
         let (repo, commit, composeHash) = try Self.makeChallengeRepo(root)
         let validatorKey = SR25519Keypair.generate(), minerKey = SR25519Keypair.generate()
         var pc = PlatformConfig()
-        pc.port = try Self.freePort()
+        pc.port = TestPorts.unused()
         pc.database = "sqlite:" + root.appendingPathComponent("platform.db").path
         pc.adminToken = "admin-secret"
         pc.validators = [validatorKey.publicKey.ss58Address]

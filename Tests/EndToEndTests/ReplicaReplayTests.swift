@@ -13,25 +13,9 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("evalnet")
     }
 
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Int32 in
-                _ = bind(fd, p, len)
-                return getsockname(fd, p, &len)
-            }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
     /// Starts `evalnet <args> --port P` and waits until `/health` answers; returns the process and port.
     static func start(_ args: [String]) async throws -> (Process, Int) {
-        let port = freePort()
+        let port = TestPorts.unused()
         let p = Process()
         p.executableURL = binary
         p.arguments = args + ["--port", String(port), "--log-level", "error"]
