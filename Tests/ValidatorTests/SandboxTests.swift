@@ -278,6 +278,24 @@ struct SandboxTests {
         #expect(o.status == .completed, "\(o)")
     }
 
+    @Test("a read-only path under /tmp (a validator built or installed there) is readable, and /tmp stays the job's scratch")
+    func readOnlyPathUnderTmp() async throws {
+        let h = try HostileSetup()
+        defer { h.cleanup() }
+        let shared = h.tmp.sub("shared-under-tmp")
+        #expect(shared.path.hasPrefix("/tmp/"), "the test needs a directory under /tmp: \(shared.path)")
+        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: shared.appendingPathComponent("data.txt"))
+        let executor = LocalExecutor(options: LocalExecutorOptions(workRoot: h.jobsRoot, readOnlyPaths: [shared.path]))
+        let o = await executor.execute(job: job(), challenge: adHocChallenge(h.challengeDir, command: [
+            "/bin/sh", "-c",
+            "test \"$(cat \(shared.path)/data.txt)\" = hello && ! touch \(shared.path)/x 2>/dev/null"
+                + " && echo scratch > /tmp/s && case \"$(readlink -f /tmp)\" in /job*) echo '{\"score\": 1}';; esac",
+        ]))
+        #expect(o.status == .completed && o.score == 1, "\(o)")
+        #expect(!FileManager.default.fileExists(atPath: shared.appendingPathComponent("x").path))
+    }
+
     @Test("a validator whose required sandbox does not work refuses to start; with mode auto it starts")
     func validatorRefusesToStart() async throws {
         let tmp = try TempDir("sandbox")
