@@ -305,19 +305,9 @@ public final class ProcessGroup: Sendable {
         let lowestClosed = max(Int32(3 + request.extraOutputs.count), (request.extraInputs.keys.max() ?? 0) + 1)
         SpawnFileActions.closeFrom(&actions, lowestClosed)
 
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        var cEnv: [UnsafeMutablePointer<CChar>?] = request.environment.sorted { $0.key < $1.key }
-            .map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in cArgs { free(p) }
-            for p in cEnv { free(p) }
-        }
-        var pid: pid_t = 0
-        let rc = cArgs.withUnsafeMutableBufferPointer { args in
-            cEnv.withUnsafeMutableBufferPointer { env in
-                guard let a = args.baseAddress, let e = env.baseAddress else { return EINVAL }
-                return posix_spawn(&pid, argv[0], &actions, &attr, a, e)
-            }
+        let environment = request.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let (rc, pid) = withUnsafePointer(to: &attr) {
+            SpawnFileActions.spawn(argv, environment: environment, actions: &actions, attributes: $0)
         }
         for fd in childEnds { close(fd) }
         guard rc == 0 else {
@@ -516,6 +506,35 @@ func filledPipe(_ bytes: [UInt8]) throws -> Int32 {
 /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+), looked up at run time: the
 /// Swift Glibc module does not import it. Where it is missing nothing is added.
 enum SpawnFileActions {
+    #if canImport(Darwin)
+    typealias Actions = posix_spawn_file_actions_t?
+    typealias Attributes = posix_spawnattr_t?
+    #else
+    typealias Actions = posix_spawn_file_actions_t
+    typealias Attributes = posix_spawnattr_t
+    #endif
+
+    /// `posix_spawn` of `argv` (`argv[0]` is the path) with `environment` as `KEY=VALUE`
+    /// strings (nil: this process's own), the C strings made and freed here. Returns the
+    /// call's result code and the child's pid.
+    static func spawn(_ argv: [String], environment: [String]?, actions: inout Actions,
+                      attributes: UnsafePointer<Attributes>?) -> (rc: Int32, pid: pid_t) {
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = (environment ?? []).map { strdup($0) } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = cArgs.withUnsafeMutableBufferPointer { a in
+            cEnv.withUnsafeMutableBufferPointer { e in
+                guard let ab = a.baseAddress, let eb = e.baseAddress else { return EINVAL }
+                return posix_spawn(&pid, argv[0], &actions, attributes, ab, environment == nil ? environ : eb)
+            }
+        }
+        return (rc, pid)
+    }
+
     #if os(Linux)
     typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     static let addCloseFrom: AddCloseFrom? = {

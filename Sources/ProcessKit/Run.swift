@@ -30,7 +30,6 @@ public enum NetworkIsolation {
 
     /// Runs argv synchronously with no output; true when it exits 0.
     static func runQuietly(_ argv: [String]) -> Bool {
-        var pid: pid_t = 0
         #if canImport(Darwin)
         var actions: posix_spawn_file_actions_t? = nil
         #else
@@ -41,12 +40,7 @@ public enum NetworkIsolation {
         for fd: Int32 in [0, 1, 2] {
             posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
         }
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgs { free(p) } }
-        let rc = cArgs.withUnsafeMutableBufferPointer { args in
-            guard let a = args.baseAddress else { return EINVAL }
-            return posix_spawn(&pid, argv[0], &actions, nil, a, environ)
-        }
+        let (rc, pid) = SpawnFileActions.spawn(argv, environment: nil, actions: &actions, attributes: nil)
         guard rc == 0 else { return false }
         var raw: Int32 = 0
         while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}

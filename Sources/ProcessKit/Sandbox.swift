@@ -372,19 +372,7 @@ public enum Sandbox {
             posix_spawn_file_actions_adddup2(&actions, infoWrite, 3)
             if input >= 0 { posix_spawn_file_actions_adddup2(&actions, input, 4) }
             SpawnFileActions.closeFrom(&actions, 5)
-            var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-            var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
-            defer {
-                for p in cArgs { free(p) }
-                for p in cEnv { free(p) }
-            }
-            var pid: pid_t = 0
-            let rc = cArgs.withUnsafeMutableBufferPointer { a in
-                cEnv.withUnsafeMutableBufferPointer { e in
-                    guard let ab = a.baseAddress, let eb = e.baseAddress else { return EINVAL }
-                    return posix_spawn(&pid, argv[0], &actions, nil, ab, eb)
-                }
-            }
+            let (rc, pid) = SpawnFileActions.spawn(argv, environment: env, actions: &actions, attributes: nil)
             return rc == 0 ? pid : nil
         }
         close(errPipe[1])
