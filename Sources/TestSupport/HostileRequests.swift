@@ -62,31 +62,22 @@ public enum HostileRequests {
             let r = try? await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health"))
             return r?.status == 200
         }
-        for (label, headers) in authCases(key) {
+        /// Sends `headers`, expects a JSON error with a status in `statuses`, then a healthy service.
+        func expectRefusal(_ label: String, _ headers: Headers, _ statuses: ClosedRange<Int>) async {
             do {
                 let r = try await RawHTTP.exchange(port: port, RawHTTP.request(method, path, headers: headers))
-                if !isJSONError(r, 400...401) {
-                    failures.append("\(label): expected a 401 JSON error, got \(r.status.map(String.init) ?? "no status") \(r.text.prefix(200))")
+                if !isJSONError(r, statuses) {
+                    failures.append("\(label): expected a \(statuses) JSON error, got \(r.status.map(String.init) ?? "no status") \(r.text.prefix(200))")
                 }
             } catch {
                 failures.append("\(label): \(error)")
             }
             if !(await healthy()) { failures.append("\(label): /health does not answer afterwards") }
         }
+        for (label, headers) in authCases(key) { await expectRefusal(label, headers, 400...401) }
         // Oversized head: one 100 KB header, then 2,000 small ones.
-        let big: Headers = [("X-Key", [UInt8](repeating: 0x41, count: 100_000))]
-        let many: Headers = (0..<2000).map { ("X-Filler-\($0)", Array("value".utf8)) }
-        for (label, headers) in [("100 KB header", big), ("2000 headers", many)] {
-            do {
-                let r = try await RawHTTP.exchange(port: port, RawHTTP.request(method, path, headers: headers))
-                if !isJSONError(r, 400...431) {
-                    failures.append("\(label): expected a 4xx JSON error, got \(r.status.map(String.init) ?? "no status") \(r.text.prefix(200))")
-                }
-            } catch {
-                failures.append("\(label): \(error)")
-            }
-            if !(await healthy()) { failures.append("\(label): /health does not answer afterwards") }
-        }
+        await expectRefusal("100 KB header", [("X-Key", [UInt8](repeating: 0x41, count: 100_000))], 400...431)
+        await expectRefusal("2000 headers", (0..<2000).map { ("X-Filler-\($0)", Array("value".utf8)) }, 400...431)
         // A body that is not UTF-8, and one that is not JSON, behind valid signatures.
         for body in [[0xFF, 0xFE, 0x7B, 0x7D] as [UInt8], Array("{\"a\": ".utf8), Array("[[[[[[[[[[".utf8)] {
             let headers = SignedRequest.headers(for: key).map { ($0.name, Array($0.value.utf8)) } + [("Content-Type", Array("application/json".utf8))]
