@@ -82,8 +82,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "TimeText", swiftSettings: strict),
         .target(
             name: "PoolAPI",
+            dependencies: ["TimeText"],
             swiftSettings: strict
         ),
         .target(
@@ -135,6 +137,7 @@ let package = Package(
         ),
         .target(
             name: "PlatformAPI",
+            dependencies: ["TimeText"],
             swiftSettings: strict
         ),
         .target(

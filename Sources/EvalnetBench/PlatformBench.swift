@@ -55,7 +55,7 @@ private struct BenchClient: Sendable {
     }
 }
 
-private func benchPlatform(label: String, url: String, validatorCount: Int = 8, jobsPerValidator: Int = 150) async throws {
+private func benchPlatform(label: String, url: String, validatorCount: Int = Int(ProcessInfo.processInfo.environment["BENCH_VALIDATORS"] ?? "8") ?? 8, jobsPerValidator: Int = 150) async throws {
     var logger = Logger(label: "evalnet.bench.platform")
     logger.logLevel = .error
     let validators = (0..<validatorCount).map { _ in SR25519Keypair.generate() }

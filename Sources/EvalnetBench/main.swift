@@ -104,6 +104,16 @@ if wants("hotkeys") {
 }
 if wants("dsl") { runDSLBenchmarks() }
 if wants("pool") {
-    try await runPoolBenchmarks(clients: Int(option("miners", 8)), seconds: option("seconds", 15), slice: option("slice", 5))
+    var plan = PoolBenchPlan()
+    plan.clients = Int(option("miners", 8))
+    if options["minutes"] != nil {
+        plan.seconds = option("minutes", 1) * 60
+        plan.slice = option("slice", 60)
+    } else {
+        plan.seconds = option("seconds", 15)
+        plan.slice = option("slice", 5)
+    }
+    plan.preloadEvaluations = Int(option("preload", 0))
+    try await runPoolBenchmarks(plan: plan, backend: options["backend"] ?? "both")
 }
 if wants("platform") { try await runPlatformBenchmarks() }

@@ -6,6 +6,7 @@
 /// names and error codes. Snake_case field names come from the seed contract. It depends
 /// on Foundation only, so the server (`PlatformServer`) and the validator client share it.
 import Foundation
+import TimeText
 
 // MARK: - Paths and headers
 
@@ -88,29 +89,8 @@ public enum PlatformErrorCode {
 /// Times on the wire are RFC 3339 / ISO 8601 UTC strings (`2025-01-01T00:00:00Z`).
 public enum PlatformTime {
     public static func string(_ unixSeconds: Double) -> String {
-        guard unixSeconds.isFinite, abs(unixSeconds) < 1e12 else { return "1970-01-01T00:00:00Z" }
-        let total = Int64(unixSeconds.rounded(.down))
-        var days = total / 86_400
-        var secs = total % 86_400
-        if secs < 0 {
-            secs += 86_400
-            days -= 1
-        }
-        // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let t = String(v)
-            return t.count >= width ? t : String(repeating: "0", count: width - t.count) + t
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secs / 3600, 2)):\(pad(secs / 60 % 60, 2)):\(pad(secs % 60, 2))Z"
+        guard unixSeconds.isFinite else { return "1970-01-01T00:00:00Z" }
+        return RFC3339.utc(unixSeconds, fraction: false)
     }
 
     public static func parse(_ text: String) -> Double? {

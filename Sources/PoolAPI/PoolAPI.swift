@@ -5,6 +5,7 @@
 /// client), defined once and used by the server (`PoolServer`) and the client (`Miner`).
 /// It also names the API's paths and the stable error texts clients match on.
 import Foundation
+import TimeText
 
 public enum PoolPaths {
     public static let health = "/health"
@@ -635,10 +636,11 @@ public struct StatusResponse: Codable, Sendable, Equatable {
 
 /// ISO-8601 UTC timestamps as the API writes them.
 public enum WireTime {
+    /// `unixSeconds` as RFC 3339 UTC with milliseconds (`2026-11-30T16:36:34.123Z`), the
+    /// text `ISO8601DateFormatter` gives with internet date-time and fractional seconds,
+    /// written directly. Times outside years 1...9999 (and non-finite ones) are clamped into them.
     public static func string(_ unixSeconds: Double) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: unixSeconds))
+        RFC3339.utc(unixSeconds, fraction: true)
     }
 
     public static func parse(_ text: String) -> Double? {

@@ -67,8 +67,9 @@ extension PoolStore {
             LIMIT ?\(tx.lockForWriteSkipLocked)
             """,
             [.text(taskType), .text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey), .int(Int64(limit))])
-        for r in rows {
-            try await tx.execute("UPDATE algorithms SET reserved = reserved + 1 WHERE id = ?", [.int(try r.int("id"))])
+        if !rows.isEmpty {
+            try await tx.execute("UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (\(SQLText.list(rows.count)))",
+                                 try rows.map { .int(try $0.int("id")) })
         }
         return rows
     }
@@ -77,13 +78,22 @@ extension PoolStore {
     /// shipped seeds, excluding the ones already in the evaluate list.
     func pickSeeds(_ tx: any SQLExecutor, taskType: String, limit: Int, excluding: Set<Int64>) async throws -> [SQLRow] {
         guard limit > 0 else { return [] }
-        let rows = try await tx.query(
+        // Scored algorithms best first (the `algorithms_best` index, read in order), then
+        // shipped seeds not scored yet, in id order.
+        let wanted = Int64(limit + excluding.count)
+        var rows = try await tx.query(
             """
             SELECT id, dsl, input_dim, task_type FROM algorithms
-            WHERE task_type = ? AND (consensus_score IS NOT NULL OR origin = 'seed')
-            ORDER BY CASE WHEN consensus_score IS NULL THEN 1 ELSE 0 END, consensus_score DESC, id ASC
-            LIMIT ?
-            """, [.text(taskType), .int(Int64(limit + excluding.count))])
+            WHERE task_type = ? AND consensus_score IS NOT NULL
+            ORDER BY consensus_score DESC, id ASC LIMIT ?
+            """, [.text(taskType), .int(wanted)])
+        if rows.count < wanted {
+            rows += try await tx.query(
+                """
+                SELECT id, dsl, input_dim, task_type FROM algorithms
+                WHERE task_type = ? AND origin = 'seed' AND consensus_score IS NULL ORDER BY id ASC LIMIT ?
+                """, [.text(taskType), .int(wanted - Int64(rows.count))])
+        }
         return Array(rows.filter { (try? $0.int("id")).map { !excluding.contains($0) } ?? false }.prefix(limit))
     }
 
@@ -151,11 +161,12 @@ extension PoolStore {
     }
 
     func insertItems(_ tx: any SQLExecutor, assignment: String, role: String, rows: [SQLRow]) async throws {
-        for (i, r) in rows.enumerated() {
-            try await tx.execute(
-                "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES (?, ?, ?, ?)",
-                [.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))])
-        }
+        guard !rows.isEmpty else { return }
+        var binds: [SQLValue] = []
+        for (i, r) in rows.enumerated() { binds += [.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))] }
+        try await tx.execute(
+            "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(SQLText.rows(rows.count, columns: 4))",
+            binds)
     }
 
     /// `POST /tasks/request`: a simple evolve batch (seeds, evolve budget 1) or evaluate
@@ -213,9 +224,8 @@ extension PoolStore {
     /// lock order).
     func releaseSlots(_ tx: any SQLExecutor, assignments: [String], except evaluated: Set<Int64> = []) async throws {
         guard !assignments.isEmpty else { return }
-        let marks = Array(repeating: "?", count: assignments.count).joined(separator: ",")
         let items = try await tx.query(
-            "SELECT algorithm_id FROM assignment_items WHERE assignment_id IN (\(marks)) AND role = 'evaluate'",
+            "SELECT algorithm_id FROM assignment_items WHERE assignment_id IN (\(SQLText.list(assignments.count))) AND role = 'evaluate'",
             assignments.map { .text($0) })
         var slots: [Int64: Int64] = [:]
         for item in items {

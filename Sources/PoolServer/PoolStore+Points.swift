@@ -61,9 +61,8 @@ extension PoolStore {
         let parents = try candidate.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
         var parentBest: Double?
         if !parents.isEmpty {
-            let marks = Array(repeating: "?", count: parents.count).joined(separator: ",")
             for r in try await tx.query(
-                "SELECT consensus_score FROM algorithms WHERE consensus_score IS NOT NULL AND id IN (\(marks))",
+                "SELECT consensus_score FROM algorithms WHERE consensus_score IS NOT NULL AND id IN (\(SQLText.list(parents.count)))",
                 parents.map { .int($0) })
             {
                 let s = try r.double("consensus_score")

@@ -66,22 +66,23 @@ extension PoolStore {
             let locked = try await lockAlgorithms(tx, ids: evaluable.union(rivals))
 
             // Evaluations: non-finite scores are stored as invalid (NULL), never as numbers.
-            var invalid = 0
-            for e in submission.evaluations {
-                let score: SQLValue = e.score.isFinite ? .double(e.score) : .null
-                if !e.score.isFinite { invalid += 1 }
+            let invalid = submission.evaluations.filter { !$0.score.isFinite }.count
+            if !submission.evaluations.isEmpty {
                 try await tx.execute(
                     """
                     INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """, [.text(assignmentId), .int(e.algorithmId), .text(hotkey), score, .int(window), .double(now)])
-            }
-            for aid in evaluated.sorted() {
+                    VALUES \(SQLText.rows(submission.evaluations.count, columns: 6))
+                    """,
+                    submission.evaluations.flatMap { e -> [SQLValue] in
+                        [.text(assignmentId), .int(e.algorithmId), .text(hotkey), e.score.isFinite ? .double(e.score) : .null,
+                         .int(window), .double(now)]
+                    })
+                // One statement; the rows are already locked in id order (`lockAlgorithms`).
                 try await tx.execute(
                     """
                     UPDATE algorithms SET eval_count = eval_count + 1,
-                      reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id = ?
-                    """, [.int(aid)])
+                      reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id IN (\(SQLText.list(evaluated.count)))
+                    """, evaluated.sorted().map { .int($0) })
             }
             try await releaseSlots(tx, assignments: [assignmentId], except: evaluated)
 
@@ -167,14 +168,25 @@ extension PoolStore {
     func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>) async throws -> [Int64: SQLRow] {
         guard !ids.isEmpty else { return [:] }
         let sorted = ids.sorted()
-        let marks = Array(repeating: "?", count: sorted.count).joined(separator: ",")
         var out: [Int64: SQLRow] = [:]
         for r in try await tx.query(
-            "SELECT * FROM algorithms WHERE id IN (\(marks)) ORDER BY id\(tx.lockForWrite)", sorted.map { .int($0) })
+            "SELECT * FROM algorithms WHERE id IN (\(SQLText.list(sorted.count))) ORDER BY id\(tx.lockForWrite)",
+            sorted.map { .int($0) })
         {
             out[try r.int("id")] = r
         }
         return out
+    }
+
+    /// Records, in one statement, whether each of the `judged` evaluators of `candidate`
+    /// agreed with its consensus (those in `agreeing`) or not.
+    func markConsensus(_ tx: any SQLExecutor, candidate: Int64, judged: [String], agreeing: Set<String>) async throws {
+        guard !judged.isEmpty else { return }
+        let agree = judged.filter { agreeing.contains($0) }
+        let verdict = agree.isEmpty ? "0" : "CASE WHEN evaluator IN (\(SQLText.list(agree.count))) THEN 1 ELSE 0 END"
+        try await tx.execute(
+            "UPDATE evaluations SET in_consensus = \(verdict) WHERE algorithm_id = ? AND evaluator IN (\(SQLText.list(judged.count)))",
+            agree.map { .text($0) } + [.int(candidate)] + judged.map { .text($0) })
     }
 
     /// Evolutions still in evaluation that share a DSL hash with an evolution among
@@ -183,11 +195,10 @@ extension PoolStore {
     func sameHashRivals(_ tx: any SQLExecutor, of candidates: Set<Int64>) async throws -> Set<Int64> {
         guard !candidates.isEmpty else { return [] }
         let sorted = candidates.sorted()
-        let marks = Array(repeating: "?", count: sorted.count).joined(separator: ",")
         let rows = try await tx.query(
             """
             SELECT id FROM algorithms WHERE origin = 'evolution' AND status = 'in_evaluation' AND dsl_hash IN (
-              SELECT dsl_hash FROM algorithms WHERE id IN (\(marks)) AND origin = 'evolution' AND status = 'in_evaluation')
+              SELECT dsl_hash FROM algorithms WHERE id IN (\(SQLText.list(sorted.count))) AND origin = 'evolution' AND status = 'in_evaluation')
             """, sorted.map { .int($0) })
         return Set(try rows.map { try $0.int("id") })
     }
@@ -203,13 +214,26 @@ extension PoolStore {
         var reached: [Int64] = []
         var ledger = PointsLedger()
         var settled: [SettledEvolution] = []
+        // Every candidate's evaluations in one read, in evaluation order per candidate.
+        var evaluationsOf: [Int64: [SQLRow]] = [:]
+        let present = candidates.filter { locked[$0] != nil }
+        if !present.isEmpty {
+            for r in try await tx.query(
+                """
+                SELECT algorithm_id, evaluator, score, in_consensus FROM evaluations
+                WHERE algorithm_id IN (\(SQLText.list(present.count))) ORDER BY algorithm_id, id
+                """, present.map { .int($0) })
+            {
+                evaluationsOf[try r.int("algorithm_id"), default: []].append(r)
+            }
+        }
         for cid in candidates {
             guard let cand = locked[cid] else { continue }
-            let evals = try await tx.query(
-                "SELECT evaluator, score, in_consensus FROM evaluations WHERE algorithm_id = ? ORDER BY id", [.int(cid)])
+            let evals = evaluationsOf[cid] ?? []
             if let fixed = try cand.optionalDouble("consensus_score") {
                 // Already scored: judge evaluations not yet judged against the fixed score.
                 let scoredIn = try cand.optionalInt("consensus_window")
+                var judged: [String] = [], agreeing: Set<String> = []
                 for e in evals where e["in_consensus"] == .null {
                     let s = try e.optionalDouble("score")
                     let agree = s.map {
@@ -217,11 +241,11 @@ extension PoolStore {
                             $0, anchor: fixed, ratio: rules.toleranceRatio, epsilon: rules.toleranceEpsilon)
                     } ?? false
                     let who = try e.string("evaluator")
-                    try await tx.execute(
-                        "UPDATE evaluations SET in_consensus = ? WHERE algorithm_id = ? AND evaluator = ?",
-                        [.bool(agree), .int(cid), .text(who)])
+                    judged.append(who)
+                    if agree { agreeing.insert(who) }
                     if let w = scoredIn { ledger.add(who, window: w, WindowTally.judgement(agreed: agree)) }
                 }
+                try await markConsensus(tx, candidate: cid, judged: judged, agreeing: agreeing)
                 continue
             }
             let votes = try evals.map { Vote(evaluator: try $0.string("evaluator"), score: try $0.optionalDouble("score")) }
@@ -234,16 +258,18 @@ extension PoolStore {
                 continue
             }
             let agreeing = Set(outcome.agreeing)
+            var judged: [String] = []
             for e in evals {
                 let who = try e.string("evaluator")
-                try await tx.execute(
-                    "UPDATE evaluations SET in_consensus = ? WHERE algorithm_id = ? AND evaluator = ?",
-                    [.bool(agreeing.contains(who)), .int(cid), .text(who)])
+                judged.append(who)
                 ledger.add(who, window: window, WindowTally.judgement(agreed: agreeing.contains(who)))
             }
+            try await markConsensus(tx, candidate: cid, judged: judged, agreeing: agreeing)
             let taskType = try cand.string("task_type")
-            let sota = try await tx.queryOne("SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])
-            let sotaBefore = try sota?.double("score")
+            // The SOTA row is read without a lock (every consensus reads it; locking it would
+            // queue them all behind each other) and locked only to replace it, below.
+            let sotaBefore = try await tx.queryOne("SELECT score FROM sota WHERE task_type = ?", [.text(taskType)])?
+                .double("score")
             let isEvolution = try cand.string("origin") == "evolution"
             let (parentBest, localBest) = isEvolution ? try await baselineInputs(tx, candidate: cand) : (nil, nil)
             try await tx.execute(
@@ -260,7 +286,10 @@ extension PoolStore {
                         localPopulationBest: localBest, dslHash: try cand.string("dsl_hash")),
                     windowCreated: try cand.int("window_created")))
             }
-            if sotaBefore.map({ score > $0 }) ?? true {
+            if sotaBefore.map({ score > $0 }) ?? true,
+                try await tx.queryOne("SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])
+                    .map({ score > (try $0.double("score")) }) ?? true
+            {
                 let result = try await tx.queryOne(
                     """
                     INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at)
@@ -272,6 +301,7 @@ extension PoolStore {
                         INSERT INTO sota (task_type, score, result_id, algorithm_id, updated_at) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT (task_type) DO UPDATE SET score = excluded.score, result_id = excluded.result_id,
                           algorithm_id = excluded.algorithm_id, updated_at = excluded.updated_at
+                        WHERE excluded.score > sota.score
                         """, [.text(taskType), .double(score), .int(rid), .int(cid), .double(now)])
                 }
             }

@@ -178,6 +178,11 @@ public struct PoolStore: Sendable {
             "CREATE INDEX algorithms_hash ON algorithms (dsl_hash, origin, status)",
             "CREATE INDEX algorithms_author_window ON algorithms (author, consensus_window, id)",
         ]),
+        // Seeds for a lease are the best consensus scores of the task: read in index order,
+        // so a lease's cost does not grow with the number of scored algorithms.
+        Migration(version: 3, name: "best algorithms index", portable: [
+            "CREATE INDEX algorithms_best ON algorithms (task_type, consensus_score DESC, id) WHERE consensus_score IS NOT NULL",
+        ]),
     ]
 
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.

@@ -1,8 +1,10 @@
 import Foundation
 import Logging
-import NIOCore
-import SQLiteNIO
 import Synchronization
+// SQLite as vendored by SQLiteNIO (its symbols carry a `sqlite_nio_` prefix). The store talks
+// to the C API directly: a statement runs on the calling thread, with no hop to a thread
+// pool and back, and prepared statements are cached per connection.
+import VaporCSQLite
 
 /// A FIFO async mutex: one holder at a time, waiters resumed in arrival order.
 actor AsyncLock {
@@ -38,53 +40,175 @@ actor AsyncLock {
     }
 }
 
-/// Statements on one SQLite connection (used inside and outside transactions).
+/// One SQLite connection and its prepared statements. Not thread-safe on its own: the store
+/// lends it to one caller at a time (the writer under `AsyncLock`, each reader under its own
+/// mutex), and the connection is opened in multi-thread mode (`SQLITE_OPEN_NOMUTEX`), which is
+/// safe exactly when no two threads use it at once.
+final class SQLiteConnection: @unchecked Sendable {
+    private let db: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    private var closed = false
+    /// Distinct statement texts kept prepared (texts with `IN (?, ?, …)` lists of varying
+    /// length are distinct); past this the cache is emptied and starts over.
+    static let statementCacheLimit = 512
+
+    private init(_ db: OpaquePointer) { self.db = db }
+
+    static func open(path: String, readOnly: Bool) throws -> SQLiteConnection {
+        var handle: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "error \(rc)"
+            sqlite_nio_sqlite3_close_v2(handle)
+            throw StoreError.backend("cannot open SQLite database \(path): \(message)")
+        }
+        sqlite_nio_sqlite3_extended_result_codes(handle, 1)
+        return SQLiteConnection(handle)
+    }
+
+    private func error(_ rc: Int32) -> StoreError {
+        let message = sqlite_nio_sqlite3_errmsg(db).map { String(cString: $0) } ?? "error \(rc)"
+        return .backend("SQLite error \(rc): \(message)")
+    }
+
+    /// The prepared statement for `sql` (from the cache when it was seen before), and whether
+    /// text follows its first statement.
+    private func prepared(_ sql: String) throws -> (statement: OpaquePointer, more: Bool) {
+        if let cached = statements[sql] { return (cached, false) }
+        var statement: OpaquePointer?
+        var more = false
+        let rc = sql.withCString { text -> Int32 in
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite_nio_sqlite3_prepare_v3(db, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, &tail)
+            if let tail { more = String(cString: tail).contains { !$0.isWhitespace && $0 != ";" } }
+            return rc
+        }
+        guard rc == SQLITE_OK, let statement else { throw error(rc) }
+        if !more {
+            if statements.count >= Self.statementCacheLimit { clearCache() }
+            statements[sql] = statement
+        }
+        return (statement, more)
+    }
+
+    private func clearCache() {
+        for s in statements.values { sqlite_nio_sqlite3_finalize(s) }
+        statements.removeAll(keepingCapacity: true)
+    }
+
+    /// Runs one statement with `binds` bound in order and returns its rows. A text of several
+    /// statements (a migration) runs them all, in order, and returns the last one's rows.
+    func query(_ sql: String, _ binds: [SQLValue]) throws -> [SQLRow] {
+        guard !closed else { throw StoreError.backend("the SQLite connection is closed (the service is shutting down)") }
+        try refuseNUL(binds)
+        let (statement, more) = try prepared(sql)
+        guard more else {
+            defer {
+                sqlite_nio_sqlite3_reset(statement)
+                sqlite_nio_sqlite3_clear_bindings(statement)
+            }
+            return try run(statement, binds)
+        }
+        sqlite_nio_sqlite3_finalize(statement)
+        guard binds.isEmpty else { throw StoreError.backend("binds are not allowed in a text of several statements") }
+        let rc = sqlite_nio_sqlite3_exec(db, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc) }
+        return []
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private func run(_ statement: OpaquePointer, _ binds: [SQLValue]) throws -> [SQLRow] {
+        let expected = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
+        guard expected == binds.count else {
+            throw StoreError.backend("statement takes \(expected) values, \(binds.count) given")
+        }
+        for (i, value) in binds.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch value {
+            case .null: rc = sqlite_nio_sqlite3_bind_null(statement, index)
+            case let .int(v): rc = sqlite_nio_sqlite3_bind_int64(statement, index, v)
+            case let .double(v): rc = sqlite_nio_sqlite3_bind_double(statement, index, v)
+            case let .text(t): rc = sqlite_nio_sqlite3_bind_text(statement, index, t, -1, Self.transient)
+            case let .blob(b):
+                rc = b.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob(statement, index, $0.baseAddress, Int32(b.count), Self.transient) }
+            }
+            guard rc == SQLITE_OK else { throw error(rc) }
+        }
+        var rows: [SQLRow] = []
+        var columns: [String]?
+        while true {
+            let rc = sqlite_nio_sqlite3_step(statement)
+            if rc == SQLITE_DONE { return rows }
+            guard rc == SQLITE_ROW else { throw error(rc) }
+            let count = Int(sqlite_nio_sqlite3_column_count(statement))
+            let names = columns ?? (0..<count).map { i in
+                sqlite_nio_sqlite3_column_name(statement, Int32(i)).map { String(cString: $0) } ?? ""
+            }
+            columns = names
+            var values: [SQLValue] = []
+            values.reserveCapacity(count)
+            for i in 0..<Int32(count) {
+                switch sqlite_nio_sqlite3_column_type(statement, i) {
+                case SQLITE_INTEGER: values.append(.int(sqlite_nio_sqlite3_column_int64(statement, i)))
+                case SQLITE_FLOAT: values.append(.double(sqlite_nio_sqlite3_column_double(statement, i)))
+                case SQLITE_TEXT:
+                    let n = Int(sqlite_nio_sqlite3_column_bytes(statement, i))
+                    if let p = sqlite_nio_sqlite3_column_text(statement, i) {
+                        values.append(.text(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)))
+                    } else {
+                        values.append(.text(""))
+                    }
+                case SQLITE_BLOB:
+                    let n = Int(sqlite_nio_sqlite3_column_bytes(statement, i))
+                    if let p = sqlite_nio_sqlite3_column_blob(statement, i), n > 0 {
+                        values.append(.blob(Array(UnsafeRawBufferPointer(start: p, count: n))))
+                    } else {
+                        values.append(.blob([]))
+                    }
+                default: values.append(.null)
+                }
+            }
+            rows.append(SQLRow(columns: names, values: values))
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        clearCache()
+        sqlite_nio_sqlite3_close_v2(db)
+    }
+}
+
+/// Statements on the writer connection, by a caller that holds the writer lock.
 struct SQLiteExecutor: SQLExecutor {
     let connection: SQLiteConnection
     var dialect: SQLDialect { .sqlite }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try refuseNUL(binds)
-        let data: [SQLiteData] = binds.map { v in
-            switch v {
-            case .null: return .null
-            case let .int(i): return .integer(SQLiteInt64(i))
-            case let .double(d): return .float(d)
-            case let .text(t): return .text(t)
-            case let .blob(b): return .blob(ByteBuffer(bytes: b))
-            }
-        }
-        let rows: [SQLiteRow]
-        do { rows = try await connection.query(sql, data) } catch is CancellationError {
-            throw CancellationError()  // the caller went away (shutdown): not a database fault
-        } catch {
-            throw StoreError.backend("\(error)")
-        }
-        return rows.map { row in
-            let cols = row.columns
-            return SQLRow(
-                columns: cols.map(\.name),
-                values: cols.map { c in
-                    switch c.data {
-                    case .null: return .null
-                    case let .integer(i): return .int(Int64(i))
-                    case let .float(d): return .double(d)
-                    case let .text(t): return .text(t)
-                    case var .blob(buf): return .blob(buf.readBytes(length: buf.readableBytes) ?? [])
-                    }
-                })
-        }
+        try connection.query(sql, binds)
     }
 }
 
 /// The embedded store: one SQLite file in WAL mode. Writes (every transaction, and any
 /// statement that is not a plain `SELECT`) run on the one writer connection, serialised by
-/// an async lock, each transaction `BEGIN IMMEDIATE … COMMIT`. Plain `SELECT`s outside a
-/// transaction run on separate read-only connections, so reads never wait behind writes:
-/// in WAL mode a reader sees the last committed state while a writer works.
+/// an async lock, each transaction `BEGIN IMMEDIATE … COMMIT`; the statements of a
+/// transaction run on the caller's thread, one after another, with prepared statements
+/// reused. Plain `SELECT`s outside a transaction run on separate read-only connections, so
+/// reads never wait behind writes: in WAL mode a reader sees the last committed state while
+/// a writer works.
 public final class SQLiteStore: SQLDatabase {
-    private let executor: SQLiteExecutor
-    private let readers: [SQLiteExecutor]
+    private let writer: SQLiteConnection
+    /// A reader connection lent to one query at a time.
+    private final class Reader: Sendable {
+        let connection: Mutex<SQLiteConnection>
+        init(_ c: SQLiteConnection) { connection = Mutex(c) }
+    }
+
+    private let readers: [Reader]
     private let nextReader = Atomic<Int>(0)
     private let lock = AsyncLock()
     public let path: String
@@ -93,37 +217,35 @@ public final class SQLiteStore: SQLDatabase {
     /// Read-only connections opened beside the writer.
     static let readerCount = 2
 
-    private init(connection: SQLiteConnection, readers: [SQLiteConnection], path: String) {
-        executor = SQLiteExecutor(connection: connection)
-        self.readers = readers.map { SQLiteExecutor(connection: $0) }
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], path: String) {
+        self.writer = writer
+        self.readers = readers.map { Reader($0) }
         self.path = path
     }
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        func connect() async throws -> SQLiteConnection {
-            do { return try await SQLiteConnection.open(storage: .file(path: path), logger: logger) } catch {
-                throw StoreError.backend("cannot open SQLite database \(path): \(error)")
-            }
-        }
-        let writer = try await connect()
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-                       "PRAGMA busy_timeout=5000"] {
-            _ = try await SQLiteExecutor(connection: writer).query(pragma, [])
-        }
-        // An in-memory database is private to its connection: it gets no readers.
+        let writer = try SQLiteConnection.open(path: path, readOnly: false)
         var readers: [SQLiteConnection] = []
-        if path != ":memory:" {
-            for _ in 0..<readerCount {
-                let reader = try await connect()
-                for pragma in ["PRAGMA query_only=1", "PRAGMA busy_timeout=5000"] {
-                    _ = try await SQLiteExecutor(connection: reader).query(pragma, [])
-                }
-                readers.append(reader)
+        do {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                           "PRAGMA busy_timeout=5000"] {
+                _ = try writer.query(pragma, [])
             }
+            // An in-memory database is private to its connection: it gets no readers.
+            if path != ":memory:" {
+                for _ in 0..<readerCount {
+                    let reader = try SQLiteConnection.open(path: path, readOnly: true)
+                    readers.append(reader)
+                    for pragma in ["PRAGMA query_only=1", "PRAGMA busy_timeout=5000"] { _ = try reader.query(pragma, []) }
+                }
+            }
+        } catch {
+            for c in [writer] + readers { c.close() }
+            throw error
         }
-        return SQLiteStore(connection: writer, readers: readers, path: path)
+        return SQLiteStore(writer: writer, readers: readers, path: path)
     }
 
     /// Whether `sql` only reads: it starts with `SELECT` (a `WITH` may hide a write).
@@ -135,30 +257,34 @@ public final class SQLiteStore: SQLDatabase {
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         if !readers.isEmpty, Self.isPlainSelect(sql) {
             let i = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-            return try await readers[i % readers.count].query(sql, binds)
+            return try readers[i % readers.count].connection.withLock { reader throws(StoreError) -> [SQLRow] in
+                do { return try reader.query(sql, binds) } catch let e as StoreError { throw e } catch {
+                    throw StoreError.backend("\(error)")
+                }
+            }
         }
-        return try await lock.withLock { try await executor.query(sql, binds) }
+        return try await lock.withLock { try writer.query(sql, binds) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        try await lock.withLock {
-            _ = try await executor.query("BEGIN IMMEDIATE", [])
+        let executor = SQLiteExecutor(connection: writer)
+        return try await lock.withLock {
+            _ = try writer.query("BEGIN IMMEDIATE", [])
             do {
                 let result = try await body(executor)
-                _ = try await executor.query("COMMIT", [])
+                _ = try writer.query("COMMIT", [])
                 return result
             } catch {
-                _ = try? await executor.query("ROLLBACK", [])
+                _ = try? writer.query("ROLLBACK", [])
                 throw error
             }
         }
     }
 
     public func shutdown() async {
-        let connections = [executor.connection] + readers.map(\.connection)
-        // Close outside the caller's task: a cancelled caller must still close the file.
         await lock.withLock {
-            await Task.detached { for c in connections { try? await c.close() } }.value
+            writer.close()
+            for r in readers { r.connection.withLock { $0.close() } }
         }
     }
 }

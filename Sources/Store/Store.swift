@@ -8,6 +8,7 @@
 /// Services write their SQL once with `?` placeholders; the PostgreSQL backend numbers them.
 import Foundation
 import Logging
+import Synchronization
 
 /// A value bound into or read out of SQL.
 public enum SQLValue: Sendable, Equatable, Hashable {
@@ -277,20 +278,45 @@ func refuseNUL(_ binds: [SQLValue]) throws {
     }
 }
 
-/// Converts `?` placeholders to PostgreSQL's `$1, $2, …` (outside quoted strings).
+/// Converts `?` placeholders to PostgreSQL's `$1, $2, …` (outside quoted strings), working
+/// on UTF-8 bytes (both characters are ASCII, so no multi-byte sequence can contain them).
+/// Statement texts repeat, so conversions are remembered (up to `placeholderCacheLimit`).
 func numberPlaceholders(_ sql: String) -> String {
-    var out = ""
-    out.reserveCapacity(sql.count + 16)
+    if let known = placeholderCache.withLock({ $0[sql] }) { return known }
+    var out: [UInt8] = []
+    out.reserveCapacity(sql.utf8.count + 16)
     var n = 0
     var inString = false
-    for ch in sql {
-        if ch == "'" { inString.toggle() }
-        if ch == "?" && !inString {
+    for byte in sql.utf8 {
+        if byte == UInt8(ascii: "'") { inString.toggle() }
+        if byte == UInt8(ascii: "?") && !inString {
             n += 1
-            out += "$\(n)"
+            out.append(UInt8(ascii: "$"))
+            out += String(n).utf8
         } else {
-            out.append(ch)
+            out.append(byte)
         }
     }
-    return out
+    let converted = String(decoding: out, as: UTF8.self)
+    placeholderCache.withLock { cache in
+        if cache.count >= placeholderCacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[sql] = converted
+    }
+    return converted
+}
+
+private let placeholderCacheLimit = 1024
+private let placeholderCache = Mutex<[String: String]>([:])
+
+/// Placeholder lists for statements whose number of values varies.
+public enum SQLText {
+    /// `?,?,?` — an `IN (…)` list of `count` values.
+    public static func list(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
+    }
+
+    /// `(?,?),(?,?)` — the `VALUES` of a multi-row insert: `rows` rows of `columns` values.
+    public static func rows(_ rows: Int, columns: Int) -> String {
+        Array(repeating: "(" + list(columns) + ")", count: rows).joined(separator: ",")
+    }
 }

@@ -34,11 +34,13 @@ struct PoolHarness: Sendable {
     let clock: TestClock
     let db: any SQLDatabase
 
-    static func make(_ backend: Backend, configure: (inout PoolConfig) -> Void = { _ in }) async throws -> PoolHarness {
+    /// `wrap` may put a layer around the database (fault injection); `db` is the wrapped one.
+    static func make(_ backend: Backend, configure: (inout PoolConfig) -> Void = { _ in },
+                     wrap: (any SQLDatabase) -> any SQLDatabase = { $0 }) async throws -> PoolHarness {
         var config = PoolConfig()
         config.rules.windowSeconds = 3600
         configure(&config)
-        let db = try await TestDatabases.fresh(backend)
+        let db = wrap(try await TestDatabases.fresh(backend))
         let store = PoolStore(db: db, rules: config.rules, algorithms: AlgorithmCatalog())
         let clock = TestClock()
         try await store.prepare(now: clock.now)
