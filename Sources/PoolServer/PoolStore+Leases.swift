@@ -220,8 +220,7 @@ extension PoolStore {
     }
 
     /// Releases the reserved evaluation slots of assignments that will not be submitted
-    /// (except the `evaluated` ones), updating the algorithms in ascending id order (the one
-    /// lock order).
+    /// (except the `evaluated` ones).
     func releaseSlots(_ tx: any SQLExecutor, assignments: [String], except evaluated: Set<Int64> = []) async throws {
         guard !assignments.isEmpty else { return }
         let items = try await tx.query(
@@ -232,6 +231,12 @@ extension PoolStore {
             let aid = try item.int("algorithm_id")
             if !evaluated.contains(aid) { slots[aid, default: 0] += 1 }
         }
+        try await giveBack(tx, slots: slots)
+    }
+
+    /// Gives `slots[id]` reserved slots back to each algorithm, updating them in ascending id
+    /// order (the one lock order).
+    func giveBack(_ tx: any SQLExecutor, slots: [Int64: Int64]) async throws {
         for (aid, n) in slots.sorted(by: { $0.key < $1.key }) {
             try await tx.execute(
                 "UPDATE algorithms SET reserved = CASE WHEN reserved > ? THEN reserved - ? ELSE 0 END WHERE id = ?",

@@ -121,30 +121,40 @@ extension PoolStore {
         }
     }
 
-    /// Writes the ledger: per touched (miner, window), in miner order, one upsert adding the
-    /// counters (which locks the row), then the derived values from `MinerCounters.points`.
-    /// Improvements are appended in id order; if the author already has a later evolution
-    /// counted in the window (consensus out of id order), the author's improvement is summed
-    /// again in id order so the stored sum is exactly `compute`'s.
+    /// Writes the ledger in two statements whatever the number of miners touched: one
+    /// multi-row upsert adding the counters (locking the rows in miner order) and returning
+    /// the new totals, then one multi-row update of the values derived from them by
+    /// `MinerCounters.points`. Improvements are appended in id order; if the author already
+    /// has a later evolution counted in the window (consensus out of id order), the author's
+    /// improvement is summed again in id order so the stored sum is exactly `compute`'s.
     func applyPoints(_ tx: any SQLExecutor, _ ledger: PointsLedger) async throws {
-        for (key, entry) in ledger.entries.sorted(by: { $0.key < $1.key }) {
-            guard let row = try await tx.queryOne(
-                """
-                INSERT INTO reputation (miner, window_number, agreements, disagreements, evolutions_considered,
-                  repeated_evolutions, total_improvement, evaluator_points, evolver_points, total_points,
-                  in_consensus, reward_eligible, reward)
-                VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0)
-                ON CONFLICT (miner, window_number) DO UPDATE SET
-                  agreements = reputation.agreements + excluded.agreements,
-                  disagreements = reputation.disagreements + excluded.disagreements,
-                  evolutions_considered = reputation.evolutions_considered + excluded.evolutions_considered,
-                  repeated_evolutions = reputation.repeated_evolutions + excluded.repeated_evolutions
-                RETURNING agreements, disagreements, evolutions_considered, repeated_evolutions, total_improvement
-                """,
-                [.text(key.miner), .int(key.window), .int(Int64(entry.counts.agreements)),
-                 .int(Int64(entry.counts.disagreements)), .int(Int64(entry.counts.evolutionsConsidered)),
-                 .int(Int64(entry.counts.repeatedEvolutions))])
-            else { continue }
+        let entries = ledger.entries.sorted(by: { $0.key < $1.key })
+        guard !entries.isEmpty else { return }
+        var binds: [SQLValue] = []
+        for (key, entry) in entries {
+            binds += [.text(key.miner), .int(key.window), .int(Int64(entry.counts.agreements)),
+                      .int(Int64(entry.counts.disagreements)), .int(Int64(entry.counts.evolutionsConsidered)),
+                      .int(Int64(entry.counts.repeatedEvolutions))]
+        }
+        let rows = try await tx.query(
+            """
+            INSERT INTO reputation (miner, window_number, agreements, disagreements, evolutions_considered,
+              repeated_evolutions, total_improvement, evaluator_points, evolver_points, total_points,
+              in_consensus, reward_eligible, reward)
+            VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0)", count: entries.count).joined(separator: ", "))
+            ON CONFLICT (miner, window_number) DO UPDATE SET
+              agreements = reputation.agreements + excluded.agreements,
+              disagreements = reputation.disagreements + excluded.disagreements,
+              evolutions_considered = reputation.evolutions_considered + excluded.evolutions_considered,
+              repeated_evolutions = reputation.repeated_evolutions + excluded.repeated_evolutions
+            RETURNING miner, window_number, agreements, disagreements, evolutions_considered, repeated_evolutions,
+              total_improvement
+            """, binds)
+        var totals: [PointsLedger.Key: SQLRow] = [:]
+        for r in rows { totals[PointsLedger.Key(miner: try r.string("miner"), window: try r.int("window_number"))] = r }
+        var updates: [SQLValue] = []
+        for (key, entry) in entries {
+            guard let row = totals[key] else { continue }
             var counters = MinerCounters(
                 agreements: Int(try row.int("agreements")), disagreements: Int(try row.int("disagreements")),
                 evolutionsConsidered: Int(try row.int("evolutions_considered")),
@@ -172,13 +182,18 @@ extension PoolStore {
                 }
             }
             let p = counters.points(hotkey: key.miner, rules: rules)
-            try await tx.execute(
-                """
-                UPDATE reputation SET total_improvement = ?, evaluator_points = ?, evolver_points = ?, total_points = ?,
-                  in_consensus = ?, reward_eligible = ?, reward = ? WHERE miner = ? AND window_number = ?
-                """,
-                [.double(p.totalImprovement), .double(p.evaluatorPoints), .double(p.evolverPoints), .double(p.total),
-                 .bool(p.inConsensus), .bool(p.rewardEligible), .double(p.reward), .text(key.miner), .int(key.window)])
+            updates += [.text(key.miner), .int(key.window), .double(p.totalImprovement), .double(p.evaluatorPoints),
+                        .double(p.evolverPoints), .double(p.total), .bool(p.inConsensus), .bool(p.rewardEligible),
+                        .double(p.reward)]
         }
+        guard !updates.isEmpty else { return }
+        // VALUES columns are named column1, column2, … on both backends.
+        try await tx.execute(
+            """
+            UPDATE reputation SET total_improvement = v.column3, evaluator_points = v.column4, evolver_points = v.column5,
+              total_points = v.column6, in_consensus = v.column7, reward_eligible = v.column8, reward = v.column9
+            FROM (VALUES \(SQLText.rows(updates.count / 9, columns: 9))) AS v
+            WHERE reputation.miner = v.column1 AND reputation.window_number = v.column2
+            """, updates)
     }
 }

@@ -62,8 +62,7 @@ extension PoolStore {
             // algorithm it updates in ascending id order, before any update; then evaluations;
             // then reputation rows in miner order (`applyPoints`).
             let evaluated = Set(ids)
-            let rivals = try await sameHashRivals(tx, of: evaluated)
-            let locked = try await lockAlgorithms(tx, ids: evaluable.union(rivals))
+            let locked = try await lockAlgorithms(tx, ids: evaluable, withRivalsOf: evaluated)
 
             // Evaluations: non-finite scores are stored as invalid (NULL), never as numbers.
             let invalid = submission.evaluations.filter { !$0.score.isFinite }.count
@@ -84,7 +83,8 @@ extension PoolStore {
                       reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id IN (\(SQLText.list(evaluated.count)))
                     """, evaluated.sorted().map { .int($0) })
             }
-            try await releaseSlots(tx, assignments: [assignmentId], except: evaluated)
+            // The lease's evaluation slots it did not use go back (its items are read above).
+            try await giveBack(tx, slots: Dictionary(uniqueKeysWithValues: evaluable.subtracting(evaluated).map { ($0, 1) }))
 
             // Evolutions: at most evolve_budget, normalised to the task's profile.
             var accepted: [Int64] = []
@@ -160,18 +160,33 @@ extension PoolStore {
         return "\(evals)|\(evos)|\(gossip)|\(s.iterations)"
     }
 
-    /// Locks `ids` in ascending id order (PostgreSQL; on SQLite the write transaction holds
-    /// the database) and returns their rows as locked. `FOR NO KEY UPDATE`, the lock an
-    /// UPDATE of non-key columns takes anyway: it does not block the foreign-key checks
-    /// (`FOR KEY SHARE`) of a concurrent lease inserting items that reference these rows,
-    /// which would otherwise close a cycle with the candidates that lease holds.
-    func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>) async throws -> [Int64: SQLRow] {
-        guard !ids.isEmpty else { return [:] }
-        let sorted = ids.sorted()
+    /// Locks `ids`, and the evolutions still in evaluation that share a DSL hash with an
+    /// evolution among `candidates` (whichever of them reaches consensus changes the others'
+    /// repetition count; found through the `dsl_hash` index, no scan), in ascending id order,
+    /// in one statement (PostgreSQL; on SQLite the write transaction holds the database), and
+    /// returns their rows as locked. `FOR NO KEY UPDATE`, the lock an UPDATE of non-key
+    /// columns takes anyway: it does not block the foreign-key checks (`FOR KEY SHARE`) of a
+    /// concurrent lease inserting items that reference these rows, which would otherwise
+    /// close a cycle with the candidates that lease holds.
+    func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>, withRivalsOf candidates: Set<Int64> = [])
+        async throws -> [Int64: SQLRow]
+    {
+        guard !ids.isEmpty || !candidates.isEmpty else { return [:] }
+        let sorted = ids.sorted(), rivalsOf = candidates.sorted()
+        var conditions: [String] = []
+        if !sorted.isEmpty { conditions.append("id IN (\(SQLText.list(sorted.count)))") }
+        if !rivalsOf.isEmpty {
+            conditions.append(
+                """
+                (origin = 'evolution' AND status = 'in_evaluation' AND dsl_hash IN (
+                  SELECT dsl_hash FROM algorithms WHERE id IN (\(SQLText.list(rivalsOf.count)))
+                    AND origin = 'evolution' AND status = 'in_evaluation'))
+                """)
+        }
         var out: [Int64: SQLRow] = [:]
         for r in try await tx.query(
-            "SELECT * FROM algorithms WHERE id IN (\(SQLText.list(sorted.count))) ORDER BY id\(tx.lockForWrite)",
-            sorted.map { .int($0) })
+            "SELECT * FROM algorithms WHERE \(conditions.joined(separator: " OR ")) ORDER BY id\(tx.lockForWrite)",
+            (sorted + rivalsOf).map { .int($0) })
         {
             out[try r.int("id")] = r
         }
@@ -187,20 +202,6 @@ extension PoolStore {
         try await tx.execute(
             "UPDATE evaluations SET in_consensus = \(verdict) WHERE algorithm_id = ? AND evaluator IN (\(SQLText.list(judged.count)))",
             agree.map { .text($0) } + [.int(candidate)] + judged.map { .text($0) })
-    }
-
-    /// Evolutions still in evaluation that share a DSL hash with an evolution among
-    /// `candidates`: whichever of them reaches consensus changes the others' repetition
-    /// count, so they are locked together (the `dsl_hash` index; no scan).
-    func sameHashRivals(_ tx: any SQLExecutor, of candidates: Set<Int64>) async throws -> Set<Int64> {
-        guard !candidates.isEmpty else { return [] }
-        let sorted = candidates.sorted()
-        let rows = try await tx.query(
-            """
-            SELECT id FROM algorithms WHERE origin = 'evolution' AND status = 'in_evaluation' AND dsl_hash IN (
-              SELECT dsl_hash FROM algorithms WHERE id IN (\(SQLText.list(sorted.count))) AND origin = 'evolution' AND status = 'in_evaluation')
-            """, sorted.map { .int($0) })
-        return Set(try rows.map { try $0.int("id") })
     }
 
     /// Runs the k-of-n rule on each touched candidate still in evaluation; records who
