@@ -54,6 +54,78 @@ extension PoolStore {
             dslHash: try r.string("dsl_hash"))
     }
 
+    /// `WindowPoints.compute` over `window` from the stored history: the window's judged
+    /// evaluations, its evolutions (with the baseline inputs frozen when they reached
+    /// consensus), and the authors by DSL hash of every algorithm created before the window
+    /// except the window's own evolutions. O(history): the oracle the incremental rows are
+    /// held to, and the one-time recount when a pool upgrades to incremental points — never
+    /// on a request path.
+    public func windowPointsFromHistory(_ ex: any SQLExecutor, window: Int64) async throws -> WindowPointsResult {
+        var agree: [Int64: [String]] = [:], disagree: [Int64: [String]] = [:]
+        for r in try await ex.query(
+            """
+            SELECT e.algorithm_id, e.evaluator, e.in_consensus FROM evaluations e JOIN algorithms a ON a.id = e.algorithm_id
+            WHERE a.consensus_window = ? AND e.in_consensus IS NOT NULL
+            """, [.int(window)])
+        {
+            let aid = try r.int("algorithm_id")
+            if try r.bool("in_consensus") { agree[aid, default: []].append(try r.string("evaluator")) } else {
+                disagree[aid, default: []].append(try r.string("evaluator"))
+            }
+        }
+        let verdicts = Set(agree.keys).union(disagree.keys).sorted().map {
+            CandidateVerdict(candidateId: Int($0), agreeing: agree[$0] ?? [], disagreeing: disagree[$0] ?? [])
+        }
+        let evolutions = try await ex.query(
+            """
+            SELECT id, author, consensus_score, parent_best, sota_before, local_best, dsl_hash FROM algorithms
+            WHERE origin = 'evolution' AND consensus_window = ?
+            """, [.int(window)]
+        ).map(Self.frozenEvolution)
+        var history = RepetitionHistory()
+        for r in try await ex.query(
+            """
+            SELECT dsl_hash, COALESCE(author, '') AS author FROM algorithms WHERE window_created < ?
+              AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> ?)
+            """, [.int(window), .int(window)])
+        {
+            history.authorsByHash[try r.string("dsl_hash"), default: []].insert(try r.string("author"))
+        }
+        return WindowPoints.compute(verdicts: verdicts, evolutions: evolutions, rules: rules, history: history)
+    }
+
+    /// Rewrites every window's reputation rows from the history (`windowPointsFromHistory`),
+    /// in one transaction. Run once, when a pool whose rows were written before points were
+    /// kept incrementally upgrades: those rows lack the counters the increments add to.
+    public func recountAllWindows() async throws {
+        try await db.transaction { tx in
+            var windows: Set<Int64> = []
+            for r in try await tx.query("SELECT DISTINCT window_number AS w FROM reputation", []) { windows.insert(try r.int("w")) }
+            for r in try await tx.query(
+                "SELECT DISTINCT consensus_window AS w FROM algorithms WHERE consensus_window IS NOT NULL", [])
+            {
+                windows.insert(try r.int("w"))
+            }
+            for w in windows.sorted() {
+                let result = try await windowPointsFromHistory(tx, window: w)
+                try await tx.execute("DELETE FROM reputation WHERE window_number = ?", [.int(w)])
+                for (hotkey, p) in result.miners.sorted(by: { $0.key < $1.key }) {
+                    try await tx.execute(
+                        """
+                        INSERT INTO reputation (miner, window_number, agreements, disagreements, evolutions_considered,
+                          repeated_evolutions, total_improvement, evaluator_points, evolver_points, total_points,
+                          in_consensus, reward_eligible, reward)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                        [.text(hotkey), .int(w), .int(Int64(p.agreements)), .int(Int64(p.disagreements)),
+                         .int(Int64(p.evolutionsConsidered)), .int(Int64(p.repeatedEvolutions)), .double(p.totalImprovement),
+                         .double(p.evaluatorPoints), .double(p.evolverPoints), .double(p.total), .bool(p.inConsensus),
+                         .bool(p.rewardEligible), .double(p.reward)])
+                }
+            }
+        }
+    }
+
     /// The baseline inputs of an evolution at the moment it reaches consensus: the best
     /// finite consensus score among its parents, and the best consensus score in the lease
     /// it came from.

@@ -187,7 +187,13 @@ public struct PoolStore: Sendable {
 
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.
     public func prepare(now: Double) async throws {
+        // A pool created before window points were kept incrementally (schema 2) has rows
+        // without the counters increments add to: recount them once after the upgrade.
+        let applied = (try? await db.query("SELECT version FROM schema_migrations WHERE component = 'pool'", [])) ?? []
+        let versions = Set(applied.compactMap { try? $0.int("version") })
+        let upgradingToIncrementalPoints = !versions.isEmpty && !versions.contains(2)
         try await db.migrate(Self.migrations, component: "pool")
+        if upgradingToIncrementalPoints { try await recountAllWindows() }
         try await SQLReplayLedger.prepare(db)
         for taskType in algorithms.taskTypes {
             let dim = algorithms.inputDim(taskType: taskType)

@@ -204,15 +204,25 @@ extension SQLDatabase {
     /// Applies every migration newer than the recorded schema version, each in its own
     /// transaction together with its bookkeeping row, so a crash never leaves half a migration.
     public func migrate(_ migrations: [Migration], component: String) async throws {
-        try await execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
-        )
+        try await transaction { tx in
+            try await tx.lock(key: "schema_migrations")
+            try await tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))"
+            )
+        }
         let applied = try await query("SELECT version FROM schema_migrations WHERE component = ?", [.text(component)])
             .compactMap { try? $0.int("version") }
         let done = Set(applied)
         for m in migrations.sorted(by: { $0.version < $1.version }) where !done.contains(Int64(m.version)) {
             do {
                 try await transaction { tx in
+                    // Replicas starting at once: one applies the migration, the others wait
+                    // for its commit here, then see it applied and skip it.
+                    try await tx.lock(key: "schema_migrations:\(component)")
+                    guard try await tx.queryOne(
+                        "SELECT version FROM schema_migrations WHERE component = ? AND version = ?",
+                        [.text(component), .int(Int64(m.version))]) == nil
+                    else { return }
                     for s in m.statements(for: tx.dialect) { try await tx.execute(s) }
                     try await tx.execute(
                         "INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)",

@@ -41,6 +41,28 @@ import Testing
         #expect(try n.optionalDouble("weight") == nil)
     }
 
+    /// Replicas starting at once on one database: every one of them migrates, each
+    /// migration is applied exactly once, none fails.
+    @Test(arguments: TestDatabases.available)
+    func replicasMigratingAtOnceApplyEachMigrationOnce(_ backend: Backend) async throws {
+        let url = try await TestDatabases.freshURL(backend)
+        let replicas = try await withThrowingTaskGroup(of: (any SQLDatabase).self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    let db = try await openDatabase(try DatabaseLocation.parse(url), logger: TestDatabases.logger)
+                    try await db.migrate(Self.migrations, component: "t")
+                    return db
+                }
+            }
+            return try await group.reduce(into: [any SQLDatabase]()) { $0.append($1) }
+        }
+        let db = try #require(replicas.first)
+        let versions = try await db.query("SELECT version FROM schema_migrations WHERE component = 't' ORDER BY version", [])
+        #expect(try versions.map { try $0.int("version") } == [1, 2])
+        #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM counter", [])?.int("n") == 1)
+        for r in replicas { await r.shutdown() }
+    }
+
     @Test(arguments: TestDatabases.available)
     func failedTransactionLeavesNothing(_ backend: Backend) async throws {
         let db = try await TestDatabases.fresh(backend)
