@@ -259,6 +259,101 @@ struct JobReportingTests {
     }
 }
 
+/// The `evalnet` executable built beside this test binary (`swift build --build-tests`
+/// builds every product).
+func evalnetExecutable() -> URL? {
+    let starts = [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])].compactMap { $0 }
+    for start in starts {
+        var dir = start.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("evalnet")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+               FileManager.default.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+            dir = dir.deletingLastPathComponent()
+        }
+    }
+    return nil
+}
+
+@Suite("Seed compatibility: the evalnet validator process")
+struct ValidatorProcessTests {
+    @Test("`evalnet validator run --config seed-config.toml`: SIGTERM cancels the running job, posts it as failed and exits 0")
+    func sigterm() async throws {
+        let exe = try #require(evalnetExecutable(), "the evalnet executable is not beside the test binary")
+        let tmp = try TempDir("compat-cli")
+        defer { tmp.cleanup() }
+        let pidFile = tmp.sub("evaluator.pid")
+        let challenge = try ScriptChallenge(in: tmp, pidFile: pidFile)
+        try await withFakePlatform { url, platform in
+            await platform.addChallenge(challenge.spec)
+            await platform.addJob("job-sleep", challenge: challenge.spec.id, code: "sleep")
+            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix(ValidatorConfig.environmentPrefix) }
+            env[ValidatorConfig.secretSeedVariable] = VectorKey.seedHex
+            env["EVALNET_VALIDATOR_PLATFORM_API_URL"] = url
+            env["EVALNET_VALIDATOR_WORK_DIR"] = tmp.sub("work").path
+            // The local executor (this test runs no VMM), unsandboxed: the script is trusted.
+            env["EVALNET_VALIDATOR_DSTACK_VMM_URL"] = ""
+            env["EVALNET_VALIDATOR_SANDBOX_MODE"] = "off"
+            env["EVALNET_VALIDATOR_LOCAL_EXECUTOR_NETWORK"] = "off"
+            env["EVALNET_VALIDATOR_POLL_INTERVAL_S"] = "0.1"
+            let process = Process()
+            process.executableURL = exe
+            process.arguments = ["validator", "run", "--config", SeedConfig.path, "--log-level", "warning"]
+            process.environment = env
+            process.standardOutput = FileHandle.nullDevice
+            let stderrPath = tmp.sub("validator.stderr")
+            _ = FileManager.default.createFile(atPath: stderrPath.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: stderrPath)
+            try process.run()
+            func stderrText() -> String { (try? String(contentsOf: stderrPath, encoding: .utf8)) ?? "" }
+            do {
+                #expect(await eventually { readPid(pidFile) != nil || !process.isRunning }, "\(stderrText())")
+                let pgid = try #require(readPid(pidFile), "the job did not start: \(stderrText())")
+                #expect(await platform.hotkeys == [VectorKey.address])
+                #expect(!groupIsGone(pgid))
+                kill(process.processIdentifier, SIGTERM)
+                #expect(await eventually(120) { !process.isRunning }, "the validator did not exit on SIGTERM")
+                #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(stderrText())")
+                let cancelled = try #require(await platform.results["job-sleep"], "not reported: \(stderrText())")
+                #expect(cancelled.error == JobManager.shutdownError)
+                #expect(cancelled.score == nil)
+                #expect(groupIsGone(pgid))
+            } catch {
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                throw error
+            }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    @Test("`evalnet validator run` with a secret of another hotkey refuses to start and names both")
+    func mismatchedSecret() async throws {
+        let exe = try #require(evalnetExecutable(), "the evalnet executable is not beside the test binary")
+        let tmp = try TempDir("compat-cli-key")
+        defer { tmp.cleanup() }
+        let other = SR25519Keypair.generate()
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix(ValidatorConfig.environmentPrefix) }
+        env[ValidatorConfig.secretSeedVariable] = Hex.encode(other.seed)
+        env["EVALNET_VALIDATOR_WORK_DIR"] = tmp.sub("work").path
+        let process = Process()
+        process.executableURL = exe
+        process.arguments = ["validator", "run", "--config", SeedConfig.path]
+        process.environment = env
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        #expect(text.contains("validator_hotkey is \(VectorKey.address) but the secret from environment "
+            + "\(ValidatorConfig.secretSeedVariable) belongs to \(other.publicKey.ss58Address)"), "\(text)")
+    }
+}
+
 actor ManagerBox {
     var manager: JobManager?
     func set(_ m: JobManager) { manager = m }
