@@ -246,6 +246,39 @@ struct JobReportingTests {
         }
     }
 
+    @Test("has_capacity asks get_challenge_status: a job of a challenge that failed to provision is not claimed")
+    func notReadyChallengeNotClaimed() async throws {
+        let tmp = try TempDir("compat-notready")
+        defer { tmp.cleanup() }
+        let good = try ScriptChallenge(in: tmp, id: "good", pidFile: tmp.sub("good.pid"))
+        var misdeclared = try ScriptChallenge(in: tmp, id: "bad", pidFile: tmp.sub("bad.pid")).spec
+        misdeclared.composeHash = String(repeating: "ab", count: 32)
+        let bad = misdeclared
+        try await withFakePlatform { url, platform in
+            await platform.addChallenge(good.spec)
+            await platform.addChallenge(bad)
+            await platform.addJob("job-bad", challenge: "bad", code: "anything")
+            await platform.addJob("job-good", challenge: "good", code: "anything")
+            var config = try ValidatorConfig.parse(toml: "platform_api_url = \"\(url)\"\n[sandbox]\nmode = \"off\"\n")
+            config.workDir = tmp.sub("work").path
+            config.network = .off
+            try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
+            let challenges = ChallengeManager(cacheDirectory: config.challengeCacheDirectory)
+            let manager = JobManager(client: PlatformClient(baseURL: url, keypair: .generate(), logger: compatLogger),
+                                     challenges: challenges,
+                                     quota: CVMQuotaManager(capacity: ResourceLimits(cpuCores: 4, memoryMb: 4096, diskMb: 4096)),
+                                     executor: config.makeExecutor(logger: compatLogger), config: config, logger: compatLogger)
+            try await manager.checkChallengeUpdates()
+            #expect(await challenges.getChallengeStatus(id: "bad")?.state == .failed)
+            #expect(await challenges.getChallengeStatus(id: "good")?.state == .ready)
+            await manager.pollOnce()
+            await manager.drain()
+            #expect(await platform.claimed == ["job-good"])
+            #expect(await platform.results["job-good"]?.score == 0.5)
+            #expect(await platform.pending.map(\.id) == ["job-bad"])
+        }
+    }
+
     @Test("execute_orm_query goes to POST /challenges/{id}/orm/query signed as the validator")
     func ormQuery() async throws {
         try await withFakePlatform { url, platform in
@@ -326,6 +359,32 @@ struct ValidatorProcessTests {
                 throw error
             }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    @Test("`evalnet validator query` runs execute_orm_query with the validator's key and prints the rows")
+    func queryCommand() async throws {
+        let exe = try #require(evalnetExecutable(), "the evalnet executable is not beside the test binary")
+        try await withFakePlatform { url, platform in
+            var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix(ValidatorConfig.environmentPrefix) }
+            env[ValidatorConfig.secretSeedVariable] = VectorKey.seedHex
+            env["EVALNET_VALIDATOR_PLATFORM_API_URL"] = url
+            let process = Process()
+            process.executableURL = exe
+            process.arguments = ["validator", "query", "--config", SeedConfig.path, "--challenge", "c1",
+                                 "--param", "5Miner", "SELECT count(*) AS n FROM agents WHERE miner_hotkey = $1"]
+            process.environment = env
+            let stdout = Pipe()
+            process.standardOutput = stdout
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let data = stdout.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(try JSONDecoder().decode(OrmQueryResponse.self, from: data).rows == [["n": .number(1)]])
+            #expect(await platform.queries == [OrmQueryRequest(query: "SELECT count(*) AS n FROM agents WHERE miner_hotkey = $1",
+                                                               params: [.string("5Miner")])])
+            #expect(await platform.hotkeys == [VectorKey.address])
         }
     }
 
