@@ -28,6 +28,8 @@ struct ValidatorCommand: AsyncParsableCommand {
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             let keypair: SR25519Keypair
             do { keypair = try cfg.loadKeypair() } catch { throw ValidationError("\(error)") }
+            // The secret is in memory now; keep it out of every process this one starts (git).
+            unsetenv(ValidatorConfig.secretSeedVariable)
             // Which isolation evaluators get, before anything else happens (runValidator stops
             // here when the local executor's sandbox is required but unavailable).
             FileHandle.standardOutput.write(Data("evalnet validator: \(cfg.isolationReport().summary)\n".utf8))

@@ -156,9 +156,10 @@ public actor JobManager {
         await quota.release(allocation)
         await challenges.release(lease)
         running[jobId] = nil
+        let platformCancelled = cancelledByPlatform.remove(jobId) != nil
         var outcome = outcome
         if outcome.status == .cancelled {
-            if cancelledByPlatform.remove(jobId) != nil {
+            if platformCancelled {
                 stats.cancelled += 1
                 logger.info("job cancelled", metadata: ["job": "\(jobId)"])
                 return
