@@ -22,6 +22,8 @@ public enum VMMMethod: String, Sendable, CaseIterable {
     /// The seed's name for `Status`; `evalnet vmm serve` answers both.
     case listVms = "ListVms"
     case version = "Version"
+    /// The host's GPUs and whether each is free (to fill `gpus` of CreateVm).
+    case listGpus = "ListGpus"
 
     /// `/prpc/{Method}?json`
     public var path: String { "/prpc/\(rawValue)?json" }
@@ -359,6 +361,60 @@ public struct VersionResponse: Codable, Sendable, Equatable {
     public init(version: String, rev: String) {
         self.version = version
         self.rev = rev
+    }
+}
+
+/// One GPU of the host (`ListGpus`).
+public struct GpuInfo: Codable, Sendable, Equatable {
+    /// PCI slot, e.g. "18:00.0": what `GpuConfig.gpus[].slot` names.
+    public var slot: String
+    public var productId: String
+    public var description: String
+    /// Not attached to any VM.
+    public var isFree: Bool
+
+    public init(slot: String, productId: String = "", description: String = "", isFree: Bool = true) {
+        self.slot = slot
+        self.productId = productId
+        self.description = description
+        self.isFree = isFree
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case slot, description
+        case productId = "product_id"
+        case isFree = "is_free"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        slot = try c.decode(String.self, forKey: .slot)
+        productId = try c.decodeIfPresent(String.self, forKey: .productId) ?? ""
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        isFree = try c.decodeIfPresent(Bool.self, forKey: .isFree) ?? false
+    }
+}
+
+/// `ListGpus` response.
+public struct ListGpusResponse: Codable, Sendable, Equatable {
+    public var gpus: [GpuInfo]
+    /// The VMM accepts `attach_mode: "all"`.
+    public var allowAttachAll: Bool
+
+    public init(gpus: [GpuInfo] = [], allowAttachAll: Bool = false) {
+        self.gpus = gpus
+        self.allowAttachAll = allowAttachAll
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case gpus
+        case allowAttachAll = "allow_attach_all"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        gpus = try c.decodeIfPresent([GpuInfo].self, forKey: .gpus) ?? []
+        allowAttachAll = try c.decodeIfPresent(Bool.self, forKey: .allowAttachAll) ?? false
     }
 }
 

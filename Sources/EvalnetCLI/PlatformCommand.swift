@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlatformAPI
 import PlatformServer
 
 struct PlatformCommand: AsyncParsableCommand {
@@ -11,8 +12,8 @@ struct PlatformCommand: AsyncParsableCommand {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the Platform API (HTTP + validator WebSocket).")
 
-        @Option(help: "Address to bind.") var host = "127.0.0.1"
-        @Option(help: "Port to bind.") var port = 8435
+        @Option(help: "Address to bind.") var host = PlatformDefaults.host
+        @Option(help: "Port to bind (the validator's default platform_api_url uses it).") var port = PlatformDefaults.port
         @Option(help: "sqlite:PATH or postgres://user:pass@host:port/db") var database = "sqlite:data/platform.db"
         @Option(help: "Bearer token of the admin API (env EVALNET_ADMIN_TOKEN); without one the admin API is disabled.")
         var adminToken: String?

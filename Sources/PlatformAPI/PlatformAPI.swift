@@ -36,6 +36,17 @@ public enum PlatformPaths {
     public static func adminCancelJob(_ id: String) -> String { "/admin/jobs/\(id)/cancel" }
 }
 
+/// Defaults shared by the platform server and its clients, so a validator started with its
+/// defaults reaches a platform started with its defaults.
+public enum PlatformDefaults {
+    /// `evalnet platform serve --port` default.
+    public static let port = 8435
+    /// `evalnet platform serve --host` default.
+    public static let host = "127.0.0.1"
+    /// The validator's default `platform_api_url`.
+    public static var localURL: String { "http://\(host):\(port)" }
+}
+
 public enum PlatformHeaders {
     /// The validator's SS58 hotkey; must equal the signed `X-Key`.
     public static let validatorHotkey = "X-Validator-Hotkey"

@@ -21,8 +21,9 @@ import Store
 import Synchronization
 
 public struct PlatformConfig: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 8435
+    public var host = PlatformDefaults.host
+    /// The validator's default `platform_api_url` points here (`PlatformDefaults`).
+    public var port = PlatformDefaults.port
     public var database = "sqlite:data/platform.db"
     /// Bearer token of the admin routes; without one the admin API answers 403.
     public var adminToken: String?

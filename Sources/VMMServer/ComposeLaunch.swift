@@ -4,7 +4,8 @@ import Foundation
 /// How `evalnet vmm serve` runs a compose file as a host process (its "VM").
 ///
 /// The compose text is the `compose_file` of CreateVm: an app-compose JSON document (its
-/// `docker_compose_file` is used) or bare compose YAML. From the **first service** (in
+/// `docker_compose_file` is used) or bare compose YAML, read by `ComposeYAML` (Yams, with
+/// anchors, aliases, merge keys and tags resolved). From the **first service** (in
 /// document order):
 /// - `entrypoint` and `command`: a list is an argv (entrypoint first, then command); a
 ///   string is run with `/bin/sh -c`. One of them is required — images are not run.
@@ -40,7 +41,7 @@ public struct ComposeLaunch: Sendable, Equatable {
             yaml = composeFile
         }
         let root: YAMLNode
-        do { root = try MiniYAML.parse(yaml) } catch { throw Invalid(message: "compose file: \(error)") }
+        do { root = try ComposeYAML.parse(yaml) } catch { throw Invalid(message: "compose file: \(error)") }
         guard case let .mapping(services)? = root["services"], let (name, service) = services.first else {
             throw Invalid(message: "compose file has no services")
         }

@@ -59,6 +59,9 @@ public actor LocalVMM {
         guard config.vcpu >= 1, config.vcpu <= 1024 else { throw VMMFailure("invalid_vcpu", "vcpu must be 1...1024") }
         guard config.memory >= 16 else { throw VMMFailure("invalid_memory", "memory must be at least 16 MB") }
         guard config.diskSize >= 1 else { throw VMMFailure("invalid_disk_size", "disk_size must be at least 1 GB") }
+        if let gpus = config.gpus, !gpus.gpus.isEmpty || gpus.attachMode == "all" {
+            throw VMMFailure("no_gpus", "This VMM has no GPUs (ListGpus is empty); cannot attach \(gpus.attachMode == "all" ? "all GPUs" : "GPU slots " + gpus.gpus.map(\.slot).joined(separator: ", "))")
+        }
         var seen = Set<Int>()
         for p in config.ports {
             guard ["tcp", "udp"].contains(p.protocol.lowercased()) else {

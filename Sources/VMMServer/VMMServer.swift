@@ -64,6 +64,8 @@ public enum VMMCatalogue {
             request: .object(["keyword": .string(""), "page": .number(1), "page_size": .number(50)]),
             returns: .of(StatusResponse.self)),
         rpc(.version, "Server version", body: nil, returns: .of(VersionResponse.self)),
+        rpc(.listGpus, "The host's GPUs: always none here (CreateVm with GPUs is refused)", body: nil,
+            returns: .of(ListGpusResponse.self), response: .object(["gpus": .array([]), "allow_attach_all": .bool(false)])),
         RouteDoc("GET", "/logs", .none, "Last lines of a VM's console", produces: "text/plain",
                  params: [.query("id", JSONSchema.string.with(.keyword("minLength", .number(1))), "VM id", required: true),
                           .query("lines", JSONSchema.integer.with(.range(0...100_000), .keyword("default", .number(100))))],
@@ -135,6 +137,9 @@ public func makeVMMRouter(vmm: LocalVMM) -> Router<BasicRequestContext> {
             let body = try await request.decodeRPC(StatusRequest.self)
             return JSONResponse(await vmm.list(body))
         }
+    }
+    router.post(RouterPath(VMMMethod.listGpus.routePath)) { _, _ in
+        JSONResponse(ListGpusResponse(gpus: [], allowAttachAll: false))
     }
     router.post(RouterPath(VMMMethod.version.routePath)) { _, _ in
         JSONResponse(VersionResponse(version: "evalnet-local-vmm 1.0", rev: "local"))

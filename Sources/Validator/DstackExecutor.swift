@@ -63,6 +63,8 @@ public enum DstackExecutionError: Error, CustomStringConvertible, Sendable, Equa
     case evaluatorHTTP(status: Int, body: String)
     case evaluationTimeout
     case noFreePort(String)
+    /// The job asks for more GPUs than the VMM reports free.
+    case gpusUnavailable(wanted: Int, free: [String])
 
     public var description: String {
         switch self {
@@ -74,6 +76,9 @@ public enum DstackExecutionError: Error, CustomStringConvertible, Sendable, Equa
         case let .evaluatorHTTP(status, body): return "evaluator service answered \(status): \(body)"
         case .evaluationTimeout: return "timeout"
         case let .noFreePort(why): return "no free host port: \(why)"
+        case let .gpusUnavailable(wanted, free):
+            return "the job needs \(wanted) GPU(s) but the VMM lists \(free.count) free"
+                + (free.isEmpty ? "" : " (\(free.joined(separator: ", ")))")
         }
     }
 }
@@ -158,15 +163,18 @@ public final class DstackExecutor: Executor {
         let userConfig: [String: String] = ["job_id": job.jobId, "challenge_id": job.challengeId,
                                             "submission_id": job.submissionId, "miner_hotkey": job.minerHotkey]
         let userConfigJSON = String(decoding: (try? JSONEncoder().encode(userConfig)) ?? Data("{}".utf8), as: UTF8.self)
-        let configuration = VmConfiguration(
-            name: vmName, image: challenge.declaration.image ?? options.image, composeFile: composeFile,
-            vcpu: max(1, job.resources.cpuCores), memory: max(64, job.resources.memoryMb),
-            diskSize: max(1, (job.resources.diskMb + 1023) / 1024),
-            ports: [PortMapping(protocol: "tcp", hostPort: hostPort, vmPort: challenge.declaration.vmPort,
-                                hostAddress: options.hostAddress)],
-            userConfig: userConfigJSON, stopped: true, noTee: options.noTee)
         let id: String
-        do { id = try await vmm.createVm(configuration) } catch {
+        do {
+            let gpus = try await gpuAttachment(count: job.resources.gpuCount)
+            let configuration = VmConfiguration(
+                name: vmName, image: challenge.declaration.image ?? options.image, composeFile: composeFile,
+                vcpu: max(1, job.resources.cpuCores), memory: max(64, job.resources.memoryMb),
+                diskSize: max(1, (job.resources.diskMb + 1023) / 1024),
+                ports: [PortMapping(protocol: "tcp", hostPort: hostPort, vmPort: challenge.declaration.vmPort,
+                                    hostAddress: options.hostAddress)],
+                userConfig: userConfigJSON, gpus: gpus, stopped: true, noTee: options.noTee)
+            id = try await vmm.createVm(configuration)
+        } catch {
             HostPorts.release(hostPort)
             if let e = error as? VMMError { throw DstackExecutionError.vmm(e) }
             throw error
@@ -188,6 +196,19 @@ public final class DstackExecutor: Executor {
             await destroyVMDetached(vm)
             throw failure
         }
+    }
+
+    /// `gpus` of CreateVm for a job granted `count` GPUs (its challenge's `[resources]
+    /// gpu_count`, admitted by the quota against `resource_limits.gpu_count`): nil for none,
+    /// else the first `count` free slots of `ListGpus` (`attach_mode: "listed"`). Fewer free
+    /// GPUs than asked is an error — a GPU job never silently runs without its GPUs.
+    public func gpuAttachment(count: Int) async throws -> GpuConfig? {
+        guard count > 0 else { return nil }
+        let listed: ListGpusResponse
+        do { listed = try await vmm.listGpus() } catch let e as VMMError { throw DstackExecutionError.vmm(e) }
+        let free = listed.gpus.filter(\.isFree).map(\.slot)
+        guard free.count >= count else { throw DstackExecutionError.gpusUnavailable(wanted: count, free: free) }
+        return GpuConfig(attachMode: "listed", gpus: free.prefix(count).map { GpuConfig.Slot(slot: $0) })
     }
 
     /// Sends the submission to the VM's evaluator and returns its result document.

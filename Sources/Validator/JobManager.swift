@@ -8,8 +8,11 @@ import ServiceLifecycle
 /// Runs the validator's job loop (seed names: fetch_pending_jobs, claim_job, has_capacity,
 /// check_challenge_updates): keeps challenge checkouts in step with the platform, claims
 /// pending jobs while it has capacity (job slots, per-challenge slots and the quota manager),
-/// runs each on the executor, and reports every outcome — a failure is posted with `error`
-/// set, never dropped. `job_cancelled` cancels the running job, which frees its resources.
+/// runs each on the executor, and reports every outcome — a failure or a rejected submission
+/// is posted with `error` set, never dropped. `job_cancelled` cancels the running job, which
+/// frees its resources (the platform already knows, so nothing is posted). `shutdown()`
+/// stops claiming, cancels every running job (the executor kills its process group or
+/// removes its VM) and posts each as failed with `error` before returning.
 public actor JobManager {
     let client: PlatformClient
     let challenges: ChallengeManager
@@ -20,6 +23,12 @@ public actor JobManager {
     private var running: [String: (challenge: String, task: Task<Void, Never>)] = [:]
     private var knownChallenges: Set<String> = []
     private var stats = JobManagerStats()
+    /// Jobs the platform cancelled (`job_cancelled`): their cancelled outcome is not posted.
+    private var cancelledByPlatform: Set<String> = []
+    private var shuttingDown = false
+
+    /// The `error` posted for a job cancelled because the validator is stopping.
+    public static let shutdownError = "cancelled: the validator is shutting down (SIGINT/SIGTERM)"
 
     public struct JobManagerStats: Sendable, Equatable {
         public var claimed = 0
@@ -27,6 +36,8 @@ public actor JobManager {
         public var failed = 0
         public var cancelled = 0
         public var lostClaims = 0
+        /// Jobs cancelled by `shutdown()` (and posted as failed).
+        public var cancelledAtShutdown = 0
     }
 
     public init(client: PlatformClient, challenges: ChallengeManager, quota: CVMQuotaManager, executor: any Executor,
@@ -67,19 +78,25 @@ public actor JobManager {
         guard running.values.filter({ $0.challenge == job.challengeId }).count < config.perChallengeConcurrency else {
             return false
         }
-        guard let challenge = await challenges.challenge(id: job.challengeId) else { return false }
+        // The seed's ChallengeManager.get_challenge_status: only a ready (or updating, still
+        // serving the old checkout) challenge takes jobs.
+        guard let status = await challenges.getChallengeStatus(id: job.challengeId),
+              status.state == .ready || status.state == .updating,
+              let challenge = await challenges.challenge(id: job.challengeId)
+        else { return false }
         return await quota.checkCapacity(challenge.declaration.resources, for: job.challengeId)
     }
 
     /// One polling pass: list pending jobs and claim what capacity allows.
     public func pollOnce() async {
+        guard !shuttingDown else { return }
         let jobs: [PendingJob]
         do { jobs = try await fetchPendingJobs() } catch {
             logger.warning("cannot list pending jobs", metadata: ["error": "\(error)"])
             return
         }
         var claimedNow = 0
-        for job in jobs where running[job.id] == nil && claimedNow < config.claimBatch {
+        for job in jobs where running[job.id] == nil && claimedNow < config.claimBatch && !shuttingDown {
             if !knownChallenges.contains(job.challengeId) { try? await checkChallengeUpdates() }
             guard await hasCapacity(job) else { continue }
             if await claimJob(job) { claimedNow += 1 }
@@ -89,6 +106,7 @@ public actor JobManager {
     /// Reserves resources, claims the job (409 → someone else has it) and starts it.
     @discardableResult
     public func claimJob(_ job: PendingJob) async -> Bool {
+        guard !shuttingDown else { return false }
         let lease: ChallengeLease
         do { lease = try await challenges.acquire(id: job.challengeId) } catch {
             logger.warning("challenge not ready", metadata: ["job": "\(job.id)", "error": "\(error)"])
@@ -123,10 +141,14 @@ public actor JobManager {
             } else {
                 outcome = JobOutcome(status: .failed, error: "artifact submissions are not supported by this validator")
             }
-            await self.finish(jobId: claim.id, outcome: outcome, allocation: allocation, lease: lease)
+            // Reported from a task of its own: a job cancelled at shutdown runs this in a
+            // cancelled task, where the HTTP client would refuse to send the report.
+            await Task { await self.finish(jobId: claim.id, outcome: outcome, allocation: allocation, lease: lease) }.value
             _ = logger
         }
         running[job.id] = (job.challengeId, task)
+        // Shutdown began while the claim was in flight: the job is ours, so cancel and report it.
+        if shuttingDown { task.cancel() }
         return true
     }
 
@@ -134,14 +156,22 @@ public actor JobManager {
         await quota.release(allocation)
         await challenges.release(lease)
         running[jobId] = nil
+        let platformCancelled = cancelledByPlatform.remove(jobId) != nil
+        var outcome = outcome
         if outcome.status == .cancelled {
-            stats.cancelled += 1
-            logger.info("job cancelled", metadata: ["job": "\(jobId)"])
-            return
+            if platformCancelled {
+                stats.cancelled += 1
+                logger.info("job cancelled", metadata: ["job": "\(jobId)"])
+                return
+            }
+            // Cancelled here (shutdown), not by the platform: it still counts the job as ours.
+            stats.cancelledAtShutdown += 1
+            outcome.error = Self.shutdownError
         }
         let result = Self.results(of: outcome)
         var delay = 0.5
-        for attempt in 1...6 {
+        let attempts = shuttingDown ? 2 : 6
+        for attempt in 1...attempts {
             do {
                 try await client.submitResults(jobId, result)
                 if result.error == nil { stats.completed += 1 } else { stats.failed += 1 }
@@ -150,7 +180,7 @@ public actor JobManager {
                     "error": "\(result.error ?? "-")",
                 ])
                 return
-            } catch PlatformClientError.unavailable(let why) where attempt < 6 {
+            } catch PlatformClientError.unavailable(let why) where attempt < attempts {
                 logger.warning("cannot report job yet", metadata: ["job": "\(jobId)", "error": "\(why)"])
                 try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
                 delay = min(delay * 2, 10)
@@ -161,17 +191,32 @@ public actor JobManager {
         }
     }
 
-    /// The results body for an outcome: scored → score; anything else → `error` set.
+    /// The results body for an outcome. Completed with a finite score → `score`, no
+    /// `error`. Rejected (the evaluator refused the submission) → its score (0 unless the
+    /// evaluator gave one) **and** `error` saying why. Anything else (crash, timeout, VM
+    /// failure, cancelled at shutdown) → no score, `error` set.
     static func results(of outcome: JobOutcome) -> JobResultRequest {
         let metrics = (try? JSONDecoder().decode(
             [String: PlatformJSON].self, from: JSONEncoder().encode(outcome.metrics))) ?? [:]
-        if outcome.isScored, let score = outcome.score, score.isFinite {
-            return JobResultRequest(score: max(0, score), metrics: metrics, logs: Array(outcome.logs.suffix(200)),
-                                    executionTimeMs: outcome.executionTimeMs, error: nil)
+        let logs = Array(outcome.logs.suffix(200))
+        switch outcome.status {
+        case .completed:
+            if let score = outcome.score, score.isFinite {
+                return JobResultRequest(score: max(0, score), metrics: metrics, logs: logs,
+                                        executionTimeMs: outcome.executionTimeMs, error: nil)
+            }
+            return JobResultRequest(score: nil, metrics: metrics, logs: logs, executionTimeMs: outcome.executionTimeMs,
+                                    error: outcome.error ?? "the evaluator reported no finite score")
+        case .rejected:
+            let score = outcome.score.flatMap { $0.isFinite ? max(0, $0) : nil } ?? 0
+            let why = outcome.error ?? outcome.exitStatus ?? "no reason given"
+            return JobResultRequest(score: score, metrics: metrics, logs: logs, executionTimeMs: outcome.executionTimeMs,
+                                    error: why.hasPrefix("submission rejected") ? why : "submission rejected: \(why)")
+        case .failed, .timeout, .cancelled:
+            let why = outcome.error ?? outcome.exitStatus ?? outcome.status.rawValue
+            return JobResultRequest(score: nil, metrics: metrics, logs: logs, executionTimeMs: outcome.executionTimeMs,
+                                    error: why)
         }
-        let why = outcome.error ?? outcome.exitStatus ?? outcome.status.rawValue
-        return JobResultRequest(score: nil, metrics: metrics, logs: Array(outcome.logs.suffix(200)),
-                                executionTimeMs: outcome.executionTimeMs, error: why)
     }
 
     /// Reacts to a pushed event.
@@ -186,6 +231,7 @@ public actor JobManager {
         case let .jobCancelled(m):
             if let entry = running[m.jobId] {
                 logger.info("cancelling job", metadata: ["job": "\(m.jobId)", "reason": "\(m.reason ?? "-")"])
+                cancelledByPlatform.insert(m.jobId)
                 entry.task.cancel()
             }
         default:
@@ -193,9 +239,25 @@ public actor JobManager {
         }
     }
 
-    /// Waits for running jobs (used on shutdown and in tests).
+    /// Waits for running jobs to end on their own (tests).
     public func drain() async {
         while let (_, entry) = running.first {
+            await entry.task.value
+        }
+    }
+
+    /// Stops the validator's work: claims nothing more, cancels every running job (the
+    /// executor kills its process group or stops and removes its VM) and returns once each
+    /// has been posted as failed with `error` = `shutdownError` (a job that finished anyway
+    /// is posted with its real outcome).
+    public func shutdown() async {
+        shuttingDown = true
+        if !running.isEmpty {
+            logger.info("shutting down: cancelling running jobs", metadata: ["jobs": "\(running.keys.sorted())"])
+        }
+        for entry in running.values { entry.task.cancel() }
+        while let (_, entry) = running.first {
+            entry.task.cancel()
             await entry.task.value
         }
     }
@@ -239,7 +301,9 @@ public struct ValidatorService: Service {
                 await group.waitForAll()
             }
         }
-        await manager.drain()
+        // Graceful shutdown (SIGINT/SIGTERM or ServiceStopper.stop): nothing is polled any
+        // more; cancel the running jobs and post each as failed before the process exits.
+        await manager.shutdown()
     }
 }
 

@@ -81,6 +81,11 @@ public struct VMMClient: Sendable {
     public func shutdownVm(id: String) async throws { _ = try await call(.shutdownVm, VmId(id: id), as: Empty.self) }
     public func removeVm(id: String) async throws { _ = try await call(.removeVm, VmId(id: id), as: Empty.self) }
 
+    /// The host's GPUs (ListGpus).
+    public func listGpus() async throws -> ListGpusResponse {
+        try await call(.listGpus, Empty(), as: ListGpusResponse.self)
+    }
+
     /// Every VM (dstack `Status`, the seed's ListVms).
     public func listVms() async throws -> [VmInfo] {
         try await call(.status, StatusRequest(), as: StatusResponse.self).vms

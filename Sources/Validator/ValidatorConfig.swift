@@ -1,15 +1,23 @@
 import Foundation
 import Hotkeys
 import Logging
+import PlatformAPI
 
 /// The validator's settings: `config.toml` (TOML, read with TOMLKit), then environment
 /// overrides `EVALNET_VALIDATOR_<KEY>` where KEY is the dotted key upper-cased with dots
 /// as underscores (`jobs.timeout_s` → `EVALNET_VALIDATOR_JOBS_TIMEOUT_S`). Unknown keys,
 /// unknown `EVALNET_VALIDATOR_*` variables, wrong types and out-of-range values are all
 /// reported together at start-up (`ConfigError`).
+///
+/// The seed's `config.toml` (`validator_hotkey`, `platform_api_url`, `dstack_vmm_url`,
+/// `[resource_limits]`) is accepted as written. The secret never lives in the file: it comes
+/// from `$EVALNET_VALIDATOR_SECRET_SEED` (hex mini-secret, as `subkey inspect` prints it) or
+/// from `key_file`, and must belong to `validator_hotkey` when that is set.
 public struct ValidatorConfig: Sendable, Equatable {
-    /// Hotkey file (`evalnet keys generate`).
+    /// Hotkey file (`evalnet keys generate`); used when `$EVALNET_VALIDATOR_SECRET_SEED` is unset.
     public var keyFile: String
+    /// The seed's `validator_hotkey`: the SS58 hotkey the secret must belong to (nil: not checked).
+    public var validatorHotkey: String?
     public var platformAPIURL: String
     /// dstack VMM (or `evalnet vmm serve`); absent → jobs run with the local executor.
     public var dstackVMMURL: String?
@@ -49,7 +57,8 @@ public struct ValidatorConfig: Sendable, Equatable {
 
     public init() {
         keyFile = KeyFile.defaultPath
-        platformAPIURL = "http://127.0.0.1:8080"
+        validatorHotkey = nil
+        platformAPIURL = PlatformDefaults.localURL
         dstackVMMURL = nil
         workDir = "data/validator"
         pollIntervalSeconds = 5
@@ -79,10 +88,14 @@ public struct ValidatorConfig: Sendable, Equatable {
     /// Environment variable naming the config file (read by `load` when no path is given).
     public static let configPathVariable = "EVALNET_VALIDATOR_CONFIG"
     public static let environmentPrefix = "EVALNET_VALIDATOR_"
+    /// Environment variable holding the validator's secret: the 32-byte sr25519 mini-secret
+    /// as hex (`0x…` optional) — the "Secret seed" `subkey inspect` prints. Not a config key:
+    /// secrets are never read from `config.toml`.
+    public static let secretSeedVariable = "EVALNET_VALIDATOR_SECRET_SEED"
 
     /// Every key (dotted) a config file may contain.
     public static let keys: [String] = [
-        "key_file", "platform_api_url", "dstack_vmm_url", "work_dir", "poll_interval_s", "challenge_sync_interval_s",
+        "validator_hotkey", "key_file", "platform_api_url", "dstack_vmm_url", "work_dir", "poll_interval_s", "challenge_sync_interval_s",
         "resource_limits.cpu_cores", "resource_limits.memory_mb", "resource_limits.disk_mb", "resource_limits.gpu_count",
         "jobs.timeout_s", "jobs.max_concurrent", "jobs.claim_batch", "jobs.per_challenge_concurrency",
         "local_executor.network", "local_executor.max_stdout_bytes", "local_executor.max_stderr_bytes",
@@ -119,7 +132,8 @@ public struct ValidatorConfig: Sendable, Equatable {
         var r = ConfigReader()
         r.add(try TOMLFlattener.flatten(toml, source: source), origin: source)
         let byVariable = Dictionary(uniqueKeysWithValues: keys.map { (environmentName(for: $0), $0) })
-        for (name, value) in environment where name.hasPrefix(environmentPrefix) && name != configPathVariable {
+        for (name, value) in environment
+        where name.hasPrefix(environmentPrefix) && name != configPathVariable && name != secretSeedVariable {
             if let key = byVariable[name] {
                 r.addEnvironment(key: key, value: value, variable: name)
             } else {
@@ -128,6 +142,15 @@ public struct ValidatorConfig: Sendable, Equatable {
         }
         var c = ValidatorConfig()
         if let v = r.string("key_file") { c.keyFile = (v as NSString).expandingTildeInPath }
+        if let v = r.string("validator_hotkey"), let e = r.entries["validator_hotkey"] {
+            let trimmed = v.trimmingCharacters(in: .whitespaces)
+            do {
+                _ = try SS58.decode(trimmed)
+                c.validatorHotkey = trimmed
+            } catch {
+                r.fail("validator_hotkey", e, "\"\(v)\" is not an SS58 hotkey (\(error))")
+            }
+        }
         if let v = url(&r, "platform_api_url") { c.platformAPIURL = v }
         if let e = r.entries["dstack_vmm_url"], case let .string(s) = e.value, s.isEmpty {
             _ = r.raw("dstack_vmm_url")
@@ -283,7 +306,72 @@ public struct ValidatorConfig: Sendable, Equatable {
         return ("executor local: " + isolation.summary, isolation.refusal)
     }
 
-    public func loadKeypair() throws -> SR25519Keypair {
-        try KeyFile.load(from: keyFile)
+    /// The validator's keypair: from `$EVALNET_VALIDATOR_SECRET_SEED` when set, else from
+    /// `key_file`. When `validator_hotkey` is set the keypair must be that hotkey's
+    /// (`KeySourceError.hotkeyMismatch` otherwise) — a validator never signs as a hotkey
+    /// other than the one its configuration names.
+    public func loadKeypair(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> SR25519Keypair
+    {
+        let keypair: SR25519Keypair
+        let source: String
+        if let seed = environment[Self.secretSeedVariable], !seed.trimmingCharacters(in: .whitespaces).isEmpty {
+            source = "environment \(Self.secretSeedVariable)"
+            keypair = try Self.keypair(fromSecretSeed: seed)
+        } else {
+            source = "key file \(keyFile)"
+            guard FileManager.default.fileExists(atPath: keyFile) else {
+                throw KeySourceError.noSecret(keyFile: keyFile, hotkey: validatorHotkey)
+            }
+            keypair = try KeyFile.load(from: keyFile)
+        }
+        if let expected = validatorHotkey {
+            let actual = keypair.publicKey.ss58Address
+            let expectedKey = (try? SS58.decode(expected).publicKey) ?? []
+            if expectedKey != keypair.publicKey.bytes {
+                throw KeySourceError.hotkeyMismatch(configured: expected, actual: actual, source: source)
+            }
+        }
+        return keypair
+    }
+
+    /// A keypair from hex mini-secret text (`0x` prefix and surrounding space allowed).
+    static func keypair(fromSecretSeed text: String) throws -> SR25519Keypair {
+        var hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if hex.hasPrefix("0x") || hex.hasPrefix("0X") { hex.removeFirst(2) }
+        let bytes: [UInt8]
+        do { bytes = try Hex.decode(hex) } catch {
+            throw KeySourceError.badSecretSeed("not hex (\(error))")
+        }
+        guard bytes.count == 32 else {
+            throw KeySourceError.badSecretSeed("\(bytes.count) bytes; a mini-secret is 32 bytes (64 hex digits)")
+        }
+        do { return try SR25519Keypair(seed: bytes) } catch {
+            throw KeySourceError.badSecretSeed("\(error)")
+        }
+    }
+}
+
+/// Why the validator has no usable key.
+public enum KeySourceError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Neither `$EVALNET_VALIDATOR_SECRET_SEED` nor the key file exists.
+    case noSecret(keyFile: String, hotkey: String?)
+    /// `$EVALNET_VALIDATOR_SECRET_SEED` is not a 32-byte hex mini-secret.
+    case badSecretSeed(String)
+    /// The secret belongs to another hotkey than `validator_hotkey`.
+    case hotkeyMismatch(configured: String, actual: String, source: String)
+
+    public var description: String {
+        switch self {
+        case let .noSecret(keyFile, hotkey):
+            return "no secret for the validator" + (hotkey.map { " hotkey \($0)" } ?? "")
+                + ": set \(ValidatorConfig.secretSeedVariable) to its hex secret seed, or key_file to a key file "
+                + "(`evalnet keys generate`); \(keyFile) does not exist"
+        case let .badSecretSeed(why):
+            return "\(ValidatorConfig.secretSeedVariable) is not a usable secret seed: \(why)"
+        case let .hotkeyMismatch(configured, actual, source):
+            return "validator_hotkey is \(configured) but the secret from \(source) belongs to \(actual); "
+                + "set validator_hotkey to \(actual) or give the secret of \(configured)"
+        }
     }
 }

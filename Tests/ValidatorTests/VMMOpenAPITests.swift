@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import DstackAPI
 import ServiceKit
 import Testing
 @testable import VMMServer
@@ -10,7 +11,7 @@ struct VMMOpenAPITests {
 
     @Test func catalogueIsConsistent() {
         #expect(catalogue.problems() == [])
-        for r in catalogue.routes where r.method == "POST" && r.path != "/prpc/Version" {
+        for r in catalogue.routes where r.method == "POST" && ![VMMMethod.version, .listGpus].map(\.routePath).contains(r.path) {
             #expect(r.body != nil, "\(r.path) reads a body")
         }
     }

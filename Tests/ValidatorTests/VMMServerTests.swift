@@ -182,6 +182,37 @@ struct VMMServerTests {
         }
     }
 
+    @Test("CreateVm runs a compose file that uses anchors and merge keys")
+    func anchoredComposeRuns() async throws {
+        try await withVMM { client, _ in
+            let created = try await client.rpc(.createVm, vmConfig(ComposeTests.anchoredCompose, stopped: false))
+            #expect(created.status == .ok, "\(created.text)")
+            let id = try created.decode(VmId.self).id
+            #expect(await eventually {
+                let r = try? await client.execute(uri: "/logs?id=\(id)&lines=10", method: .get)
+                return r.map { String(buffer: $0.body).contains("merged hello 0123") } ?? false
+            })
+            let log = try await client.execute(uri: "/logs?id=\(id)&lines=10", method: .get)
+            #expect(String(buffer: log.body).contains("/srv"))
+            #expect(try await client.rpc(.stopVm, VmId(id: id)).status == .ok)
+            #expect(try await client.rpc(.removeVm, VmId(id: id)).status == .ok)
+        }
+    }
+
+    @Test("ListGpus lists none and CreateVm with GPUs is refused with the reason")
+    func gpus() async throws {
+        try await withVMM { client, _ in
+            let listed = try await client.rpc(.listGpus, Empty()).decode(ListGpusResponse.self)
+            #expect(listed.gpus.isEmpty)
+            var config = vmConfig(shellCompose("\"sleep 1\""))
+            config.gpus = GpuConfig(attachMode: "listed", gpus: [GpuConfig.Slot(slot: "18:00.0")])
+            let refused = try await client.rpc(.createVm, config)
+            #expect(refused.status == .badRequest)
+            #expect(refused.error?.code == "no_gpus")
+            #expect(refused.error?.error?.contains("18:00.0") == true)
+        }
+    }
+
     @Test("Version and the service basics answer")
     func basics() async throws {
         try await withVMM { client, _ in
@@ -195,9 +226,9 @@ struct VMMServerTests {
 
 @Suite("Compose files")
 struct ComposeTests {
-    @Test("the mini YAML reader handles the compose subset")
+    @Test("the YAML reader (Yams) handles the compose syntax")
     func yaml() throws {
-        let doc = try MiniYAML.parse("""
+        let doc = try ComposeYAML.parse("""
             ---
             # comment
             services:
@@ -230,8 +261,54 @@ struct ComposeTests {
         #expect(app["script"] == .scalar("line 1\n  indented\n\nafter blank\n"))
         #expect(app["folded"] == .scalar("a b"))
         #expect(app["flow"] == .mapping([("k", .scalar("v")), ("n", .sequence([.scalar("1"), .scalar("2")]))]))
-        #expect(throws: YAMLError.self) { try MiniYAML.parse("a: 1\n  b: 2\n") }
-        #expect(throws: YAMLError.self) { try MiniYAML.parse("a: \"unterminated\n") }
+        #expect(throws: YAMLError.self) { try ComposeYAML.parse("a: 1\n  b: 2\n") }
+        #expect(throws: YAMLError.self) { try ComposeYAML.parse("a: \"unterminated\n") }
+        #expect(throws: YAMLError.self) { try ComposeYAML.parse("a: 1\n---\nb: 2\n") }
+        #expect(throws: YAMLError.self) { try ComposeYAML.parse("a: *undefined\n") }
+    }
+
+    /// A compose file as real projects write them: an `x-` extension block with an anchor,
+    /// merged into the service (`<<: *base`) with one key overridden, an aliased list,
+    /// a multi-source merge and tags.
+    static let anchoredCompose = """
+        x-env: &env
+          GREETING: hello
+          PORT_NAME: main
+        x-base: &base
+          working_dir: /srv
+          environment: *env
+          command: ["/bin/sh", "-c", "echo base"]
+        x-extra: &extra
+          working_dir: /ignored
+          labels: {tier: eval}
+        services:
+          main:
+            <<: [*base, *extra]
+            command: !!seq ["/bin/sh", "-c", "echo merged $GREETING $TAGGED; pwd; sleep 60"]
+            environment:
+              <<: *env
+              TAGGED: !!str 0123
+              PORT_NAME: !reset null
+        """
+
+    @Test("anchors, aliases, merge keys and tags are resolved")
+    func anchorsAndMergeKeys() throws {
+        let doc = try ComposeYAML.parse(Self.anchoredCompose)
+        let main = try #require(doc["services"]?["main"])
+        // Explicit keys win over merged ones; the first merged source wins over later ones.
+        #expect(main["working_dir"] == .scalar("/srv"))
+        #expect(main["labels"]?["tier"] == .scalar("eval"))
+        #expect(main["command"]?.string == nil)
+        // `!!str` keeps the text as written; `!reset` drops a merged key.
+        #expect(main["environment"] == .mapping([("TAGGED", .scalar("0123")), ("GREETING", .scalar("hello"))]))
+        let launch = try ComposeLaunch.parse(composeFile: Self.anchoredCompose)
+        #expect(launch.serviceName == "main")
+        #expect(launch.argv == ["/bin/sh", "-c", "echo merged $GREETING $TAGGED; pwd; sleep 60"])
+        #expect(launch.workingDir == "srv")
+        #expect(launch.environment == ["GREETING": "hello", "TAGGED": "0123"])
+        #expect(throws: ComposeLaunch.Invalid.self) {
+            try ComposeLaunch.parse(composeFile: "x: &a 1\nservices:\n  s:\n    <<: *a\n    command: x\n")
+        }
     }
 
     @Test("the example compose carries evaluator.py verbatim and runs it as an HTTP service")
