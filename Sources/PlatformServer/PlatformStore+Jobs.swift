@@ -297,13 +297,13 @@ extension PlatformStore {
             do {
                 won = try await tx.query(
                     """
-                    UPDATE jobs SET status = 'claimed', validator_hotkey = ?, claimed_at = ?, started_at = NULL,
+                    UPDATE jobs SET status = ?, validator_hotkey = ?, claimed_at = ?, started_at = NULL,
                       lease_expires_at = ?, updated_at = ?
-                    WHERE id = ? AND status = 'pending'
+                    WHERE id = ? AND status = ?
                       AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = ? AND o.validator_hotkey = ?)
                     RETURNING id
-                    """, [.text(validator), .double(now), .from(next.leaseExpiresAt), .double(now), .text(jobId),
-                          .text(job.submissionId), .text(validator)])
+                    """, [.text(next.status.rawValue), .text(validator), .double(now), .from(next.leaseExpiresAt), .double(now),
+                          .text(jobId), .text(job.status.rawValue), .text(job.submissionId), .text(validator)])
             } catch where Self.isUniqueViolation(error) {
                 throw alreadyHolds
             }
@@ -330,14 +330,15 @@ extension PlatformStore {
     public func start(jobId: String, validator: String, now: Double) async throws -> JobView {
         let (view, snap) = try await db.transaction { tx in
             let job = try await job(tx, id: jobId, lock: true)
-            do throws(JobTransitionError) { _ = try job.state.applying(.start(validator: validator)) } catch {
+            let next: JobState
+            do throws(JobTransitionError) { next = try job.state.applying(.start(validator: validator)) } catch {
                 throw Self.mapResultError(error)
             }
             var snap: ChallengeDataManager.Snapshot?
-            if job.status == .claimed {
+            if next.status != job.status {
                 try await tx.execute(
-                    "UPDATE jobs SET status = 'running', started_at = ?, updated_at = ? WHERE id = ? AND status = 'claimed'",
-                    [.double(now), .double(now), .text(jobId)])
+                    "UPDATE jobs SET status = ?, started_at = ?, updated_at = ? WHERE id = ? AND status = ?",
+                    [.text(next.status.rawValue), .double(now), .double(now), .text(jobId), .text(job.status.rawValue)])
                 snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
             }
             return (try await self.job(tx, id: jobId).view(payload: nil), snap)
@@ -455,9 +456,9 @@ extension PlatformStore {
             }
             try await tx.execute(
                 """
-                UPDATE jobs SET status = 'cancelled', failure_reason = ?, finished_at = ?, lease_expires_at = NULL, updated_at = ?
+                UPDATE jobs SET status = ?, failure_reason = ?, finished_at = ?, lease_expires_at = NULL, updated_at = ?
                 WHERE id = ?
-                """, [.from(next.failureReason), .double(now), .double(now), .text(id)])
+                """, [.text(next.status.rawValue), .from(next.failureReason), .double(now), .double(now), .text(id)])
             try await emit(tx, [.jobCancelled(jobId: id, challengeId: job.challengeId,
                                               target: job.status.isInFlight ? job.validatorHotkey : nil,
                                               reason: "cancelled")], now: now)
@@ -488,10 +489,10 @@ extension PlatformStore {
                 if next.status == .pending {
                     try await tx.execute(
                         """
-                        UPDATE jobs SET status = 'pending', retry_count = ?, validator_hotkey = NULL, claimed_at = NULL,
+                        UPDATE jobs SET status = ?, retry_count = ?, validator_hotkey = NULL, claimed_at = NULL,
                           started_at = NULL, lease_expires_at = NULL, updated_at = ?
                         WHERE id = ?
-                        """, [.int(Int64(next.retryCount)), .double(now), .text(job.id)])
+                        """, [.text(next.status.rawValue), .int(Int64(next.retryCount)), .double(now), .text(job.id)])
                     report.requeued.append(job.id)
                     drafts.append(.jobCancelled(jobId: job.id, challengeId: job.challengeId, target: job.validatorHotkey,
                                                 reason: "claim_expired"))
@@ -499,11 +500,11 @@ extension PlatformStore {
                 } else {
                     try await tx.execute(
                         """
-                        UPDATE jobs SET status = 'failed', failure_reason = ?, error = ?, finished_at = ?,
+                        UPDATE jobs SET status = ?, failure_reason = ?, error = ?, finished_at = ?,
                           lease_expires_at = NULL, updated_at = ?
                         WHERE id = ?
                         """,
-                        [.from(next.failureReason), .text("claim expired \(job.retryCount + 1) times"), .double(now),
+                        [.text(next.status.rawValue), .from(next.failureReason), .text("claim expired \(job.retryCount + 1) times"), .double(now),
                          .double(now), .text(job.id)])
                     report.failed.append(job.id)
                     drafts.append(.jobCancelled(jobId: job.id, challengeId: job.challengeId, target: job.validatorHotkey,
