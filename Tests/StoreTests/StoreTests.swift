@@ -150,3 +150,46 @@ import Testing
         await db.shutdown()
     }
 }
+
+/// The SQLite backend on the C API: prepared statements are reused and evicted without
+/// changing results, a text of several statements runs them all, wrong bind counts and a
+/// closed store are errors, never crashes.
+@Suite struct SQLiteStatementTests {
+    @Test func cachedStatementsGiveTheSameResultsPastTheCacheLimit() async throws {
+        let db = try await TestDatabases.fresh(.sqlite)
+        try await db.execute("CREATE TABLE t (k BIGINT PRIMARY KEY, v TEXT NOT NULL)")
+        // More distinct statement texts than the cache holds, each run twice (the second from
+        // the cache, or re-prepared after an eviction).
+        for i in 0..<600 {
+            for _ in 0..<2 {
+                try await db.transaction { tx in
+                    try await tx.execute("INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v || '\(i)'",
+                                         [.int(Int64(i)), .text("v\(i)")])
+                }
+            }
+        }
+        #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM t")?.int("n") == 600)
+        #expect(try await db.queryOne("SELECT v FROM t WHERE k = ?", [.int(599)])?.string("v") == "v599599")
+        await db.shutdown()
+    }
+
+    @Test func severalStatementsInOneTextRunInOrder() async throws {
+        let db = try await TestDatabases.fresh(.sqlite)
+        try await db.execute("CREATE TABLE a (x BIGINT); CREATE TABLE b (y BIGINT); INSERT INTO a VALUES (1); INSERT INTO b VALUES (2);")
+        #expect(try await db.queryOne("SELECT x FROM a")?.int("x") == 1)
+        #expect(try await db.queryOne("SELECT y FROM b")?.int("y") == 2)
+        await db.shutdown()
+    }
+
+    @Test func wrongBindCountAndClosedStoreAreErrors() async throws {
+        let db = try await TestDatabases.fresh(.sqlite)
+        try await db.execute("CREATE TABLE t (v BIGINT)")
+        await #expect(throws: StoreError.self) { try await db.execute("INSERT INTO t (v) VALUES (?)", []) }
+        await #expect(throws: StoreError.self) { try await db.execute("INSERT INTO t (v) VALUES (?)", [1, 2]) }
+        await #expect(throws: StoreError.self) { try await db.execute("INSERT INTO nowhere VALUES (1)") }
+        #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM t")?.int("n") == 0)
+        await db.shutdown()
+        await #expect(throws: StoreError.self) { try await db.queryOne("SELECT COUNT(*) AS n FROM t") }
+        await #expect(throws: StoreError.self) { try await db.transaction { tx in try await tx.execute("DELETE FROM t") } }
+    }
+}
