@@ -137,9 +137,12 @@ extension PoolStore {
             let evaluate = try await pickCandidates(tx, taskType: taskType, hotkey: hotkey, limit: sizes.evalBatchSize)
             let evalIds = Set(try evaluate.map { try $0.int("id") })
             let seeds = try await pickSeeds(tx, taskType: taskType, limit: sizes.seedBatchSize, excluding: evalIds)
+            // Counted up to the limit only: the cost of a lease does not grow with the backlog.
             let backlog = try await tx.queryOne(
-                "SELECT COUNT(*) AS n FROM algorithms WHERE task_type = ? AND status = 'in_evaluation'",
-                [.text(taskType)])?.int("n") ?? 0
+                """
+                SELECT COUNT(*) AS n FROM (
+                  SELECT 1 AS one FROM algorithms WHERE task_type = ? AND status = 'in_evaluation' LIMIT ?) AS waiting
+                """, [.text(taskType), .int(Int64(Self.evolutionBacklogLimit + 1))])?.int("n") ?? 0
             let budget = backlog > Self.evolutionBacklogLimit ? 0 : 1
             if evaluate.isEmpty && seeds.isEmpty && budget == 0 {
                 throw APIError.notFound(PoolErrorCode.noWork, "No work available for \(taskType) right now")
@@ -151,8 +154,7 @@ extension PoolStore {
                 VALUES (?, ?, 'lease', ?, ?, ?, ?, ?, 'active')
                 """,
                 [.text(id), .text(hotkey), .text(taskType), .int(window), .int(Int64(budget)), .double(now), .double(timeout)])
-            try await insertItems(tx, assignment: id, role: "evaluate", rows: evaluate)
-            try await insertItems(tx, assignment: id, role: "seed", rows: seeds)
+            try await insertItems(tx, assignment: id, [("evaluate", evaluate), ("seed", seeds)])
             return LeaseResponse(
                 leaseId: id, windowNumber: window, timeoutAt: WireTime.string(timeout), evolveBudget: budget,
                 taskType: taskType, evaluateAlgorithms: try evaluate.map(record), seedAlgorithms: try seeds.map(record),
@@ -160,12 +162,15 @@ extension PoolStore {
         }
     }
 
-    func insertItems(_ tx: any SQLExecutor, assignment: String, role: String, rows: [SQLRow]) async throws {
-        guard !rows.isEmpty else { return }
+    /// The assignment's items, every role in one multi-row insert (positions count per role).
+    func insertItems(_ tx: any SQLExecutor, assignment: String, _ groups: [(role: String, rows: [SQLRow])]) async throws {
         var binds: [SQLValue] = []
-        for (i, r) in rows.enumerated() { binds += [.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))] }
+        for (role, rows) in groups {
+            for (i, r) in rows.enumerated() { binds += [.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))] }
+        }
+        guard !binds.isEmpty else { return }
         try await tx.execute(
-            "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(SQLText.rows(rows.count, columns: 4))",
+            "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(SQLText.rows(binds.count / 4, columns: 4))",
             binds)
     }
 
@@ -202,7 +207,7 @@ extension PoolStore {
                 """,
                 [.text(id), .text(hotkey), .text(kind), .text(taskType), .int(window),
                  .int(kind == "evolve" ? 1 : 0), .double(now), .double(timeout)])
-            try await insertItems(tx, assignment: id, role: kind == "evaluate" ? "evaluate" : "seed", rows: rows)
+            try await insertItems(tx, assignment: id, [(kind == "evaluate" ? "evaluate" : "seed", rows)])
             return BatchResponse(batchId: id, taskType: kind, algorithms: try rows.map(record), timeoutAt: WireTime.string(timeout))
         }
     }

@@ -85,7 +85,9 @@ public final class PostgresStore: SQLDatabase {
     private init(client: PostgresClient, logger: Logger) {
         self.client = client
         self.logger = logger
-        runner = Task { await client.run() }
+        // Started at once on this thread, so the client is running before the first query
+        // leases a connection (PostgresNIO warns about a query that comes first).
+        runner = Task.immediate { await client.run() }
     }
 
     public static func open(_ s: DatabaseLocation.PostgresSettings, logger: Logger, maxConnections: Int = 20)
