@@ -104,10 +104,9 @@ final class SQLiteConnection: @unchecked Sendable {
         try refuseNUL(binds)
         let (statement, more) = try prepared(sql)
         guard more else {
-            defer {
-                sqlite_nio_sqlite3_reset(statement)
-                sqlite_nio_sqlite3_clear_bindings(statement)
-            }
+            // Reset only: every parameter is bound again on the next use, and clearing the
+            // bindings would expire (re-prepare) any statement whose plan SQLite tied to them.
+            defer { sqlite_nio_sqlite3_reset(statement) }
             return try run(statement, binds)
         }
         sqlite_nio_sqlite3_finalize(statement)
