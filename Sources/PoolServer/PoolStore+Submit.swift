@@ -236,11 +236,7 @@ extension PoolStore {
                 let scoredIn = try cand.optionalInt("consensus_window")
                 var judged: [String] = [], agreeing: Set<String> = []
                 for e in evals where e["in_consensus"] == .null {
-                    let s = try e.optionalDouble("score")
-                    let agree = s.map {
-                        $0.isFinite && Consensus.isWithinTolerance(
-                            $0, anchor: fixed, ratio: rules.toleranceRatio, epsilon: rules.toleranceEpsilon)
-                    } ?? false
+                    let agree = Settlement.lateVoteAgrees(try e.optionalDouble("score"), consensusScore: fixed, rules: rules)
                     let who = try e.string("evaluator")
                     judged.append(who)
                     if agree { agreeing.insert(who) }
@@ -250,15 +246,15 @@ extension PoolStore {
                 continue
             }
             let votes = try evals.map { Vote(evaluator: try $0.string("evaluator"), score: try $0.optionalDouble("score")) }
-            let outcome = Consensus.evaluate(votes, rules: rules)
             let evalCount = Int(try cand.int("eval_count")) + (evaluated.contains(cid) ? 1 : 0)
-            guard let score = outcome.score else {
-                if evalCount >= rules.candidateSlotCap {
-                    try await tx.execute("UPDATE algorithms SET status = 'no_consensus' WHERE id = ?", [.int(cid)])
-                }
+            let score: Double, agreeing: Set<String>
+            switch Settlement.decide(votes: votes, evaluationCount: evalCount, rules: rules) {
+            case .waiting: continue
+            case .retired:
+                try await tx.execute("UPDATE algorithms SET status = 'no_consensus' WHERE id = ?", [.int(cid)])
                 continue
+            case let .scored(s, a): (score, agreeing) = (s, a)
             }
-            let agreeing = Set(outcome.agreeing)
             var judged: [String] = []
             for e in evals {
                 let who = try e.string("evaluator")
@@ -287,9 +283,9 @@ extension PoolStore {
                         localPopulationBest: localBest, dslHash: try cand.string("dsl_hash")),
                     windowCreated: try cand.int("window_created")))
             }
-            if sotaBefore.map({ score > $0 }) ?? true,
-                try await tx.queryOne("SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])
-                    .map({ score > (try $0.double("score")) }) ?? true
+            if Settlement.replacesSOTA(score, current: sotaBefore),
+                Settlement.replacesSOTA(score, current: try await tx.queryOne(
+                    "SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])?.double("score"))
             {
                 let result = try await tx.queryOne(
                     """
