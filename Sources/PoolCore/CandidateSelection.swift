@@ -20,8 +20,10 @@ public struct CandidateSlot: Sendable, Codable, Equatable {
     }
 }
 
-/// The reference rule for choosing which candidates go into a lease (§5.3 step 3). The SQL
-/// store implements the same rule; tests use this as the oracle.
+/// The reference rule for choosing which candidates go into a lease (§5.3 step 3). The
+/// pool store selects in SQL (one indexed query that locks what it picks);
+/// `CandidateSelectionSQLTests` holds that query to this function on random pool states,
+/// on both backends.
 public enum CandidateSelection {
     /// Returns up to `batchSize` candidate ids for `hotkey`:
     /// never the caller's own evolutions, never one the caller already evaluated, never one
