@@ -14,7 +14,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds of mining before the summary.") var duration: Double = 60
     @Option(help: "Number of miners (fresh hotkeys).") var miners = 3
-    @Option(help: "Pool database (default: a fresh SQLite file under ./data).") var database: String?
+    @Option(help: "Directory for the demo's databases and files.") var dataDir = "data"
+    @Option(help: "Pool database (default: a fresh SQLite file under the data directory).") var database: String?
     @Option(help: "Pool port.") var port = 8434
     @Option(help: "Platform API port.") var platformPort = 8435
     @Option(help: "Local VMM port.") var vmmPort = 8090
@@ -40,11 +41,12 @@ struct DemoCommand: AsyncParsableCommand {
         var logger = Logger(label: "evalnet.demo")
         logger.logLevel = .warning
         let stamp = Int(Date().timeIntervalSince1970)
-        try FileManager.default.createDirectory(atPath: "data", withIntermediateDirectories: true)
+        let data = URL(fileURLWithPath: dataDir, isDirectory: true).standardizedFileURL
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         let operatorKey = SR25519Keypair.generate()
         var config = PoolConfig()
         config.port = port
-        config.database = database ?? "sqlite:data/demo-\(stamp)-pool.db"
+        config.database = database ?? "sqlite:" + data.appendingPathComponent("demo-\(stamp)-pool.db").path
         config.rules.consensusThreshold = 2
         config.rules.windowSeconds = max(20, Int(duration / 3))
         config.rules.leaseTTLSeconds = 120
@@ -119,7 +121,7 @@ struct DemoCommand: AsyncParsableCommand {
         // The platform side: the best verified algorithm goes to a challenge and a validator scores it.
         if let best = verifiedBest {
             let network = DemoNetwork(
-                root: URL(fileURLWithPath: "data/demo-\(stamp)", isDirectory: true).standardizedFileURL,
+                root: data.appendingPathComponent("demo-\(stamp)", isDirectory: true),
                 taskType: taskType, logger: logger, platformPort: platformPort, vmmPort: vmmPort)
             do {
                 let jobs = try await network.run(submitter: operatorKey, algorithm: best.algorithmDsl)

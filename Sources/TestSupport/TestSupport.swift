@@ -58,6 +58,20 @@ public enum TestDatabases {
         }
     }
 
+    /// Runs `body` with a fresh database and shuts it down afterwards, whether `body` returned
+    /// or threw.
+    public static func withFresh<T: Sendable>(_ backend: Backend, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let db = try await fresh(backend)
+        do {
+            let result = try await body(db)
+            await db.shutdown()
+            return result
+        } catch {
+            await db.shutdown()
+            throw error
+        }
+    }
+
     /// A fresh database; close it with `shutdown()`.
     public static func fresh(_ backend: Backend) async throws -> any SQLDatabase {
         try await openDatabase(try DatabaseLocation.parse(try await freshURL(backend)), logger: logger)

@@ -9,13 +9,8 @@ import Testing
     @Test func shortDemoProducesConsensusSOTAAndACompletedPlatformJob() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evalnet-demo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(dir.path)
-        defer {
-            FileManager.default.changeCurrentDirectoryPath(previous)
-            try? FileManager.default.removeItem(at: dir)
-        }
-        let demo = try DemoCommand.parse(["--duration", "20", "--miners", "3", "--port", "0", "--platform-port", "0",
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let demo = try DemoCommand.parse(["--data-dir", dir.path, "--duration", "20", "--miners", "3", "--port", "0", "--platform-port", "0",
                                           "--vmm-port", "0"])
         let outcome = try await demo.execute()
         #expect(outcome.candidatesWithConsensus > 0)
@@ -23,6 +18,7 @@ import Testing
         #expect(outcome.verifiedResults == 1)
         #expect(outcome.platformJobsCompleted >= 1)
         // The validator's score of the submitted algorithm equals the pool's consensus score.
-        if let sota = outcome.sota, let score = outcome.platformScore { #expect(abs(sota - score) < 1e-9) }
+        let sota = try #require(outcome.sota), score = try #require(outcome.platformScore)
+        #expect(abs(sota - score) < 1e-9)
     }
 }

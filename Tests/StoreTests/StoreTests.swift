@@ -16,29 +16,29 @@ import Testing
 
     @Test(arguments: TestDatabases.available)
     func valuesRoundTripAndMigrationsApplyOnce(_ backend: Backend) async throws {
-        let db = try await TestDatabases.fresh(backend)
-        defer { Task { await db.shutdown() } }
-        try await db.migrate(Self.migrations, component: "t")
-        try await db.migrate(Self.migrations, component: "t")  // second run is a no-op
-        let versions = try await db.query("SELECT version FROM schema_migrations WHERE component = 't' ORDER BY version", [])
-        #expect(try versions.map { try $0.int("version") } == [1, 2])
+        try await TestDatabases.withFresh(backend) { db in
+            try await db.migrate(Self.migrations, component: "t")
+            try await db.migrate(Self.migrations, component: "t")  // second run is a no-op
+            let versions = try await db.query("SELECT version FROM schema_migrations WHERE component = 't' ORDER BY version", [])
+            #expect(try versions.map { try $0.int("version") } == [1, 2])
 
-        let row = try await db.transaction { tx in
-            try await tx.queryOne(
-                "INSERT INTO items (name, weight, data, n) VALUES (?, ?, ?, ?) RETURNING id, name, weight, data, n",
-                ["it's ?", .double(0.1 + 0.2), .blob([0, 1, 255]), .int(Int64.max)])
+            let row = try await db.transaction { tx in
+                try await tx.queryOne(
+                    "INSERT INTO items (name, weight, data, n) VALUES (?, ?, ?, ?) RETURNING id, name, weight, data, n",
+                    ["it's ?", .double(0.1 + 0.2), .blob([0, 1, 255]), .int(Int64.max)])
+            }
+            let r = try #require(row)
+            #expect(try r.string("name") == "it's ?")
+            #expect(try r.double("weight") == 0.1 + 0.2)
+            #expect(r["data"] == .blob([0, 1, 255]))
+            #expect(try r.int("n") == Int64.max)
+            let nullRow = try await db.queryOne("SELECT weight FROM items WHERE name = ?", ["missing"])
+            #expect(nullRow == nil)
+            try await db.execute("INSERT INTO items (name) VALUES (?)", ["nulls"])
+            let n = try #require(try await db.queryOne("SELECT weight, data FROM items WHERE name = ?", ["nulls"]))
+            #expect(n["weight"] == .null && n["data"] == .null)
+            #expect(try n.optionalDouble("weight") == nil)
         }
-        let r = try #require(row)
-        #expect(try r.string("name") == "it's ?")
-        #expect(try r.double("weight") == 0.1 + 0.2)
-        #expect(r["data"] == .blob([0, 1, 255]))
-        #expect(try r.int("n") == Int64.max)
-        let nullRow = try await db.queryOne("SELECT weight FROM items WHERE name = ?", ["missing"])
-        #expect(nullRow == nil)
-        try await db.execute("INSERT INTO items (name) VALUES (?)", ["nulls"])
-        let n = try #require(try await db.queryOne("SELECT weight, data FROM items WHERE name = ?", ["nulls"]))
-        #expect(n["weight"] == .null && n["data"] == .null)
-        #expect(try n.optionalDouble("weight") == nil)
     }
 
     /// Replicas starting at once on one database: every one of them migrates, each
@@ -65,47 +65,47 @@ import Testing
 
     @Test(arguments: TestDatabases.available)
     func failedTransactionLeavesNothing(_ backend: Backend) async throws {
-        let db = try await TestDatabases.fresh(backend)
-        defer { Task { await db.shutdown() } }
-        try await db.migrate(Self.migrations, component: "t")
-        struct Boom: Error {}
-        await #expect(throws: Boom.self) {
-            try await db.transaction { tx in
-                try await tx.execute("INSERT INTO items (name) VALUES ('a')")
-                try await tx.execute("UPDATE counter SET v = 99")
-                throw Boom()
+        try await TestDatabases.withFresh(backend) { db in
+            try await db.migrate(Self.migrations, component: "t")
+            struct Boom: Error {}
+            await #expect(throws: Boom.self) {
+                try await db.transaction { tx in
+                    try await tx.execute("INSERT INTO items (name) VALUES ('a')")
+                    try await tx.execute("UPDATE counter SET v = 99")
+                    throw Boom()
+                }
             }
-        }
-        // A constraint violation midway also rolls back the earlier statements.
-        await #expect(throws: (any Error).self) {
-            try await db.transaction { tx in
-                try await tx.execute("INSERT INTO items (name) VALUES ('b')")
-                try await tx.execute("INSERT INTO items (name) VALUES ('b')")
+            // A constraint violation midway also rolls back the earlier statements.
+            await #expect(throws: (any Error).self) {
+                try await db.transaction { tx in
+                    try await tx.execute("INSERT INTO items (name) VALUES ('b')")
+                    try await tx.execute("INSERT INTO items (name) VALUES ('b')")
+                }
             }
+            #expect(try await db.queryOne("SELECT COUNT(*) AS c FROM items", [])?.int("c") == 0)
+            #expect(try await db.queryOne("SELECT v FROM counter", [])?.int("v") == 0)
         }
-        #expect(try await db.queryOne("SELECT COUNT(*) AS c FROM items", [])?.int("c") == 0)
-        #expect(try await db.queryOne("SELECT v FROM counter", [])?.int("v") == 0)
     }
 
     @Test(arguments: TestDatabases.available)
     func concurrentTransactionsDoNotLoseUpdates(_ backend: Backend) async throws {
-        let db = try await TestDatabases.fresh(backend)
-        defer { Task { await db.shutdown() } }
-        try await db.migrate(Self.migrations, component: "t")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<40 {
-                group.addTask {
-                    try await db.transaction { tx in
-                        let v = try await tx.queryOne("SELECT v FROM counter WHERE k = 'x'\(tx.forUpdate)", [])?.int("v") ?? -1
-                        try await tx.execute("UPDATE counter SET v = ? WHERE k = 'x'", [.int(v + 1)])
-                        try await tx.execute("INSERT INTO items (name) VALUES (?)", [.text("n\(i)")])
+        try await TestDatabases.withFresh(backend) { db in
+            try await db.migrate(Self.migrations, component: "t")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<40 {
+                    group.addTask {
+                        try await db.transaction { tx in
+                            let v = try await tx.queryOne("SELECT v FROM counter WHERE k = 'x'\(tx.forUpdate)", [])?.int("v") ?? -1
+                            try await tx.execute("UPDATE counter SET v = ? WHERE k = 'x'", [.int(v + 1)])
+                            try await tx.execute("INSERT INTO items (name) VALUES (?)", [.text("n\(i)")])
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            #expect(try await db.queryOne("SELECT v FROM counter", [])?.int("v") == 40)
+            #expect(try await db.queryOne("SELECT COUNT(*) AS c FROM items", [])?.int("c") == 40)
         }
-        #expect(try await db.queryOne("SELECT v FROM counter", [])?.int("v") == 40)
-        #expect(try await db.queryOne("SELECT COUNT(*) AS c FROM items", [])?.int("c") == 40)
     }
 
     @Test func locationsParse() throws {
