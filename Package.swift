@@ -190,7 +190,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Store", "Hotkeys", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Hotkeys", "AlgorithmDSL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

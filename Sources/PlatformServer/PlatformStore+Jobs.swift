@@ -1,4 +1,5 @@
 import Foundation
+import Hotkeys
 import Hummingbird
 import PlatformAPI
 import PlatformCore
@@ -125,7 +126,7 @@ extension PlatformStore {
             }
             kind = "code"
             stored = code
-            digest = Self.sha256Hex(Array(code.utf8))
+            digest = sha256Hex(Array(code.utf8))
         case let (nil, artifact?):
             guard artifact.url.utf8.count <= 2048, let url = URL(string: artifact.url),
                 let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http", url.host?.isEmpty == false
@@ -395,7 +396,7 @@ extension PlatformStore {
             score: r.score, metrics: r.metrics, logs: r.logs, executionTimeMs: r.executionTimeMs, error: error))
         return NormalizedResult(score: r.score, metrics: metrics, logs: logsText, logsTruncated: truncated,
                                 executionTimeMs: r.executionTimeMs, error: error,
-                                fingerprint: Self.sha256Hex(Array(canonical.utf8)))
+                                fingerprint: sha256Hex(Array(canonical.utf8)))
     }
 
     /// `POST /jobs/{id}/results` (claimer only, from claimed/running). An identical repeat of

@@ -214,15 +214,6 @@ public struct PlatformStore: Sendable {
         }
     }
 
-    static func sha256Hex(_ bytes: [UInt8]) -> String {
-        _ = sodium_init()
-        var out = [UInt8](repeating: 0, count: 32)
-        _ = bytes.withUnsafeBufferPointer { b in
-            crypto_hash_sha256(&out, b.baseAddress, UInt64(b.count))
-        }
-        return Hex.encode(out)
-    }
-
     static func encodeJSON<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try JSONBody.encoder().encode(value), as: UTF8.self)
     }

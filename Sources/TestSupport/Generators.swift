@@ -1,19 +1,15 @@
+import AlgorithmDSL
 import Foundation
 import Synchronization
 
-/// SplitMix64: a small deterministic generator so property tests replay identically.
+/// A small deterministic generator so property tests replay identically: the engine's
+/// SplitMix64 (`DeterministicRNG`) with the draws tests use.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var source: DeterministicRNG
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { source = DeterministicRNG(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { source.next() }
 
     /// Uniform in 0..<bound (bound > 0).
     public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }

@@ -462,13 +462,6 @@ extension ProvisionedChallenge {
     }
 }
 
-/// Lowercase hex SHA-256.
-public func sha256Hex(_ bytes: [UInt8]) -> String {
-    var out = [UInt8](repeating: 0, count: 32)
-    crypto_hash_sha256(&out, bytes, UInt64(bytes.count))
-    return Hex.encode(out)
-}
-
 /// Runs the `git` CLI through Foundation `Process` with a time limit.
 struct GitRunner: Sendable {
     let timeoutSeconds: Double

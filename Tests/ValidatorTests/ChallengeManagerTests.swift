@@ -1,4 +1,5 @@
 import Foundation
+import Hotkeys
 import Testing
 @testable import Validator
 

@@ -1,4 +1,5 @@
 import Foundation
+import Hotkeys
 import Hummingbird
 import HummingbirdTesting
 import PlatformAPI
