@@ -90,6 +90,7 @@ let package = Package(
         ),
         .target(
             name: "PoolCore",
+            dependencies: ["CSodium"],
             swiftSettings: strict
         ),
         .target(
