@@ -358,6 +358,51 @@ import Testing
     }
 }
 
+extension PoolCompatTests {
+    /// `evalnet pool claims verify` runs `auditPoolClaims` on a database URL: published epochs
+    /// check out, an altered payout is reported, an unpublished epoch yields nothing.
+    @Test(arguments: TestDatabases.available)
+    func claimsVerifyRecomputesRootsFromADatabaseURL(_ backend: Backend) async throws {
+        let url = try await TestDatabases.freshURL(backend)
+        let db = try await openDatabase(try DatabaseLocation.parse(url), logger: TestDatabases.logger)
+        let store = PoolStore(db: db, rules: PoolRules(), algorithms: AlgorithmCatalog())
+        do {
+            try await store.prepare(now: 0)
+            let miners = (0..<5).map { _ in SR25519Keypair.generate().publicKey.ss58Address }
+            for epoch in Int64(1)...2 {
+                try await db.execute(
+                    """
+                    INSERT INTO epochs (epoch, budget_rao, fee_rao, paid_rao, carried_rao, unallocated_rao, computed_at)
+                    VALUES (?, 0, 0, 0, 0, 0, 0)
+                    """, [.int(epoch)])
+                for (i, m) in miners.enumerated() where (i + Int(epoch)) % 2 == 0 || i == 4 {
+                    try await db.execute(
+                        "INSERT INTO payouts (epoch, miner, allocation_rao, paid_rao, carried_rao) VALUES (?, ?, 1, ?, 0)",
+                        [.int(epoch), .text(m), .int(Int64(100 * (i + 1)))])
+                }
+            }
+            #expect(try await store.publishClaimEpochs(now: 1) == [1, 2])
+            #expect(try await store.publishClaimEpochs(now: 2) == [], "each epoch is published once")
+        } catch {
+            await db.shutdown()
+            throw error
+        }
+        await db.shutdown()
+
+        let good = try await auditPoolClaims(database: url, epoch: nil, logger: TestDatabases.logger)
+        #expect(good.map(\.epoch) == [1, 2] && good.allSatisfy(\.ok), "\(good)")
+        #expect(good.map(\.recomputedLeaves) == [3, 5])
+        #expect(try await auditPoolClaims(database: url, epoch: 7, logger: TestDatabases.logger).isEmpty)
+
+        let tamper = try await openDatabase(try DatabaseLocation.parse(url), logger: TestDatabases.logger)
+        try await tamper.execute("UPDATE payouts SET paid_rao = paid_rao + 1 WHERE epoch = 2")
+        await tamper.shutdown()
+        let bad = try await auditPoolClaims(database: url, epoch: 2, logger: TestDatabases.logger)
+        #expect(bad.count == 1 && !bad[0].ok && bad[0].problems.contains { $0.contains("root mismatch") })
+        #expect(try await auditPoolClaims(database: url, epoch: 1, logger: TestDatabases.logger).allSatisfy(\.ok))
+    }
+}
+
 /// A claim verifier that shares no code with the pool: SS58 → account id, the SCALE leaf,
 /// a BLAKE2b-256 written from RFC 7693, and the sorted-pair fold.
 enum ReferenceClaimVerifier {
