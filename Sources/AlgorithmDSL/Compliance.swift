@@ -191,9 +191,11 @@ public struct UpstreamReading: Sendable, Hashable {
 /// The pool's ingestion of miner submissions, reading a program the way the upstream BitSota
 /// parser does: a line that cannot be expressed (an unknown op, an immediate constant used as
 /// an operand such as `s0 = s1 * 0.5`, a malformed meta line) is dropped instead of refusing
-/// the program, and a program without a predict phase is kept (early upstream programs have
-/// none; its prediction is the untouched `s0`). The result is normalised to the task's profile
-/// exactly as `normalizeForPool` does, so every evaluator scores the same canonical text.
+/// the program, registers beyond the declared counts (but inside the address space) and phases
+/// longer than declared are kept, and a program without a predict phase is kept (early upstream
+/// programs have none; its prediction is the untouched `s0`). The result is normalised to the
+/// task's profile exactly as `normalizeForPool` does (registers wrap modulo the profile's
+/// counts, phases are truncated to its maxima), so every evaluator scores the same canonical text.
 ///
 /// Refuses only what cannot be read at all: an unknown task type or input dimension, an
 /// oversized text, or a program with no instruction left in any phase (`.emptyProgram`).
@@ -206,7 +208,7 @@ public func normalizeLikeUpstream(dsl: String, taskType: String, inputDim: Int) 
     guard (1...DSLLimits.maxVectorDim).contains(inputDim) else {
         throw DSLError(.badInputDim, line: nil, "input_dim=\(inputDim) must be in 1...\(DSLLimits.maxVectorDim)")
     }
-    let (program, dropped) = try DSLParser.parseReportingWarnings(dsl, strict: false)
+    let (program, dropped) = try DSLParser.parse(dsl, strict: false, addressSpace: true)
     let normalized = normalize(program, profile: .for(taskType: taskType, inputDim: inputDim))
     let count = Phase.allCases.reduce(0) { $0 + normalized[$1].count }
     guard count > 0 else {
