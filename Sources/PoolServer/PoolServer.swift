@@ -327,7 +327,8 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
         let hotkey = try await auth.authenticate(request, message: {
             SignedRequest.recipientColdkeyMessage(timestamp: $0, recipientColdkey: coldkey)
         }).ss58Address
-        _ = try PoolStore.accountId(ofAddress: coldkey, field: body.recipientColdkey != nil ? "recipient_coldkey" : "coldkey_address")
+        let field = body.recipientColdkey == nil && body.coldkeyAddress != nil ? "coldkey_address" : "recipient_coldkey"
+        _ = try PoolStore.accountId(ofAddress: coldkey, field: field)
         return JSONResponse(try await store.setRecipientColdkey(hotkey: hotkey, coldkey: coldkey, now: now()))
     }
     api.put("miners/recipient-coldkey", use: updateRecipient)
