@@ -91,6 +91,7 @@ let package = Package(
         ),
         .target(
             name: "PoolCore",
+            dependencies: ["CSodium"],
             swiftSettings: strict
         ),
         .target(

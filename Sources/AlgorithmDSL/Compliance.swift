@@ -175,3 +175,53 @@ public func normalizeForPool(dsl: String, taskType: String, inputDim: Int) throw
     }
     return normalized.render()
 }
+
+/// What `normalizeLikeUpstream` made of a submitted program: the canonical text every
+/// evaluator scores, and the source lines the reading dropped (with why).
+public struct UpstreamReading: Sendable, Hashable {
+    /// The normalised program text (what the pool stores and serves).
+    public var dsl: String
+    /// Lines skipped because they cannot be expressed (unknown ops, immediate constants as
+    /// operands, registers outside the declared counts, …), in source order.
+    public var dropped: [DSLError]
+    /// Instructions left after normalisation, over all phases.
+    public var instructionCount: Int
+}
+
+/// The pool's ingestion of miner submissions, reading a program the way the upstream BitSota
+/// parser does: a line that cannot be expressed (an unknown op, an immediate constant used as
+/// an operand such as `s0 = s1 * 0.5`, a malformed meta line) is dropped instead of refusing
+/// the program, registers beyond the declared counts (but inside the address space) and phases
+/// longer than declared are kept, and a program without a predict phase is kept (early upstream
+/// programs have none; its prediction is the untouched `s0`). The result is normalised to the
+/// task's profile exactly as `normalizeForPool` does (registers wrap modulo the profile's
+/// counts, phases are truncated to its maxima), so every evaluator scores the same canonical text.
+///
+/// Refuses only what cannot be read at all: an unknown task type or input dimension, an
+/// oversized text, or a program with no instruction left in any phase (`.emptyProgram`).
+/// `normalizeForPool` (strict) stays the check for seeds and tools.
+public func normalizeLikeUpstream(dsl: String, taskType: String, inputDim: Int) throws(DSLError) -> UpstreamReading {
+    guard ComplianceProfile.supportedTaskTypes.contains(taskType) else {
+        throw DSLError(.unknownTaskType, line: nil,
+                       "unknown task_type '\(taskType)' (supported: \(ComplianceProfile.supportedTaskTypes.joined(separator: ", ")))")
+    }
+    guard (1...DSLLimits.maxVectorDim).contains(inputDim) else {
+        throw DSLError(.badInputDim, line: nil, "input_dim=\(inputDim) must be in 1...\(DSLLimits.maxVectorDim)")
+    }
+    let (program, dropped) = try DSLParser.parse(dsl, strict: false, addressSpace: true)
+    let normalized = normalize(program, profile: .for(taskType: taskType, inputDim: inputDim))
+    let count = Phase.allCases.reduce(0) { $0 + normalized[$1].count }
+    guard count > 0 else {
+        let why: String
+        if let first = dropped.first {
+            let more = dropped.count > 1 ? " (and \(dropped.count - 1) more dropped line(s))" : ""
+            why = "nothing left to run after dropping unreadable lines; first: \(first)\(more)"
+        } else if Phase.allCases.contains(where: { !program[$0].isEmpty }) {
+            why = "nothing left to run: no instruction is allowed by the \(taskType) profile"
+        } else {
+            why = "nothing to run: the program has no instruction"
+        }
+        throw DSLError(.emptyProgram, line: nil, why)
+    }
+    return UpstreamReading(dsl: normalized.render(), dropped: dropped, instructionCount: count)
+}

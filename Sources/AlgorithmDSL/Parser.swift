@@ -13,6 +13,17 @@ public enum DSLParser {
     public static func parseReportingWarnings(_ text: String, strict: Bool)
         throws(DSLError) -> (program: Program, warnings: [DSLError])
     {
+        try parse(text, strict: strict, addressSpace: false)
+    }
+
+    /// `addressSpace` (lenient reading for `normalizeLikeUpstream`): registers are checked
+    /// against the address space (20 scalars, 10 vectors, 5 matrices) instead of the meta
+    /// counts, and a phase longer than its declared maximum is kept whole, as the upstream
+    /// parser reads them; normalisation then wraps and truncates to the task's profile. The
+    /// program's meta is the declared one, so the result may not validate on its own.
+    static func parse(_ text: String, strict: Bool, addressSpace: Bool)
+        throws(DSLError) -> (program: Program, warnings: [DSLError])
+    {
         let bytes = Array(text.utf8)
         if bytes.count > DSLLimits.maxTextBytes {
             throw DSLError(.oversized, line: nil,
@@ -82,9 +93,16 @@ public enum DSLParser {
         // Pass 2: instructions.
         var program = Program(meta: meta)
         var origins: [Phase: [Int]] = [:]
+        var checkMeta = meta
+        if addressSpace {
+            checkMeta.scalarCount = DSLLimits.maxScalars
+            checkMeta.vectorCount = DSLLimits.maxVectors
+            checkMeta.matrixCount = DSLLimits.maxMatrices
+            checkMeta.vectorDim = DSLLimits.maxVectorDim
+        }
         for codeLine in codeLines {
             do {
-                guard let inst = try parseInstruction(codeLine.code, meta: meta, line: codeLine.number) else { continue }
+                guard let inst = try parseInstruction(codeLine.code, meta: checkMeta, line: codeLine.number) else { continue }
                 program[codeLine.phase].append(inst)
                 origins[codeLine.phase, default: []].append(codeLine.number)
             } catch {
@@ -97,8 +115,8 @@ public enum DSLParser {
         for p in Phase.allCases {
             let count = program[p].count
             if let limit = declaredMax[p] {
-                program.meta.setMaxOps(p, limit)
-                if count > limit {
+                program.meta.setMaxOps(p, addressSpace ? min(DSLLimits.maxInstructions, max(limit, count)) : limit)
+                if count > limit && !addressSpace {
                     let line = origins[p]?[limit]
                     try fail(DSLError(.oversized, line: line,
                                       "\(p) has \(count) instructions, more than \(p)_max_ops=\(limit)"))

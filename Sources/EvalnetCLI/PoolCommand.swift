@@ -6,7 +6,7 @@ import PoolServer
 
 struct PoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pool", abstract: "The pool-mining coordinator.", subcommands: [Serve.self])
+        commandName: "pool", abstract: "The pool-mining coordinator.", subcommands: [Serve.self, Claims.self])
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve the Pool API.")
@@ -43,6 +43,46 @@ struct PoolCommand: AsyncParsableCommand {
             var logger = Logger(label: "evalnet.pool")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger)
+        }
+    }
+
+    struct Claims: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merkle claim epochs.", subcommands: [Verify.self])
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Recompute each published epoch's Merkle root from the stored payouts and compare.",
+                discussion: """
+                    Leaves: hotkeys with a positive cumulative payout up to the epoch, sorted by hotkey, paying the \
+                    recipient frozen at publication; leaf = blake2b-256(SCALE(epoch u64, index u32, AccountId, amount u64)), \
+                    parent = blake2b-256(min ‖ max). Exits 1 when an epoch does not match, 2 when nothing is published.
+                    """)
+
+            @Option(help: "Only this epoch (default: every published epoch).") var epoch: Int64?
+            @Option(help: "sqlite:PATH or postgres://user:pass@host:port/db") var database: String
+
+            func run() async throws {
+                var logger = Logger(label: "evalnet.pool.claims")
+                logger.logLevel = .warning
+                let audits = try await auditPoolClaims(database: database, epoch: epoch, logger: logger)
+                if audits.isEmpty {
+                    print(epoch.map { "epoch \($0) is not published" } ?? "no published epochs")
+                    throw ExitCode(2)
+                }
+                var bad = 0
+                for a in audits {
+                    if a.ok {
+                        print("epoch \(a.epoch): OK root=\(a.publishedRoot) leaves=\(a.publishedLeaves)")
+                    } else {
+                        bad += 1
+                        print("epoch \(a.epoch): MISMATCH")
+                        for p in a.problems { print("  - \(p)") }
+                    }
+                }
+                print("\(audits.count - bad) of \(audits.count) epoch(s) match their published root")
+                if bad > 0 { throw ExitCode(1) }
+            }
         }
     }
 }

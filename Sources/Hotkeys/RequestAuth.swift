@@ -52,10 +52,18 @@ public enum SignedRequest {
 
     public static func message(timestamp: String) -> [UInt8] { Array("auth:\(timestamp)".utf8) }
 
-    /// Headers for a request signed now by `keypair` (the client side).
-    public static func headers(for keypair: SR25519Keypair, now: Date = Date()) -> [(name: String, value: String)] {
+    /// The message a payout-recipient update signs (pool-api.md §2.2):
+    /// `recipient_coldkey:update:{X-Timestamp}:{recipient_coldkey}`, the address trimmed.
+    public static func recipientColdkeyMessage(timestamp: String, recipientColdkey: String) -> [UInt8] {
+        Array("recipient_coldkey:update:\(timestamp):\(recipientColdkey)".utf8)
+    }
+
+    /// Headers for a request signed now by `keypair` (the client side); `message` builds the
+    /// signed bytes from the timestamp text (default `auth:{X-Timestamp}`).
+    public static func headers(for keypair: SR25519Keypair, now: Date = Date(),
+                               message: (String) -> [UInt8] = SignedRequest.message(timestamp:)) -> [(name: String, value: String)] {
         let ts = String(Int64(now.timeIntervalSince1970))
-        let sig = keypair.sign(message(timestamp: ts))
+        let sig = keypair.sign(message(ts))
         return [
             (keyHeader, keypair.publicKey.ss58Address),
             (timestampHeader, ts),
@@ -126,8 +134,10 @@ public final class RequestAuthenticator: Sendable {
     }
 
     /// Checks the three headers and the signature without using it up; `header` looks one up
-    /// by name (case-insensitively, as HTTP does).
-    public func verify(header: (String) -> String?, now: Date = Date()) throws(AuthFailure) -> VerifiedSignature {
+    /// by name (case-insensitively, as HTTP does). `message` builds the signed bytes from the
+    /// `X-Timestamp` text (default `auth:{X-Timestamp}`; see `SignedRequest.recipientColdkeyMessage`).
+    public func verify(header: (String) -> String?, now: Date = Date(),
+                       message: (String) -> [UInt8] = SignedRequest.message(timestamp:)) throws(AuthFailure) -> VerifiedSignature {
         let key = try Self.value(header, SignedRequest.keyHeader)
         let tsText = try Self.value(header, SignedRequest.timestampHeader)
         let sigText = try Self.value(header, SignedRequest.signatureHeader)
@@ -149,7 +159,7 @@ public final class RequestAuthenticator: Sendable {
             throw .malformedSignature("expected 64 bytes, got \(signature.count)")
         }
         let publicKey = try parseKey(key)
-        guard publicKey.verify(signature: signature, message: SignedRequest.message(timestamp: tsText)) else {
+        guard publicKey.verify(signature: signature, message: message(tsText)) else {
             throw .badSignature
         }
         return VerifiedSignature(publicKey: publicKey, signature: signature, timestamp: ts)

@@ -117,6 +117,7 @@ public struct MinerLoop: Sendable {
                 summary.leasesCompleted += 1
                 summary.evaluations += result.evaluationsAccepted + result.evaluationsInvalid
                 summary.evolutionsSubmitted += result.evolutionsAccepted.count
+                for r in result.evolutionsRejected { output("evolution \(r.index) refused (\(r.code)): \(r.detail)") }
             } catch let error as PoolClientError {
                 output("lease \(lease.leaseId.prefix(8)) not submitted: \(error)")
                 continue

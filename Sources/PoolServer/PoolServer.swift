@@ -53,7 +53,42 @@ public enum PoolCatalogue {
         var status = health
         status.path = "/status"
         status.summary = "Same as /health"
-        return [
+        let coldkeyBody = JSONSchema.of(RecipientColdkeyUpdate.self, [
+            "recipient_coldkey": [.description("SS58 address (whitespace-trimmed) that receives this hotkey's claims")],
+            "coldkey_address": [.description("Legacy name of recipient_coldkey (BitSota GUI)")],
+        ])
+        let recipientUpdates = [
+            ("PUT", "/api/v1/miners/recipient-coldkey", "Set the caller's payout recipient coldkey"),
+            ("POST", "/api/v1/miners/recipient-coldkey", "Alias of PUT /api/v1/miners/recipient-coldkey"),
+            ("POST", "/api/v1/miners/coldkey_address/update", "Alias of PUT /api/v1/miners/recipient-coldkey"),
+            ("POST", "/coldkey_address/update", "Alias of PUT /api/v1/miners/recipient-coldkey (the BitSota GUI's)"),
+        ].map { method, path, summary in
+            RouteDoc(method, path, .recipient, summary + "; X-Signature signs recipient_coldkey:update:{X-Timestamp}:{recipient_coldkey}",
+                     body: coldkeyBody,
+                     request: .object(["recipient_coldkey": .string("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY")]),
+                     returns: .of(RecipientColdkeyUpdated.self), errors: [413, 422])
+        }
+        let epochId = ParamDoc.path("epoch_id", JSONSchema.integer.with(.description("Published epoch number")))
+        let claimHotkey = ParamDoc.path("hotkey", JSONSchema.string.with(.description("SS58 hotkey")))
+        var claims = [
+            RouteDoc("GET", "/claims/health", .none, "Claim publication health and the leaf/tree hashing scheme",
+                     returns: .of(ClaimsHealth.self)),
+            RouteDoc("GET", "/claims/epochs", .none, "Published claim epochs; the default is the latest",
+                     returns: .of(ClaimEpochList.self)),
+            RouteDoc("GET", "/claims/epoch", .none, "The default (latest) epoch's Merkle root and totals",
+                     returns: .of(ClaimEpochInfo.self), errors: [404]),
+            RouteDoc("GET", "/claims/epoch/{epoch_id}", .none, "An epoch's Merkle root and totals",
+                     returns: .of(ClaimEpochInfo.self), params: [epochId], errors: [404, 422]),
+        ]
+        for word in ["proof", "claim"] {
+            claims.append(RouteDoc("GET", "/claims/epoch/\(word)/{hotkey}", .none,
+                                   "A hotkey's claim and Merkle proof in the default epoch (404 without a leaf)",
+                                   returns: .of(ClaimProof.self), params: [claimHotkey], errors: [404, 422]))
+            claims.append(RouteDoc("GET", "/claims/epoch/{epoch_id}/\(word)/{hotkey}", .none,
+                                   "A hotkey's claim and Merkle proof in an epoch (404 without a leaf)",
+                                   returns: .of(ClaimProof.self), params: [epochId, claimHotkey], errors: [404, 422]))
+        }
+        var all: [RouteDoc] = [
             health, status,
             RouteDoc("POST", "/api/v1/miners/register", miner, "Register or refresh a miner (reads no body)",
                      returns: .of(MinerInfo.self)),
@@ -145,11 +180,22 @@ public enum PoolCatalogue {
                      returns: .of(ResultRecord.self),
                      params: [.path("result_id", JSONSchema.integer.with(.description("Result id (a non-integer is 404)")))],
                      errors: [403, 404, 409]),
+            RouteDoc("GET", "/api/v1/miners/recipient-coldkey", miner, "The caller's payout recipient (nulls when unset)",
+                     returns: .of(RecipientColdkeyMapping.self)),
+            RouteDoc("GET", "/api/v1/miners/recipient-coldkey/{miner_hotkey}", .none, "A hotkey's payout recipient",
+                     returns: .of(RecipientColdkeyMapping.self),
+                     params: [.path("miner_hotkey", JSONSchema.string.with(.description("SS58 hotkey")))],
+                     errors: [404, 422]),
+        ]
+        all += recipientUpdates
+        all += claims
+        all += [
             RouteDoc("GET", "/api/v1/monitor/summary", .monitor, "Aggregated monitor summary", returns: .of(MonitorSummary.self)),
             RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1", returns: JSONSchema(["type": .string("object")])),
             RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
             RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
         ]
+        return all
     }
 }
 
@@ -272,6 +318,65 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
         }
         return JSONResponse(try await store.verify(resultId: id, by: hotkey, now: now()))
     }
+    // Payout recipient: the signature covers the coldkey (pool-api.md §2.2), so the body is
+    // read first; the same replay ledger as every signed request.
+    let updateRecipient: @Sendable (Request, BasicRequestContext) async throws -> JSONResponse<RecipientColdkeyUpdated> = {
+        request, _ in
+        let body = try await request.decodeJSON(RecipientColdkeyUpdate.self, maxBytes: maxBody)
+        let coldkey = body.address ?? ""
+        let hotkey = try await auth.authenticate(request, message: {
+            SignedRequest.recipientColdkeyMessage(timestamp: $0, recipientColdkey: coldkey)
+        }).ss58Address
+        let field = body.recipientColdkey == nil && body.coldkeyAddress != nil ? "coldkey_address" : "recipient_coldkey"
+        _ = try PoolStore.accountId(ofAddress: coldkey, field: field)
+        return JSONResponse(try await store.setRecipientColdkey(hotkey: hotkey, coldkey: coldkey, now: now()))
+    }
+    api.put("miners/recipient-coldkey", use: updateRecipient)
+    api.post("miners/recipient-coldkey", use: updateRecipient)
+    api.post("miners/coldkey_address/update", use: updateRecipient)
+    router.post("coldkey_address/update", use: updateRecipient)
+    api.get("miners/recipient-coldkey") { request, _ in
+        let hotkey = try await miner(request)
+        return JSONResponse(try await store.recipientColdkey(hotkey: hotkey))
+    }
+    api.get("miners/recipient-coldkey/:hotkey") { _, context in
+        let hotkey = try context.parameters.require("hotkey")
+        try PoolStore.checkHotkey(hotkey)
+        let mapping = try await store.recipientColdkey(hotkey: hotkey)
+        guard mapping.recipientColdkey != nil else {
+            throw APIError.notFound("recipient_not_found", "Hotkey \(hotkey) has no recipient coldkey")
+        }
+        return JSONResponse(mapping)
+    }
+
+    // Merkle claims (pool-api.md §4.7).
+    @Sendable func epochParameter(_ context: BasicRequestContext) throws -> Int64 {
+        let text = try context.parameters.require("epoch")
+        guard text.utf8.count <= 19, let epoch = Int64(text), epoch >= 0 else {
+            throw APIError.unprocessable("invalid_epoch", "epoch_id must be a non-negative integer")
+        }
+        return epoch
+    }
+    @Sendable func claimHotkey(_ context: BasicRequestContext) throws -> String {
+        let hotkey = try context.parameters.require("hotkey")
+        try PoolStore.checkHotkey(hotkey)
+        return hotkey
+    }
+    let claims = router.group("claims")
+    claims.get("health") { _, _ in JSONResponse(try await store.claimsHealth()) }
+    claims.get("epochs") { _, _ in JSONResponse(try await store.claimEpochList()) }
+    claims.get("epoch") { _, _ in JSONResponse(try await store.claimEpoch(nil)) }
+    claims.get("epoch/:epoch") { _, context in JSONResponse(try await store.claimEpoch(try epochParameter(context))) }
+    for word in ["proof", "claim"] {
+        claims.get("epoch/\(word)/:hotkey") { _, context in
+            JSONResponse(try await store.claimProof(epoch: nil, hotkey: try claimHotkey(context)))
+        }
+        claims.get("epoch/:epoch/\(word)/:hotkey") { _, context in
+            let epoch = try epochParameter(context)
+            return JSONResponse(try await store.claimProof(epoch: epoch, hotkey: try claimHotkey(context)))
+        }
+    }
+
     api.get("monitor/summary") { request, _ in
         if let token = config.monitorToken {
             guard let given = request.header("X-Monitor-Token") else {
@@ -320,4 +425,19 @@ public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger:
         throw error
     }
     await db.shutdown()
+}
+
+/// Opens the pool database at `database` (no migration, no writes) and recomputes each
+/// published claim epoch (or only `epoch`) from the stored payouts (`PoolStore.auditClaimEpochs`).
+public func auditPoolClaims(database: String, epoch: Int64?, logger: Logger) async throws -> [PoolStore.ClaimAudit] {
+    let db = try await openDatabase(try DatabaseLocation.parse(database), logger: logger)
+    let store = PoolStore(db: db, rules: PoolRules(), algorithms: AlgorithmCatalog())
+    do {
+        let audits = try await store.auditClaimEpochs(epoch: epoch)
+        await db.shutdown()
+        return audits
+    } catch {
+        await db.shutdown()
+        throw error
+    }
 }

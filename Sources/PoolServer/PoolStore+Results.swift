@@ -64,7 +64,8 @@ extension PoolStore {
     }
 
     /// Converts every finished window's rewards into RAO (one epoch = one window), once:
-    /// the epoch row's primary key makes a second run a no-op. Returns the epochs closed.
+    /// the epoch row's primary key makes a second run a no-op; then publishes the claim
+    /// tree of every closed epoch not yet published. Returns the epochs closed.
     @discardableResult
     public func closeFinishedEpochs(now: Double) async throws -> [Int64] {
         let current = Int64(clock.number(at: now))
@@ -121,6 +122,8 @@ extension PoolStore {
             }
             if done { closed.append(epoch) }
         }
+        // Every closed epoch (also ones closed before claims existed) gets its Merkle root.
+        try await publishClaimEpochs(now: now)
         return closed
     }
 

@@ -86,13 +86,18 @@ extension PoolStore {
             // The lease's evaluation slots it did not use go back (its items are read above).
             try await giveBack(tx, slots: Dictionary(uniqueKeysWithValues: evaluable.subtracting(evaluated).map { ($0, 1) }))
 
-            // Evolutions: at most evolve_budget, normalised to the task's profile.
+            // Evolutions: at most evolve_budget, each read the way the upstream client's parser
+            // reads it and normalised to the task's profile; the normalised text is what is
+            // stored and served. One with nothing left to run is refused on its own.
             var accepted: [Int64] = []
+            var rejected: [EvolutionRejection] = []
             let dim = algorithms.inputDim(taskType: taskType)
             for (i, evo) in evolutions.prefix(budget).enumerated() {
                 let dsl: String
-                do { dsl = try algorithms.normalize(dsl: evo.dsl, taskType: taskType, inputDim: dim) } catch {
-                    throw APIError.unprocessable("invalid_dsl", "evolutions[\(i)].algorithm_dsl: \(error)")
+                do { dsl = try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim) } catch let refusal as EvolutionRefusal {
+                    rejected.append(EvolutionRejection(
+                        index: i, code: refusal.code, detail: "evolutions[\(i)].algorithm_dsl: \(refusal.detail)"))
+                    continue
                 }
                 for p in evo.parents where !known.contains(p) {
                     let exists = try await tx.queryOne("SELECT id FROM algorithms WHERE id = ? AND task_type = ?",
@@ -138,7 +143,8 @@ extension PoolStore {
                 tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now)
             let response = SubmitResponse(
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
-                evaluationsInvalid: invalid, evolutionsAccepted: accepted, consensusReached: reached)
+                evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,
+                consensusReached: reached)
             let stored = String(decoding: try JSONBody.encoder().encode(response), as: UTF8.self)
             try await tx.execute(
                 """

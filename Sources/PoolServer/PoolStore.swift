@@ -9,9 +9,34 @@ import Store
 public protocol AlgorithmPolicy: Sendable {
     /// Canonical, profile-compliant DSL for a submission; throws a human-readable error.
     func normalize(dsl: String, taskType: String, inputDim: Int) throws -> String
+    /// A miner's submitted evolution read the way the upstream client's parser reads it
+    /// (unreadable lines dropped), as canonical DSL; throws `EvolutionRefusal` only when
+    /// nothing is left to run.
+    func normalizeSubmission(dsl: String, taskType: String, inputDim: Int) throws(EvolutionRefusal) -> String
     func seeds(taskType: String) -> [String]
     func inputDim(taskType: String) -> Int
     var taskTypes: [String] { get }
+}
+
+/// Why one submitted evolution was refused (the rest of its submit still lands).
+public struct EvolutionRefusal: Error, Sendable, Equatable {
+    /// Machine code: `empty_program` (nothing left to run) or `invalid_dsl`.
+    public var code: String
+    public var detail: String
+
+    public init(code: String, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+}
+
+extension AlgorithmPolicy {
+    /// Default: the strict normalisation, every failure refused as `invalid_dsl`.
+    public func normalizeSubmission(dsl: String, taskType: String, inputDim: Int) throws(EvolutionRefusal) -> String {
+        do { return try normalize(dsl: dsl, taskType: taskType, inputDim: inputDim) } catch {
+            throw EvolutionRefusal(code: "invalid_dsl", detail: "\(error)")
+        }
+    }
 }
 
 /// Pool persistence: schema, and every write as one transaction. Each public method is
@@ -182,6 +207,37 @@ public struct PoolStore: Sendable {
         // so a lease's cost does not grow with the number of scored algorithms.
         Migration(version: 3, name: "best algorithms index", portable: [
             "CREATE INDEX algorithms_best ON algorithms (task_type, consensus_score DESC, id) WHERE consensus_score IS NOT NULL",
+        ]),
+        // Payout recipients (hotkey → coldkey) and the Merkle publication of each epoch's
+        // claims: one row per published epoch, one per leaf as published (its recipient is
+        // frozen at publication).
+        Migration(version: 4, name: "recipient coldkeys and claim epochs", portable: [
+            """
+            CREATE TABLE recipient_coldkeys (
+              hotkey TEXT PRIMARY KEY,
+              recipient_coldkey TEXT NOT NULL,
+              updated_at {{real}} NOT NULL)
+            """,
+            """
+            CREATE TABLE claim_epochs (
+              epoch BIGINT PRIMARY KEY,
+              root TEXT NOT NULL,
+              num_leaves INTEGER NOT NULL,
+              total_rao BIGINT NOT NULL,
+              epoch_paid_rao BIGINT NOT NULL,
+              published_at {{real}} NOT NULL)
+            """,
+            """
+            CREATE TABLE claim_leaves (
+              epoch BIGINT NOT NULL,
+              leaf_index INTEGER NOT NULL,
+              hotkey TEXT NOT NULL,
+              recipient_coldkey TEXT NOT NULL,
+              amount_rao BIGINT NOT NULL,
+              leaf TEXT NOT NULL,
+              PRIMARY KEY (epoch, hotkey))
+            """,
+            "CREATE UNIQUE INDEX claim_leaves_position ON claim_leaves (epoch, leaf_index)",
         ]),
     ]
 

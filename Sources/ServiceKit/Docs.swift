@@ -7,6 +7,7 @@ import Prometheus
 public enum AuthClass: String, Sendable {
     case none = "public"
     case miner = "signed hotkey (X-Key, X-Timestamp, X-Signature)"
+    case recipient = "signed hotkey (X-Key, X-Timestamp, X-Signature over recipient_coldkey:update:{X-Timestamp}:{recipient_coldkey})"
     case monitor = "X-Monitor-Token (when the server has a monitor token)"
     case admin = "Authorization: Bearer <admin token>"
     case validator = "registered validator (X-Validator-Hotkey + signed headers)"
@@ -17,7 +18,7 @@ public enum AuthClass: String, Sendable {
         let signed = ["HotkeyKey", "HotkeyTimestamp", "HotkeySignature"]
         switch self {
         case .none: return nil
-        case .miner, .validatorSocket: return [signed]
+        case .miner, .recipient, .validatorSocket: return [signed]
         case .validator: return [["ValidatorHotkey"] + signed]
         case .monitor: return [["MonitorToken"], []]
         case .admin: return [["AdminToken"]]
@@ -28,7 +29,7 @@ public enum AuthClass: String, Sendable {
     var errors: [Int] {
         switch self {
         case .none: return []
-        case .miner, .monitor: return [401]
+        case .miner, .recipient, .monitor: return [401]
         case .validator, .admin: return [401, 403]
         case .validatorSocket: return [400, 401, 403]
         }

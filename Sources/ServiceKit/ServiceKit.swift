@@ -430,8 +430,9 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
 extension RequestAuthenticator {
     /// The caller's public key, once per signature. A refused signature throws its
     /// `AuthFailure` (a 401 with its code); see `use` for a ledger that cannot be reached.
-    public func authenticate(_ request: Request, now: Date = Date()) async throws -> SR25519PublicKey {
-        let verified = try verify(header: { request.header($0) }, now: now)
+    public func authenticate(_ request: Request, now: Date = Date(),
+                             message: (String) -> [UInt8] = SignedRequest.message(timestamp:)) async throws -> SR25519PublicKey {
+        let verified = try verify(header: { request.header($0) }, now: now, message: message)
         try await use(verified, now: now)
         return verified.publicKey
     }

@@ -41,9 +41,11 @@ import Testing
             outside.evaluations.append(EvaluationEntry(algorithmId: 999_999, score: 0.5))
             let rejected = try await c.submit(key, lease.leaseId, outside)
             #expect(rejected.status == .badRequest && rejected.error?.code == "evaluation_not_in_lease")
-            // Malformed DSL: 422 at submit time, nothing stored.
+            // An oversized program: 422 at submit time, nothing stored. (An unreadable one is
+            // refused on its own while the rest lands: PoolCompatTests.)
             var badDSL = good
-            badDSL.evolutions = [EvolutionEntry(parentAlgorithmIds: [ids[0]], algorithmDsl: "# predict\ns0 = frobnicate(v0)")]
+            badDSL.evolutions = [EvolutionEntry(parentAlgorithmIds: [ids[0]],
+                                                algorithmDsl: String(repeating: "s0 = s1 + s2\n", count: 6_000))]
             let dslReply = try await c.submit(key, lease.leaseId, badDSL)
             #expect(dslReply.status == .unprocessableContent && dslReply.error?.code == "invalid_dsl")
             // Duplicate evaluation ids: 400.
