@@ -231,8 +231,10 @@ public final class SQLiteStore: SQLDatabase {
             // A page cache of 64 MiB on the writer and 16 MiB per reader, and reads through a
             // memory map, so indexes of a long history stay in memory without a system call
             // per page.
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-                           "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456"] {
+            // The busy timeout first: switching to WAL waits for another process (or store)
+            // opening the same file at the same moment.
+            for pragma in ["PRAGMA busy_timeout=5000", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                           "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456"] {
                 _ = try writer.query(pragma, [])
             }
             // An in-memory database is private to its connection: it gets no readers.
@@ -240,7 +242,7 @@ public final class SQLiteStore: SQLDatabase {
                 for _ in 0..<readerCount {
                     let reader = try SQLiteConnection.open(path: path, readOnly: true)
                     readers.append(reader)
-                    for pragma in ["PRAGMA query_only=1", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-16384",
+                    for pragma in ["PRAGMA busy_timeout=5000", "PRAGMA query_only=1", "PRAGMA cache_size=-16384",
                                    "PRAGMA mmap_size=268435456"] {
                         _ = try reader.query(pragma, [])
                     }

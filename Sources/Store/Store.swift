@@ -68,6 +68,8 @@ public struct SQLRow: Sendable {
         self.values = values
     }
 
+    /// The value of column `name`; `.null` when the row has no such column (use `has` to
+    /// tell the two apart — the typed accessors below throw `missingColumn` instead).
     public subscript(_ name: String) -> SQLValue {
         guard let i = columns.firstIndex(of: name) else { return .null }
         return values[i]
@@ -75,8 +77,15 @@ public struct SQLRow: Sendable {
 
     public func has(_ name: String) -> Bool { columns.contains(name) }
 
+    /// The value of column `name`, or `missingColumn` when the result has none (a typo in a
+    /// column name is an error, not a silent NULL).
+    func value(_ name: String) throws -> SQLValue {
+        guard let i = columns.firstIndex(of: name) else { throw StoreError.missingColumn(name) }
+        return values[i]
+    }
+
     public func int(_ name: String) throws -> Int64 {
-        switch self[name] {
+        switch try value(name) {
         case let .int(v): return v
         case let .double(v) where v.rounded() == v: return Int64(v)
         case let .text(t) where Int64(t) != nil: return Int64(t) ?? 0
@@ -85,12 +94,12 @@ public struct SQLRow: Sendable {
     }
 
     public func optionalInt(_ name: String) throws -> Int64? {
-        if case .null = self[name] { return nil }
+        if case .null = try value(name) { return nil }
         return try int(name)
     }
 
     public func double(_ name: String) throws -> Double {
-        switch self[name] {
+        switch try value(name) {
         case let .double(v): return v
         case let .int(v): return Double(v)
         case let .text(t) where Double(t) != nil: return Double(t) ?? 0
@@ -99,12 +108,12 @@ public struct SQLRow: Sendable {
     }
 
     public func optionalDouble(_ name: String) throws -> Double? {
-        if case .null = self[name] { return nil }
+        if case .null = try value(name) { return nil }
         return try double(name)
     }
 
     public func string(_ name: String) throws -> String {
-        switch self[name] {
+        switch try value(name) {
         case let .text(t): return t
         case let .int(v): return String(v)
         case let other: throw StoreError.typeMismatch(column: name, expected: "text", got: other)
@@ -112,7 +121,7 @@ public struct SQLRow: Sendable {
     }
 
     public func optionalString(_ name: String) throws -> String? {
-        if case .null = self[name] { return nil }
+        if case .null = try value(name) { return nil }
         return try string(name)
     }
 
