@@ -8,6 +8,7 @@ deps:
 	@scripts/ensure-deps.sh
 
 demo: deps
+	@echo "make demo: building evalnet in release mode (the first build on a fresh machine takes 15-20 minutes on 2 cores; later builds are incremental)"
 	$(SWIFT) build -c release --product evalnet
 	.build/release/evalnet demo $(DEMO_ARGS)
 
