@@ -160,7 +160,10 @@ public func makeVMMRouter(vmm: LocalVMM) -> Router<BasicRequestContext> {
 }
 
 /// Serves the local VMM until cancelled, then stops every VM it started.
-public func runVMM(config: VMMServerConfig, logger: Logger, onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
+/// Serves the local VMM until SIGINT/SIGTERM or `stopper.stop()`, then shuts down gracefully
+/// (in-flight requests finish, VMs are stopped).
+public func runVMM(config: VMMServerConfig, logger: Logger, stopper: ServiceStopper = ServiceStopper(),
+                   onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
     let state = URL(fileURLWithPath: config.stateDirectory)
     try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
     let vmm = LocalVMM(stateDirectory: state, logger: logger)
@@ -175,7 +178,7 @@ public func runVMM(config: VMMServerConfig, logger: Logger, onReady: (@Sendable 
         },
         logger: logger)
     do {
-        try await app.runService()
+        try await stopper.run([app], logger: logger)
     } catch {
         await vmm.shutdown()
         throw error
