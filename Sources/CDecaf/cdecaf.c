@@ -184,21 +184,37 @@ int evalnet_r255_verify_key(const evalnet_r255_key *key, const uint8_t r[32], co
 
 #define BATCH_LEN (CHUNK_BITS > WEIGHT_BITS ? CHUNK_BITS + 1 : WEIGHT_BITS + 1)
 
+typedef struct {
+    const evalnet_r255_key *key;
+    size_t index;
+} key_slot;
+
+static int compare_key_slots(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)((const key_slot *)a)->key, y = (uintptr_t)((const key_slot *)b)->key;
+    return (x > y) - (x < y);
+}
+
 int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *r, const uint8_t *s,
                               const uint8_t *challenges, const uint8_t *weights) {
     if (n == 0) return 1;
     pthread_once(&base_once, init_base_tables);
     const int r_count = 1 << (WIDTH_R - 2);
-    const size_t nterms = n * (1 + KEY_SPLIT) + KEY_SPLIT;
+    /* At most: one R term per signature, KEY_SPLIT terms per distinct key, KEY_SPLIT base terms. */
+    const size_t max_terms = n * (1 + KEY_SPLIT) + KEY_SPLIT;
     void *point_memory = NULL;
     if (posix_memalign(&point_memory, 64, n * (size_t)r_count * sizeof(point_s)) != 0) return -1;
     point_s *r_tables = point_memory;
-    int8_t *digits = malloc(nterms * BATCH_LEN);
-    int8_t **rows = malloc(nterms * sizeof(int8_t *));
-    const point_s **tables = malloc(nterms * sizeof(point_s *));
+    int8_t *digits = malloc(max_terms * BATCH_LEN);
+    int8_t **rows = malloc(max_terms * sizeof(int8_t *));
+    const point_s **tables = malloc(max_terms * sizeof(point_s *));
+    decaf_255_scalar_t *key_scalars = malloc(n * sizeof(decaf_255_scalar_t));
+    key_slot *sorted = malloc(n * sizeof(key_slot));
     int result = 0;
-    if (!digits || !rows || !tables) { result = -1; goto done; }
+    if (!digits || !rows || !tables || !key_scalars || !sorted) { result = -1; goto done; }
 
+    /* Checked as sum z_i (s_i B - k_i A_i - R_i) = identity: the base gets sum z_i s_i, each
+     * distinct key the sum of its -z_i k_i, each R_i the weight -z_i. */
+    size_t nterms = 0;
     decaf_255_scalar_t bsum;
     decaf_255_scalar_copy(bsum, decaf_255_scalar_zero);
     for (size_t i = 0; i < n; i++) {
@@ -207,47 +223,49 @@ int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, con
         decaf_255_point_t ri;
         if (decaf_255_point_decode(ri, r + 32 * i, DECAF_TRUE) != DECAF_SUCCESS) goto done;
         odd_multiples(&r_tables[i * r_count], ri, r_count);
-
         uint8_t zb[32] = {0};
         memcpy(zb, weights + 16 * i, 16);
         if (decaf_255_scalar_decode(z, zb) != DECAF_SUCCESS) goto done; /* cannot happen: z < 2^128 */
-        /* R term: z_i * R_i. */
-        size_t t = i * (1 + KEY_SPLIT);
         uint64_t zw[4] = {0};
         load_words(zw, weights + 16 * i, 16);
-        rows[t] = digits + t * BATCH_LEN;
-        memset(rows[t], 0, BATCH_LEN);
-        wnaf(rows[t], zw, WEIGHT_BITS, WIDTH_R);
-        tables[t] = &r_tables[i * r_count];
-        /* A term: (z_i * -k_i) * A_i, i.e. the equation is checked as z(s B - R - k A) summed. */
-        decaf_255_scalar_mul(term, z, nk);
-        uint8_t tb[32];
-        decaf_255_scalar_encode(tb, term);
-        for (int j = 0; j < KEY_SPLIT; j++) {
-            size_t u = t + 1 + (size_t)j;
-            rows[u] = digits + u * BATCH_LEN;
-            memset(rows[u], 0, BATCH_LEN);
-            chunk_wnaf(rows[u], tb, j, WIDTH_KEY);
-            tables[u] = &keys[i]->table[j][0][0];
-        }
+        int8_t *row = rows[nterms] = digits + nterms * BATCH_LEN;
+        memset(row, 0, BATCH_LEN);
+        wnaf(row, zw, WEIGHT_BITS, WIDTH_R);
+        for (int p = 0; p <= WEIGHT_BITS; p++) row[p] = (int8_t)-row[p];
+        tables[nterms++] = &r_tables[i * r_count];
+        decaf_255_scalar_mul(key_scalars[i], z, nk);
         decaf_255_scalar_mul(term, z, si);
         decaf_255_scalar_add(bsum, bsum, term);
+        sorted[i].key = keys[i];
+        sorted[i].index = i;
     }
-    /* The equation sum z_i (s_i B - k_i A_i) = sum z_i R_i is checked as
-     * (sum z_i s_i) B + sum (-z_i k_i) A_i - sum z_i R_i = identity; the R terms are negated by
-     * negating their digits. */
-    for (size_t i = 0; i < n; i++) {
-        int8_t *row = rows[i * (1 + KEY_SPLIT)];
-        for (int p = 0; p < BATCH_LEN; p++) row[p] = (int8_t)-row[p];
+    /* One term per distinct key (a key signing several messages has its scalars summed):
+     * order the signatures by key handle, then sum each run. */
+    qsort(sorted, n, sizeof *sorted, compare_key_slots);
+    for (size_t g = 0; g < n;) {
+        decaf_255_scalar_t total;
+        decaf_255_scalar_copy(total, decaf_255_scalar_zero);
+        size_t h = g;
+        for (; h < n && sorted[h].key == sorted[g].key; h++) {
+            decaf_255_scalar_add(total, total, key_scalars[sorted[h].index]);
+        }
+        uint8_t tb[32];
+        decaf_255_scalar_encode(tb, total);
+        for (int j = 0; j < KEY_SPLIT; j++) {
+            rows[nterms] = digits + nterms * BATCH_LEN;
+            memset(rows[nterms], 0, BATCH_LEN);
+            chunk_wnaf(rows[nterms], tb, j, WIDTH_KEY);
+            tables[nterms++] = &sorted[g].key->table[j][0][0];
+        }
+        g = h;
     }
     uint8_t bb[32];
     decaf_255_scalar_encode(bb, bsum);
     for (int j = 0; j < KEY_SPLIT; j++) {
-        size_t u = n * (1 + KEY_SPLIT) + (size_t)j;
-        rows[u] = digits + u * BATCH_LEN;
-        memset(rows[u], 0, BATCH_LEN);
-        chunk_wnaf(rows[u], bb, j, WIDTH_BASE);
-        tables[u] = &base_table[j][0][0];
+        rows[nterms] = digits + nterms * BATCH_LEN;
+        memset(rows[nterms], 0, BATCH_LEN);
+        chunk_wnaf(rows[nterms], bb, j, WIDTH_BASE);
+        tables[nterms++] = &base_table[j][0][0];
     }
     decaf_255_point_t sum;
     straus(sum, nterms, rows, tables, BATCH_LEN);
@@ -257,5 +275,7 @@ done:
     free(digits);
     free(rows);
     free(tables);
+    free(key_scalars);
+    free(sorted);
     return result;
 }
