@@ -1,5 +1,6 @@
 import CDecaf
 import CSodium
+import Synchronization
 
 /// Errors from key handling. Verification never throws: it answers `false`.
 public enum HotkeyError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -66,28 +67,53 @@ enum Sodium {
 }
 
 /// A public key decoded by libdecaf, with the multiples its verifications use precomputed
-/// (about 2.5 KiB). Immutable after `init` and freed on `deinit`, so sharing it across threads
-/// is safe: the C side only reads it.
-final class PreparedKey: @unchecked Sendable {
-    let handle: OpaquePointer
-
-    /// `encoding` must already be accepted by the strictness rules of `SR25519PublicKey`;
-    /// nil when it does not decode to a non-identity point.
-    init?(decodableEncoding encoding: UnsafePointer<UInt8>) {
-        guard let handle = evalnet_r255_key_new(encoding) else { return nil }
-        self.handle = handle
+/// (about 2.5 KiB), built on the first verification so a key parsed only to be checked or
+/// printed costs neither the time nor the memory. The C side only reads a built table, and it
+/// is freed on `deinit`.
+final class PreparedKey: Sendable {
+    private enum State {
+        case pending
+        case ready(OpaquePointer)
+        case unusable
     }
 
-    deinit { evalnet_r255_key_free(handle) }
+    /// The encoding libdecaf decodes (bit 255 handled as libsodium does); nil when no
+    /// signature can verify under the key.
+    private let encoding: [UInt8]?
+    private let state = Mutex<State>(.pending)
+
+    init(encoding: [UInt8]?) { self.encoding = encoding }
+
+    /// The decoded key's tables, built on first use; nil when the encoding does not decode to a
+    /// non-identity point. Valid while this object lives.
+    var handle: OpaquePointer? {
+        state.withLock { state -> OpaquePointer? in
+            switch state {
+            case let .ready(handle): return handle
+            case .unusable: return nil
+            case .pending:
+                let built = encoding?.withUnsafeBufferPointer { evalnet_r255_key_new($0.baseAddress.unsafelyUnwrapped) }
+                state = built.map { .ready($0) } ?? .unusable
+                return built
+            }
+        }
+    }
+
+    deinit {
+        state.withLock { state in
+            if case let .ready(handle) = state { evalnet_r255_key_free(handle) }
+            state = .unusable
+        }
+    }
 }
 
 /// An SR25519 public key: a canonical Ristretto255 encoding that is not the identity.
 public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
-    /// The decoded point and its tables; nil only for an encoding that is accepted as a key but
-    /// decodes to the identity (bit 255 set over zeros, see `SR25519.withPointBytes`), under which
-    /// nothing verifies — as before.
-    let prepared: PreparedKey?
+    /// The decoded point and its tables (built on first use); they are absent only for an
+    /// encoding accepted as a key that decodes to the identity (bit 255 set over zeros, see
+    /// `SR25519.withPointBytes`), under which nothing verifies — as before.
+    let prepared: PreparedKey
 
     public init(bytes: [UInt8]) throws(HotkeyError) {
         guard Sodium.ready else { throw .libsodiumUnavailable }
@@ -99,9 +125,9 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
             throw .invalidPublicKey("not a canonical Ristretto255 encoding")
         }
         self.bytes = bytes
-        self.prepared = SR25519.withPointBytes(bytes) { point in
-            point.flatMap { PreparedKey(decodableEncoding: $0) }
-        }
+        self.prepared = PreparedKey(encoding: SR25519.withPointBytes(bytes) { point in
+            point.map { Array(UnsafeBufferPointer(start: $0, count: 32)) }
+        })
     }
 
     public static func == (a: SR25519PublicKey, b: SR25519PublicKey) -> Bool { a.bytes == b.bytes }
@@ -113,9 +139,11 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
     /// schnorrkel `verify_simple` with signing context `substrate` (variable-time arithmetic
     /// against this key's precomputed tables; the rules are those of `SR25519.verify`).
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        guard let prepared else { return false }
-        return SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
-            r, s, challenge in evalnet_r255_verify_key(prepared.handle, r, s, challenge) == 1
+        guard let handle = prepared.handle else { return false }
+        return withExtendedLifetime(prepared) {
+            SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
+                r, s, challenge in evalnet_r255_verify_key(handle, r, s, challenge) == 1
+            }
         }
     }
 
@@ -376,7 +404,7 @@ public enum SR25519 {
         for i in range {
             let (key, signature, message) = items[i]
             var accepted = false
-            if let prepared = key.prepared {
+            if let handle = key.prepared.handle {
                 accepted = verifyPrepared(signature: signature, message: message, publicKey: key.bytes) {
                     r, s, challenge in
                     rs.append(contentsOf: UnsafeBufferPointer(start: r, count: 32))
@@ -386,7 +414,7 @@ public enum SR25519 {
                 }
                 if accepted {
                     members.append(i)
-                    keys.append(prepared.handle)
+                    keys.append(handle)
                 }
             }
             if !accepted { invalid.append(i) }
