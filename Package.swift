@@ -36,9 +36,16 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
         .systemLibrary(name: "CStdio"),
+        // Variable-time ristretto255 verification over libdecaf (`libdecaf-dev`, no pkg-config
+        // file; `forward/` resolves its headers' `<decaf/...>` includes).
+        .target(
+            name: "CDecaf",
+            cSettings: [.headerSearchPath("forward")],
+            linkerSettings: [.linkedLibrary("decaf")]
+        ),
         .target(
             name: "Hotkeys",
-            dependencies: ["CSodium"],
+            dependencies: ["CSodium", "CDecaf"],
             swiftSettings: strict
         ),
         .target(
@@ -181,7 +188,7 @@ let package = Package(
             name: "EvalnetBench",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit", "AlgorithmDSL", "MinerEngine",
-                "PlatformServer", "PlatformAPI", "Store",
+                "PlatformServer", "PlatformAPI", "Store", "CProcessShim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages evalnet needs (Debian/Ubuntu), printing what it installs.
-# bubblewrap is the sandbox of the validator's local executor (`[sandbox] mode`).
+# libdecaf-dev gives variable-time ristretto255 arithmetic for SR25519 verification (libsodium
+# keeps the secret-key operations). bubblewrap is the sandbox of the validator's local executor (`[sandbox] mode`).
 # Usage: scripts/ensure-deps.sh [--with-postgres]
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in libsodium-dev pkg-config libsqlite3-dev git bubblewrap; do have_pkg "$p" || need+=("$p"); done
+for p in libsodium-dev libdecaf-dev pkg-config libsqlite3-dev git bubblewrap; do have_pkg "$p" || need+=("$p"); done
 # setpriv (drops root inside the sandbox) is in util-linux, essential on Debian; checked anyway.
 command -v setpriv >/dev/null || need+=(util-linux)
 if [[ "${1:-}" == "--with-postgres" ]]; then

@@ -6,6 +6,7 @@ Output (stdout): JSON list of booleans, one per item. Exit 3 when the module is 
 With --bench N: prints verifications per second of the reference implementation instead.
 """
 import json
+import os
 import sys
 import time
 
@@ -33,7 +34,8 @@ if len(sys.argv) == 3 and sys.argv[1] == "--bench":
     for _ in range(n):
         sr25519.verify(sig, msg, pk)
     elapsed = time.perf_counter() - start
-    print(f"reference.py_sr25519_bindings.verify_15B {n / elapsed:.0f}/s ({elapsed / n * 1e6:.1f} us/op, {n} ops)")
+    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else "?"
+    print(f"reference.py_sr25519_bindings.verify_15B {n / elapsed:.0f}/s ({elapsed / n * 1e6:.1f} us/op, {n} ops, cpus {cpus})")
     sys.exit(0)
 
 print(json.dumps([verify(item) for item in json.load(sys.stdin)]))

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE 1
 #include "CProcessShim.h"
 
 #include <errno.h>
@@ -25,3 +26,26 @@ int evalnet_child_has_exited(pid_t pid) {
     }
     return info.si_pid == pid ? 1 : 0;
 }
+
+#ifdef __linux__
+#include <sched.h>
+static cpu_set_t evalnet_saved_cpus;
+static int evalnet_have_saved_cpus;
+
+int evalnet_pin_to_current_cpu(void) {
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return -1;
+    if (sched_getaffinity(0, sizeof evalnet_saved_cpus, &evalnet_saved_cpus) == 0) evalnet_have_saved_cpus = 1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? cpu : -1;
+}
+
+void evalnet_unpin_cpu(void) {
+    if (evalnet_have_saved_cpus) sched_setaffinity(0, sizeof evalnet_saved_cpus, &evalnet_saved_cpus);
+}
+#else
+int evalnet_pin_to_current_cpu(void) { return -1; }
+void evalnet_unpin_cpu(void) {}
+#endif

@@ -2,13 +2,16 @@
 ///
 /// Owns the project's benchmarks: throughput figures measured outside the test suite
 /// (tests never time anything). Run `swift run -c release evalnet-bench [suite ...]`.
+import CProcessShim
 import Foundation
 import Hotkeys
 import Logging
 import ServiceKit
 import Store
 
-func measure(_ label: String, iterations: Int, _ body: () -> Void) {
+/// Runs `body` `iterations` times after a short warm-up, prints the rate and returns it (per second).
+@discardableResult
+func measure(_ label: String, iterations: Int, _ body: () -> Void) -> Double {
     let clock = ContinuousClock()
     // Warm-up so one-time initialisation is not measured.
     for _ in 0..<max(1, iterations / 20) { body() }
@@ -18,6 +21,7 @@ func measure(_ label: String, iterations: Int, _ body: () -> Void) {
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     let perSecond = Double(iterations) / seconds
     print(String(format: "%@ %.0f/s (%.1f µs/op, %d ops)", label, perSecond, seconds / Double(iterations) * 1e6, iterations))
+    return perSecond
 }
 
 func measureAsync(_ label: String, iterations: Int, _ body: (Int) async -> Void) async {
@@ -68,7 +72,48 @@ func runSignedRequestBenchmarks() async throws {
     try? FileManager.default.removeItem(at: dir)
 }
 
+/// Pins this thread (and so the processes it starts) to the CPU it runs on, so our figures and
+/// the reference's come from the same core; returns that CPU. Run the bench under
+/// `taskset -c N` to choose the core. `evalnet_unpin_cpu` undoes it for the other suites.
+func pinToCurrentCPU() -> Int32? {
+    let cpu = evalnet_pin_to_current_cpu()
+    return cpu >= 0 ? cpu : nil
+}
+
+/// `scripts/sr25519_oracle.py --bench N` (Rust schnorrkel through py-sr25519-bindings, the Python
+/// call included): its verifications per second and the line it printed, or why it did not run.
+func schnorrkelRate(iterations: Int) -> (rate: Double?, note: String) {
+    // The working directory, then the directories above the executable (.build/<triple>/release).
+    var candidates = [FileManager.default.currentDirectoryPath + "/scripts/sr25519_oracle.py"]
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<4 {
+        dir = dir.deletingLastPathComponent()
+        candidates.append(dir.appendingPathComponent("scripts/sr25519_oracle.py").path)
+    }
+    if let explicit = ProcessInfo.processInfo.environment["EVALNET_SR25519_ORACLE"] { candidates.insert(explicit, at: 0) }
+    guard let script = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+        return (nil, "skipped (scripts/sr25519_oracle.py not found)")
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script, "--bench", String(iterations)]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    do { try process.run() } catch { return (nil, "skipped (python3 not runnable)") }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    if process.terminationStatus == 3 { return (nil, "skipped (py-sr25519-bindings not installed)") }
+    let line = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard process.terminationStatus == 0, let field = line.split(separator: " ").dropFirst().first,
+          field.hasSuffix("/s"), let rate = Double(field.dropLast(2))
+    else { return (nil, "skipped (unexpected output: \(line.prefix(120)))") }
+    return (rate, line)
+}
+
 func runHotkeyBenchmarks() {
+    let cpu = pinToCurrentCPU()
+    print("sr25519 figures on cpu \(cpu.map(String.init) ?? "unpinned"); the reference runs on the same core")
     let keypair = SR25519Keypair.generate()
     let message = Array("auth:1700000000".utf8)
     let kib = (0..<1024).map { UInt8($0 & 0xFF) }
@@ -76,14 +121,57 @@ func runHotkeyBenchmarks() {
     let sigKiB = keypair.sign(kib)
     let pk = keypair.publicKey
     var ok = true
-    measure("sr25519.verify_15B", iterations: 5000) { ok = ok && pk.verify(signature: sig, message: message) }
+    // 64 signatures by 64 different keys (no key repeats, the batch's hardest case).
+    let batch = (0..<64).map { i -> (publicKey: SR25519PublicKey, signature: [UInt8], message: [UInt8]) in
+        let key = SR25519Keypair.generate()
+        let m = Array("auth:\(1_700_000_000 + i)".utf8)
+        return (key.publicKey, key.sign(m), m)
+    }
+    // Other work shares the machine, so rates drift from second to second: ours, the stateless
+    // path, batch-64 and the reference are measured back to back in short rounds on one core,
+    // and each ratio is the median of the per-round ratios.
+    var ours: [Double] = [], fromBytes: [Double] = [], theirs: [Double] = [], perSignature: [Double] = []
+    var versus: [Double] = [], versusFromBytes: [Double] = [], batchVersus: [Double] = []
+    var reference = "skipped"
+    for _ in 0..<5 {
+        let single = measure("sr25519.verify_15B", iterations: 6000) { ok = ok && pk.verify(signature: sig, message: message) }
+        let stateless = measure("sr25519.verify_15B_from_bytes", iterations: 4000) {
+            ok = ok && SR25519.verify(signature: sig, message: message, publicKeyBytes: pk.bytes)
+        }
+        let batches = measure("sr25519.verify_batch64", iterations: 100) {
+            ok = ok && SR25519PublicKey.verifyBatch(batch).allValid
+        }
+        ours.append(single)
+        fromBytes.append(stateless)
+        perSignature.append(batches * 64)
+        batchVersus.append(batches * 64 / single)
+        let (rate, note) = schnorrkelRate(iterations: 6000)
+        print(note)
+        reference = note
+        guard let rate else { continue }
+        theirs.append(rate)
+        versus.append(single / rate)
+        versusFromBytes.append(stateless / rate)
+    }
+    func median(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.sorted()[xs.count / 2] }
+    if theirs.isEmpty {
+        print(String(format: "sr25519.verify_vs_schnorrkel ours %.0f/s schnorrkel %@", median(ours), reference))
+    } else {
+        print(String(format: "sr25519.verify_vs_schnorrkel ours %.0f/s schnorrkel %.0f/s ratio %.2f",
+                     median(ours), median(theirs), median(versus)))
+        print(String(format: "sr25519.verify_from_bytes_vs_schnorrkel ours %.0f/s schnorrkel %.0f/s ratio %.2f",
+                     median(fromBytes), median(theirs), median(versusFromBytes)))
+    }
+    print(String(format: "sr25519.verify_batch64_per_signature %.0f/s ratio_to_single %.2f",
+                 median(perSignature), median(batchVersus)))
     measure("sr25519.verify_1KiB", iterations: 2000) { ok = ok && pk.verify(signature: sigKiB, message: kib) }
     measure("sr25519.sign_15B", iterations: 5000) { _ = keypair.sign(message) }
     let headers = SignedRequest.headers(for: keypair)
     let auth = RequestAuthenticator()
-    measure("auth.verify_headers", iterations: 3000) {
+    measure("auth.verify_headers", iterations: 5000) {
         ok = ok && (try? auth.verify(header: { name in headers.first { $0.name == name }?.value })) != nil
     }
+    evalnet_unpin_cpu()
     precondition(ok, "benchmark signatures must verify")
 }
 

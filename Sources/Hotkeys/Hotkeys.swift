@@ -2,7 +2,9 @@
 ///
 /// Owns the identity layer of the network: Substrate SR25519 (schnorrkel, signing context
 /// `substrate`) keypairs, signing and strict verification — a Merlin transcript over
-/// STROBE-128/Keccak-f[1600] written here, Ristretto255 arithmetic from libsodium — plus
+/// STROBE-128/Keccak-f[1600] written here, constant-time Ristretto255 arithmetic from libsodium
+/// for secret keys, variable-time arithmetic from libdecaf (C target `CDecaf`) for single and
+/// batch verification — plus
 /// SS58 addresses, the on-disk key file, and the signed-request scheme (`X-Key`,
 /// `X-Timestamp`, `X-Signature`) that every server checks and every client produces.
 import Foundation

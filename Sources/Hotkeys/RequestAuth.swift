@@ -127,6 +127,8 @@ public final class RequestAuthenticator: Sendable {
     static let maxKeyLength = 64
     static let maxTimestampLength = 20
     static let maxSignatureLength = 130
+    /// Parsed keys kept (then the cache starts over).
+    static let maxCachedKeys = 10_000
 
     public init(windowSeconds: Int64 = 300, ledger: any ReplayLedger = MemoryReplayLedger()) {
         self.windowSeconds = max(0, min(windowSeconds, 86_400))
@@ -183,10 +185,22 @@ public final class RequestAuthenticator: Sendable {
     }
 
     private static func value(_ header: (String) -> String?, _ name: String) throws(AuthFailure) -> String {
-        guard let text = header(name)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
-            throw .missingHeader(name)
-        }
+        guard let raw = header(name) else { throw .missingHeader(name) }
+        let text = trimmedWhitespace(raw)
+        guard !text.isEmpty else { throw .missingHeader(name) }
         return text
+    }
+
+    /// `text.trimmingCharacters(in: .whitespaces)`, without Foundation's cost when both ends are
+    /// ASCII other than space and tab (then there is nothing to trim; every header that verifies
+    /// is such a value).
+    static func trimmedWhitespace(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        if let first = scalars.first, let last = scalars.last,
+           first.isASCII, last.isASCII, first != " ", first != "\t", last != " ", last != "\t" {
+            return text
+        }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 
     /// Whole seconds since 1970 for any date, clamped so it always fits an Int64.
@@ -202,7 +216,8 @@ public final class RequestAuthenticator: Sendable {
         let pk: SR25519PublicKey
         do { pk = try SR25519PublicKey(ss58: key) } catch { throw .malformedKey("\(error)") }
         parsedKeys.withLock { cache in
-            if cache.count > 100_000 { cache.removeAll() }
+            // A parsed key holds ~2.5 KiB of verification tables: bound the cache to ~25 MiB.
+            if cache.count >= Self.maxCachedKeys { cache.removeAll() }
             cache[key] = pk
         }
         return pk

@@ -1,4 +1,6 @@
+import CDecaf
 import CSodium
+import Synchronization
 
 /// Errors from key handling. Verification never throws: it answers `false`.
 public enum HotkeyError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -64,9 +66,54 @@ enum Sodium {
     }
 }
 
+/// A public key decoded by libdecaf, with the multiples its verifications use precomputed
+/// (about 2.5 KiB), built on the first verification so a key parsed only to be checked or
+/// printed costs neither the time nor the memory. The C side only reads a built table, and it
+/// is freed on `deinit`.
+final class PreparedKey: Sendable {
+    private enum State {
+        case pending
+        case ready(OpaquePointer)
+        case unusable
+    }
+
+    /// The encoding libdecaf decodes (bit 255 handled as libsodium does); nil when no
+    /// signature can verify under the key.
+    private let encoding: [UInt8]?
+    private let state = Mutex<State>(.pending)
+
+    init(encoding: [UInt8]?) { self.encoding = encoding }
+
+    /// The decoded key's tables, built on first use; nil when the encoding does not decode to a
+    /// non-identity point. Valid while this object lives.
+    var handle: OpaquePointer? {
+        state.withLock { state -> OpaquePointer? in
+            switch state {
+            case let .ready(handle): return handle
+            case .unusable: return nil
+            case .pending:
+                let built = encoding?.withUnsafeBufferPointer { evalnet_r255_key_new($0.baseAddress.unsafelyUnwrapped) }
+                state = built.map { .ready($0) } ?? .unusable
+                return built
+            }
+        }
+    }
+
+    deinit {
+        state.withLock { state in
+            if case let .ready(handle) = state { evalnet_r255_key_free(handle) }
+            state = .unusable
+        }
+    }
+}
+
 /// An SR25519 public key: a canonical Ristretto255 encoding that is not the identity.
 public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
+    /// The decoded point and its tables (built on first use); they are absent only for an
+    /// encoding accepted as a key that decodes to the identity (bit 255 set over zeros, see
+    /// `SR25519.withPointBytes`), under which nothing verifies — as before.
+    let prepared: PreparedKey
 
     public init(bytes: [UInt8]) throws(HotkeyError) {
         guard Sodium.ready else { throw .libsodiumUnavailable }
@@ -78,14 +125,44 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
             throw .invalidPublicKey("not a canonical Ristretto255 encoding")
         }
         self.bytes = bytes
+        self.prepared = PreparedKey(encoding: SR25519.withPointBytes(bytes) { point in
+            point.map { Array(UnsafeBufferPointer(start: $0, count: 32)) }
+        })
     }
+
+    public static func == (a: SR25519PublicKey, b: SR25519PublicKey) -> Bool { a.bytes == b.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
 
-    /// schnorrkel `verify_simple` with signing context `substrate`.
+    /// schnorrkel `verify_simple` with signing context `substrate` (variable-time arithmetic
+    /// against this key's precomputed tables; the rules are those of `SR25519.verify`).
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        SR25519.verify(signature: signature, message: message, publicKeyBytes: bytes)
+        guard let handle = prepared.handle else { return false }
+        return withExtendedLifetime(prepared) {
+            SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
+                r, s, challenge in evalnet_r255_verify_key(handle, r, s, challenge) == 1
+            }
+        }
+    }
+
+    /// Outcome of `verifyBatch`: the indices (into the items given) of the signatures that do
+    /// not verify, in ascending order; empty when every signature verifies.
+    public struct BatchResult: Sendable, Equatable {
+        public let invalidIndices: [Int]
+        public var allValid: Bool { invalidIndices.isEmpty }
+    }
+
+    /// Checks many signatures at once, with schnorrkel `verify_batch` semantics: each equation
+    /// `s·B = R + k·A` is weighted by a fresh random 128-bit scalar from the OS RNG and the sum
+    /// is checked with one multiscalar multiplication; a forged signature passes with
+    /// probability about 2^-128. When the combined check fails, the signatures are checked one
+    /// by one so the result names the bad ones. Every rule of `verify` applies to each item.
+    public static func verifyBatch(
+        _ items: [(publicKey: SR25519PublicKey, signature: [UInt8], message: [UInt8])]
+    ) -> BatchResult {
+        SR25519.verifyBatch(items)
     }
 }
 
@@ -178,7 +255,101 @@ public enum SR25519 {
 
     /// Strict schnorrkel verification: marker bit required, canonical s, decodable
     /// non-identity public key, and encode(s·B − k·A) must equal R byte for byte.
+    /// Variable-time arithmetic (libdecaf): every input is public.
     public static func verify(signature: [UInt8], message: [UInt8], publicKeyBytes pk: [UInt8]) -> Bool {
+        guard pk.count == 32 else { return false }
+        return verifyPrepared(signature: signature, message: message, publicKey: pk) { r, s, challenge in
+            withPointBytes(pk) { point in
+                guard let point else { return false }
+                return evalnet_r255_verify(r, s, point, challenge) == 1
+            }
+        }
+    }
+
+    /// The checks every verification path shares, then `equation(R, s, challenge)` on buffers
+    /// without allocating: `s` has the marker bit cleared and is canonical; `challenge` is the 64
+    /// transcript bytes (reduced mod l by the equation, which refuses k ≡ 0 as libsodium did).
+    @inline(__always)
+    static func verifyPrepared(
+        signature: [UInt8], message: [UInt8], publicKey pk: [UInt8],
+        equation: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>) -> Bool
+    ) -> Bool {
+        guard Sodium.ready, signature.count == 64, pk.count == 32 else { return false }
+        guard signature[63] & 0x80 != 0 else { return false }
+        guard pk.contains(where: { $0 != 0 }) else { return false }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 96) { scratch -> Bool in
+            // scratch[0..<32]: s without the marker; scratch[32..<96]: challenge bytes.
+            let base = scratch.baseAddress.unsafelyUnwrapped
+            signature.withUnsafeBufferPointer { sig in
+                for i in 0..<32 { base[i] = sig[32 + i] }
+            }
+            base[31] &= 0x7F
+            guard Sodium.isCanonicalScalar(UnsafePointer(base)) else { return false }
+            return signature.withUnsafeBufferPointer { sig -> Bool in
+                let r = UnsafeBufferPointer(rebasing: sig[0..<32])
+                message.withUnsafeBufferPointer { m in
+                    pk.withUnsafeBufferPointer { p in
+                        challenge(message: m, publicKey: p, r: r,
+                                  into: UnsafeMutableBufferPointer(rebasing: scratch[32..<96]))
+                    }
+                }
+                return equation(r.baseAddress.unsafelyUnwrapped, UnsafePointer(base), UnsafePointer(base + 32))
+            }
+        }
+    }
+
+    /// The transcript challenge (64 bytes) into `out`, without allocating.
+    static func challenge(
+        message: UnsafeBufferPointer<UInt8>, publicKey: UnsafeBufferPointer<UInt8>, r: UnsafeBufferPointer<UInt8>,
+        into out: UnsafeMutableBufferPointer<UInt8>
+    ) {
+        var t = contextTranscript
+        t.appendMessage(label: "sign-bytes", message: message)
+        let proto: StaticString = "Schnorr-sig"
+        proto.withUTF8Buffer { t.appendMessage(label: "proto-name", message: $0) }
+        t.appendMessage(label: "sign:pk", message: publicKey)
+        t.appendMessage(label: "sign:R", message: r)
+        t.challengeBytes(label: "sign:c", into: out)
+    }
+
+    /// libsodium 1.0.18 decodes a point ignoring bit 255 of its encoding (later releases refuse
+    /// it); the existing rules are libsodium's, so this is asked of libsodium once.
+    static let sodiumIgnoresBit255: Bool = {
+        guard Sodium.ready else { return false }
+        var base = [UInt8](repeating: 0, count: 32)
+        base[0] = 1
+        var point = [UInt8](repeating: 0, count: 32)
+        guard crypto_scalarmult_ristretto255_base(&point, base) == 0 else { return false }
+        point[31] |= 0x80
+        return crypto_core_ristretto255_is_valid_point(point) == 1
+    }()
+
+    /// Calls `body` with the encoding libdecaf should decode for `pk` (32 bytes): `pk` itself,
+    /// or `pk` with bit 255 cleared where libsodium ignores that bit; nil where libsodium would
+    /// refuse the encoding for that bit alone.
+    @inline(__always)
+    static func withPointBytes<R>(_ pk: [UInt8], _ body: (UnsafePointer<UInt8>?) -> R) -> R {
+        pk.withUnsafeBufferPointer { p -> R in
+            let base = p.baseAddress.unsafelyUnwrapped
+            guard base[31] & 0x80 != 0 else { return body(base) }
+            guard sodiumIgnoresBit255 else { return body(nil) }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { copy -> R in
+                let c = copy.baseAddress.unsafelyUnwrapped
+                for i in 0..<32 { c[i] = base[i] }
+                c[31] &= 0x7F
+                return body(UnsafePointer(c))
+            }
+        }
+    }
+
+    /// True when libdecaf decodes `encoding` (32 bytes) as a canonical point, identity included.
+    static func decafDecodes(_ encoding: [UInt8]) -> Bool {
+        encoding.count == 32 && evalnet_r255_is_valid_point(encoding) == 1
+    }
+
+    /// The libsodium verification this module used before libdecaf: two constant-time scalar
+    /// multiplications. Kept as the reference the fast paths are tested against.
+    static func verifyReference(signature: [UInt8], message: [UInt8], publicKeyBytes pk: [UInt8]) -> Bool {
         guard Sodium.ready, signature.count == 64, pk.count == 32 else { return false }
         guard signature[63] & 0x80 != 0 else { return false }
         guard pk.contains(where: { $0 != 0 }) else { return false }
@@ -197,6 +368,71 @@ public enum SR25519 {
         var rPrime = [UInt8](repeating: 0, count: 32)
         guard crypto_core_ristretto255_sub(&rPrime, sB, kA) == 0 else { return false }
         return rPrime == rEnc
+    }
+
+    /// Largest number of signatures combined in one multiscalar multiplication; longer batches
+    /// are checked in slices of this size (bounding the scratch memory at about 300 KiB).
+    static let batchSlice = 128
+
+    static func verifyBatch(
+        _ items: [(publicKey: SR25519PublicKey, signature: [UInt8], message: [UInt8])]
+    ) -> SR25519PublicKey.BatchResult {
+        var invalid: [Int] = []
+        var start = 0
+        while start < items.count {
+            let end = min(start + batchSlice, items.count)
+            invalid += verifySlice(items, start..<end)
+            start = end
+        }
+        return SR25519PublicKey.BatchResult(invalidIndices: invalid)
+    }
+
+    /// The indices in `range` that fail: items that break a rule before any arithmetic are
+    /// set aside; the rest are checked together, then one by one if the combined check fails.
+    private static func verifySlice(
+        _ items: [(publicKey: SR25519PublicKey, signature: [UInt8], message: [UInt8])], _ range: Range<Int>
+    ) -> [Int] {
+        var invalid: [Int] = []
+        var members: [Int] = []
+        var keys: [OpaquePointer?] = []
+        var rs: [UInt8] = [], ss: [UInt8] = [], challenges: [UInt8] = []
+        members.reserveCapacity(range.count)
+        keys.reserveCapacity(range.count)
+        rs.reserveCapacity(32 * range.count)
+        ss.reserveCapacity(32 * range.count)
+        challenges.reserveCapacity(64 * range.count)
+        for i in range {
+            let (key, signature, message) = items[i]
+            var accepted = false
+            if let handle = key.prepared.handle {
+                accepted = verifyPrepared(signature: signature, message: message, publicKey: key.bytes) {
+                    r, s, challenge in
+                    rs.append(contentsOf: UnsafeBufferPointer(start: r, count: 32))
+                    ss.append(contentsOf: UnsafeBufferPointer(start: s, count: 32))
+                    challenges.append(contentsOf: UnsafeBufferPointer(start: challenge, count: 64))
+                    return true
+                }
+                if accepted {
+                    members.append(i)
+                    keys.append(handle)
+                }
+            }
+            if !accepted { invalid.append(i) }
+        }
+        guard !members.isEmpty else { return invalid }
+        let weights = Sodium.randomBytes(16 * members.count)
+        let combined = withExtendedLifetime(items) {
+            keys.withUnsafeBufferPointer { k in
+                evalnet_r255_verify_batch(members.count, k.baseAddress, rs, ss, challenges, weights)
+            }
+        }
+        if combined != 1 {
+            for i in members where !items[i].publicKey.verify(signature: items[i].signature, message: items[i].message) {
+                invalid.append(i)
+            }
+            invalid.sort()
+        }
+        return invalid
     }
 }
 

@@ -13,4 +13,12 @@ int evalnet_set_child_subreaper(void);
 /// keeps its process-group id reserved until the caller reaps it.
 int evalnet_child_has_exited(pid_t pid);
 
+/// Pins the calling thread (and threads and processes it starts later) to the CPU it is
+/// running on, remembering its previous CPU set. Returns that CPU, or -1 when unsupported or
+/// refused. For benchmarks that compare figures measured on one core.
+int evalnet_pin_to_current_cpu(void);
+
+/// Gives the calling thread back the CPU set it had before `evalnet_pin_to_current_cpu`.
+void evalnet_unpin_cpu(void);
+
 #endif

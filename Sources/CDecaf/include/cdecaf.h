@@ -1,0 +1,39 @@
+/* Ristretto255 verification arithmetic over libdecaf (decaf_255 is ristretto255).
+ *
+ * Everything here is VARIABLE TIME and meant for public inputs only (signature verification).
+ * Secret-key operations stay in libsodium. Scalars are 32-byte little-endian; points are
+ * 32-byte canonical ristretto255 encodings; challenges are 64-byte wide values reduced mod l. */
+#ifndef EVALNET_CDECAF_H
+#define EVALNET_CDECAF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A decoded public key with precomputed multiples for fast repeated verification. */
+typedef struct evalnet_r255_key evalnet_r255_key;
+
+/* Decodes a canonical, non-identity encoding and precomputes its tables; NULL when the bytes
+ * are not such an encoding (or memory is exhausted). */
+evalnet_r255_key *evalnet_r255_key_new(const uint8_t encoding[32]);
+void evalnet_r255_key_free(evalnet_r255_key *key);
+
+/* 1 when `encoding` is a canonical ristretto255 encoding (the identity included), else 0. */
+int evalnet_r255_is_valid_point(const uint8_t encoding[32]);
+
+/* 1 when encode(s*B - k*A) == R, with k = challenge mod l; 0 otherwise, and 0 when s is not
+ * canonical, A does not decode to a non-identity point, or k is 0 mod l. */
+int evalnet_r255_verify(const uint8_t r[32], const uint8_t s[32], const uint8_t a[32],
+                        const uint8_t challenge[64]);
+
+/* The same check against a prepared key. */
+int evalnet_r255_verify_key(const evalnet_r255_key *key, const uint8_t r[32], const uint8_t s[32],
+                            const uint8_t challenge[64]);
+
+/* Batch check of n signatures (schnorrkel verify_batch semantics): with 16-byte random
+ * weights z_i, 1 when sum z_i*R_i + sum (z_i*k_i)*A_i - (sum z_i*s_i)*B is the identity.
+ * r, s: 32n bytes; challenges: 64n; weights: 16n. 0 when the equation fails or any R_i,
+ * s_i or k_i is unusable (caller then checks one by one). -1 when memory is exhausted. */
+int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *r,
+                              const uint8_t *s, const uint8_t *challenges, const uint8_t *weights);
+
+#endif
