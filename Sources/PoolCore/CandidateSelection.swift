@@ -27,7 +27,11 @@ public struct CandidateSlot: Sendable, Codable, Equatable {
 public enum CandidateSelection {
     /// Returns up to `batchSize` candidate ids for `hotkey`:
     /// never the caller's own evolutions, never one the caller already evaluated, never one
-    /// whose `evalCount + activeSlots ≥ slotCap`; fewest evaluations first, ties by lower id.
+    /// whose `evalCount + activeSlots ≥ slotCap`; fewest evaluations done or under way
+    /// (`evalCount + activeSlots`) first, ties by lower id. Counting the slots of leases in
+    /// flight spreads concurrent leases over different candidates, so the submits that
+    /// follow rarely wait for each other's row locks, and candidates nearest consensus are
+    /// finished first.
     /// Duplicate ids in the input are considered once (first occurrence).
     public static func select(_ candidates: [CandidateSlot], for hotkey: String, batchSize: Int,
                               slotCap: Int) -> [Int] {
@@ -40,7 +44,10 @@ public enum CandidateSelection {
                 && candidate.evalCount + candidate.activeSlots < slotCap
         }
         return eligible
-            .sorted { $0.evalCount != $1.evalCount ? $0.evalCount < $1.evalCount : $0.id < $1.id }
+            .sorted {
+                let a = $0.evalCount + $0.activeSlots, b = $1.evalCount + $1.activeSlots
+                return a != b ? a < b : $0.id < $1.id
+            }
             .prefix(batchSize)
             .map(\.id)
     }

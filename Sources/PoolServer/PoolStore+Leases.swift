@@ -63,7 +63,7 @@ extension PoolStore {
               AND (a.author IS NULL OR a.author <> ?)
               AND a.eval_count + a.reserved < ?
               AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
-            ORDER BY a.eval_count ASC, a.id ASC
+            ORDER BY a.eval_count + a.reserved ASC, a.id ASC
             LIMIT ?\(tx.lockForWriteSkipLocked)
             """,
             [.text(taskType), .text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey), .int(Int64(limit))])

@@ -50,7 +50,10 @@ extension PoolStore {
             let window = Int64(clock.number(at: now))
 
             let items = try await tx.query(
-                "SELECT algorithm_id, role FROM assignment_items WHERE assignment_id = ?", [.text(assignmentId)])
+                """
+                SELECT i.algorithm_id, i.role, a.dsl_hash, a.origin FROM assignment_items i
+                JOIN algorithms a ON a.id = i.algorithm_id WHERE i.assignment_id = ?
+                """, [.text(assignmentId)])
             let evaluable = Set(try items.filter { try $0.string("role") == "evaluate" }.map { try $0.int("algorithm_id") })
             let known = Set(try items.map { try $0.int("algorithm_id") })
             for e in submission.evaluations where !evaluable.contains(e.algorithmId) {
@@ -62,7 +65,13 @@ extension PoolStore {
             // algorithm it updates in ascending id order, before any update; then evaluations;
             // then reputation rows in miner order (`applyPoints`).
             let evaluated = Set(ids)
-            let locked = try await lockAlgorithms(tx, ids: evaluable, withRivalsOf: evaluated)
+            // An algorithm's DSL hash never changes, so the evaluated evolutions' hashes are
+            // read with the items, before any lock.
+            var rivalHashes = Set<String>()
+            for item in items where evaluated.contains(try item.int("algorithm_id")) {
+                if try item.string("origin") == "evolution" { rivalHashes.insert(try item.string("dsl_hash")) }
+            }
+            let locked = try await lockAlgorithms(tx, ids: evaluable, withRivalsSharing: rivalHashes)
 
             // Evaluations: non-finite scores are stored as invalid (NULL), never as numbers.
             let invalid = submission.evaluations.filter { !$0.score.isFinite }.count
@@ -166,33 +175,28 @@ extension PoolStore {
         return "\(evals)|\(evos)|\(gossip)|\(s.iterations)"
     }
 
-    /// Locks `ids`, and the evolutions still in evaluation that share a DSL hash with an
-    /// evolution among `candidates` (whichever of them reaches consensus changes the others'
-    /// repetition count; found through the `dsl_hash` index, no scan), in ascending id order,
-    /// in one statement (PostgreSQL; on SQLite the write transaction holds the database), and
-    /// returns their rows as locked. `FOR NO KEY UPDATE`, the lock an UPDATE of non-key
+    /// Locks `ids`, and the evolutions still in evaluation whose DSL hash is among `hashes`
+    /// (whichever of them reaches consensus changes the others' repetition count), in
+    /// ascending id order, in one statement that reads both sets through indexes (primary key,
+    /// `algorithms_hash`) — PostgreSQL; on SQLite the write transaction holds the database —
+    /// and returns their rows as locked. `FOR NO KEY UPDATE`, the lock an UPDATE of non-key
     /// columns takes anyway: it does not block the foreign-key checks (`FOR KEY SHARE`) of a
     /// concurrent lease inserting items that reference these rows, which would otherwise
     /// close a cycle with the candidates that lease holds.
-    func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>, withRivalsOf candidates: Set<Int64> = [])
+    func lockAlgorithms(_ tx: any SQLExecutor, ids: Set<Int64>, withRivalsSharing hashes: Set<String> = [])
         async throws -> [Int64: SQLRow]
     {
-        guard !ids.isEmpty || !candidates.isEmpty else { return [:] }
-        let sorted = ids.sorted(), rivalsOf = candidates.sorted()
+        guard !ids.isEmpty || !hashes.isEmpty else { return [:] }
+        let sorted = ids.sorted(), hashList = hashes.sorted()
         var conditions: [String] = []
         if !sorted.isEmpty { conditions.append("id IN (\(SQLText.list(sorted.count)))") }
-        if !rivalsOf.isEmpty {
-            conditions.append(
-                """
-                (origin = 'evolution' AND status = 'in_evaluation' AND dsl_hash IN (
-                  SELECT dsl_hash FROM algorithms WHERE id IN (\(SQLText.list(rivalsOf.count)))
-                    AND origin = 'evolution' AND status = 'in_evaluation'))
-                """)
+        if !hashList.isEmpty {
+            conditions.append("(dsl_hash IN (\(SQLText.list(hashList.count))) AND origin = 'evolution' AND status = 'in_evaluation')")
         }
         var out: [Int64: SQLRow] = [:]
         for r in try await tx.query(
             "SELECT * FROM algorithms WHERE \(conditions.joined(separator: " OR ")) ORDER BY id\(tx.lockForWrite)",
-            (sorted + rivalsOf).map { .int($0) })
+            sorted.map { .int($0) } + hashList.map { .text($0) })
         {
             out[try r.int("id")] = r
         }
