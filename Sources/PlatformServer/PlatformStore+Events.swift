@@ -97,6 +97,9 @@ struct SocketReplay: Sendable {
 }
 
 extension PlatformStore {
+    /// The PostgreSQL NOTIFY channel of new events; the payload is the newest seq recorded.
+    public static let eventChannel = "evalnet_platform_events"
+
     /// Records `drafts` in the outbox. Sequence numbers come from the single counter row,
     /// whose row lock (PostgreSQL) or the write lock (SQLite) is held until commit, so event
     /// sequence order equals commit order: a reader that sees seq n has seen every seq < n.
@@ -119,6 +122,11 @@ extension PlatformStore {
             if d.kind == PlatformMessageType.newJob, let job = d.jobId {
                 try await tx.execute("UPDATE jobs SET announce_seq = ? WHERE id = ?", [.int(seq), .text(job)])
             }
+        }
+        if tx.dialect == .postgres, let last = seqs.last {
+            // Delivered to every replica's LISTEN connection when (and only if) this commits.
+            try await tx.execute("SELECT count(*) AS n FROM (SELECT pg_notify(?, ?)) AS x",
+                                 [.text(Self.eventChannel), .text(String(last))])
         }
         return seqs
     }

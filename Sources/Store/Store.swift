@@ -330,3 +330,25 @@ public enum SQLText {
         Array(repeating: "(" + list(columns) + ")", count: rows).joined(separator: ",")
     }
 }
+
+/// The result of `operation` if it finishes within `seconds`; nil if it throws or is still
+/// running then (it is cancelled and left to end in the background, its result dropped —
+/// the caller is never held up by an operation that ignores cancellation).
+public func firstWithin<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async -> T? {
+    let (stream, continuation) = AsyncStream.makeStream(of: T?.self)
+    let work = Task {
+        continuation.yield(try? await operation())
+        continuation.finish()
+    }
+    let timer = Task {
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        continuation.yield(nil)
+        continuation.finish()
+    }
+    defer {
+        work.cancel()
+        timer.cancel()
+    }
+    for await first in stream { return first }
+    return nil
+}

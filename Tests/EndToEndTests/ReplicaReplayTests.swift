@@ -65,6 +65,26 @@ import Testing
         try await Self.checkReplay(ports: (p1, p2), method: "POST", path: PoolPaths.register) { Self.signed(key) }
     }
 
+    /// SIGTERM: readiness turns 503 (liveness stays 200) while the process keeps serving for
+    /// `--drain-seconds`, then it exits.
+    @Test(arguments: ["pool", "platform"])
+    func sigtermDrainsBeforeExiting(_ service: String) async throws {
+        let url = try await TestDatabases.freshURL(.sqlite)
+        let (process, port) = try await Self.start([service, "serve", "--database", url, "--drain-seconds", "2"])
+        defer { if process.isRunning { process.terminate() } }
+        let ready = try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health/ready"))
+        #expect(ready.status == 200, "\(ready.head) \(ready.text)")
+        process.terminate()
+        try await Task.sleep(for: .milliseconds(400))
+        let draining = try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health/ready"))
+        #expect(draining.status == 503 && draining.text.contains("\"code\":\"draining\""), "\(draining.head) \(draining.text)")
+        let live = try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health/live"))
+        #expect(live.status == 200)
+        #expect(process.isRunning, "still serving during the drain")
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!process.isRunning, "exited after the drain")
+    }
+
     @Test func platformReplicasShareOneReplayLedger() async throws {
         guard TestDatabases.available.contains(.postgres) else { return }
         let url = try await TestDatabases.freshURL(.postgres)
