@@ -56,8 +56,10 @@ public actor EventHub {
     func goLive(_ id: UUID, welcome: String, replay: [EventRecord], upTo: Int64) {
         guard var c = connections[id] else { return }
         var ok = c.continuation.yield(welcome).accepted
-        for r in replay where ok { ok = c.continuation.yield(r.message()).accepted }
-        for r in c.held where ok && r.seq > upTo && r.isFor(c.hotkey) { ok = c.continuation.yield(r.message()).accepted }
+        for r in replay where ok && r.isSent { ok = c.continuation.yield(r.message()).accepted }
+        for r in c.held where ok && r.seq > upTo && r.isFor(c.hotkey) {
+            if r.kind == EventDraft.validatorRemoved { ok = false } else { ok = c.continuation.yield(r.message()).accepted }
+        }
         c.floor = max(upTo, c.held.last?.seq ?? 0)
         c.held = []
         c.live = true
@@ -76,7 +78,9 @@ public actor EventHub {
             var ok = true
             for e in events where ok && e.seq > c.floor {
                 c.floor = e.seq
-                if e.isFor(c.hotkey) { ok = c.continuation.yield(e.message()).accepted }
+                guard e.isFor(c.hotkey) else { continue }
+                // Unregistered (through this replica or another): close the socket.
+                if e.kind == EventDraft.validatorRemoved { ok = false } else { ok = c.continuation.yield(e.message()).accepted }
             }
             connections[id] = c
             if !ok { drop(id) }

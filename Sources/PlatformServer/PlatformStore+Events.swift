@@ -16,6 +16,10 @@ struct EventDraft: Sendable {
     var status: String?
     var reason: String?
 
+    /// Internal event (never sent to validators): the target was unregistered, so every
+    /// replica closes its sockets.
+    static let validatorRemoved = "validator_removed"
+
     static func newJob(jobId: String, challengeId: String) -> EventDraft {
         EventDraft(kind: PlatformMessageType.newJob, jobId: jobId, challengeId: challengeId)
     }
@@ -68,6 +72,9 @@ struct EventRecord: Sendable, Equatable {
     }
 
     func isFor(_ hotkey: String) -> Bool { target == nil || target == hotkey }
+
+    /// Whether validators are sent this event (internal ones are acted on, not sent).
+    var isSent: Bool { kind != EventDraft.validatorRemoved }
 
     /// The JSON text sent over the WebSocket.
     func message() -> String {

@@ -156,6 +156,12 @@ struct PlatformReplica: Sendable {
                 }.afterAck)
             }
             #expect((after.max() ?? .infinity) < 0.25, "after reconnecting: \(after)")
+
+            // Unregistered through replica A: its socket on replica B is closed too.
+            let removed = try await a.send("DELETE", PlatformPaths.adminValidator(v.publicKey.ss58Address),
+                                           headers: [("Authorization", "Bearer \(PlatformHarness.adminToken)")])
+            #expect(removed.status == 204, "\(removed.head) \(removed.text)")
+            #expect(await probe.waitClosed(seconds: 5), "the other replica closed the removed validator's socket")
         } catch {
             Issue.record("\(error)")
         }
