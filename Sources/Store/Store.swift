@@ -6,6 +6,8 @@
 /// plus versioned migrations and `transaction`, the only way services write: a body runs
 /// inside one database transaction and either commits whole or leaves nothing behind.
 /// Services write their SQL once with `?` placeholders; the PostgreSQL backend numbers them.
+/// For replicas sharing one PostgreSQL database: `PeriodicRuns` (one claimer per period of a
+/// periodic job) and `PostgresStore.listen` (a dedicated, self-healing LISTEN connection).
 import Foundation
 import Logging
 import Synchronization
