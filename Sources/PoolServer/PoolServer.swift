@@ -59,10 +59,11 @@ public enum PoolCatalogue {
         var status = health
         status.path = "/status"
         status.summary = "Same as /health"
-        let listed: [RouteDoc] = [
+        return [
             health, status,
             RouteDoc("POST", "/api/v1/miners/register", miner, "Register or refresh a miner (reads no body)",
                      returns: .of(MinerInfo.self)),
+            HealthChecks.liveRoute, HealthChecks.readyRoute,
             RouteDoc("GET", "/api/v1/miners/stats", miner, "Miner stats and pool summary", returns: .of(StatsResponse.self),
                      errors: [404]),
             RouteDoc("GET", "/api/v1/miners/leaderboard", .none, "Top miners by reputation",
@@ -156,7 +157,6 @@ public enum PoolCatalogue {
             RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
             RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
         ]
-        return listed + HealthChecks.routes
     }
 }
 
