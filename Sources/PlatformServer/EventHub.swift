@@ -100,18 +100,18 @@ public actor EventHub {
 
     public func connectionCount() -> Int { connections.count }
 
-    /// Tells every connected validator to reconnect (`{"type":"reconnect"}`; its socket is
-    /// then closed with 1012) and ends the connections; returns how many there were.
+    /// Tells every connected validator to reconnect (`{"type":"reconnect"}`, then its socket
+    /// is closed with 1012) and ends the connections' streams; returns how many there were.
+    /// Each connection leaves the hub when its session has sent the close frame.
     public func drainAll() -> Int {
         isDraining = true
         let message = (try? PlatformStore.encodeJSON(ReconnectMessage(reason: "service restart")))
             ?? "{\"type\":\"reconnect\"}"
-        let count = connections.count
-        for (id, c) in connections {
+        for c in connections.values {
             c.continuation.yield(message)
-            unregister(id)
+            c.continuation.finish()
         }
-        return count
+        return connections.count
     }
 
     private func drop(_ id: UUID) { unregister(id) }

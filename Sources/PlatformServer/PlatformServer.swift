@@ -581,6 +581,12 @@ public func platformDrainService(hub: EventHub, drain: DrainState, config: Platf
     DrainService(drain: drain, delaySeconds: config.drainSeconds, logger: logger) {
         let closed = await hub.drainAll()
         logger.info("validator sockets told to reconnect", metadata: ["connections": "\(closed)"])
+        // Let the sessions send their 1012 close frames before the server's own shutdown
+        // closes what is left (with 1000).
+        let deadline = ContinuousClock.now + .seconds(2)
+        while await hub.connectionCount() > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }
 
