@@ -248,7 +248,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "Validator", "PlatformServer", "PlatformAPI", "PoolAPI", "VMMServer", "ServiceKit", "Hotkeys", "TestSupport",
+                "Validator", "PlatformServer", "PlatformAPI", "PoolAPI", "VMMServer", "ServiceKit", "Hotkeys", "TestSupport", "Store",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -22,7 +22,7 @@ func runPlatformBenchmarks() async throws {
     }
 }
 
-private func freshPostgresDatabase(_ base: String) async throws -> String {
+func freshPostgresDatabase(_ base: String) async throws -> String {
     guard case let .postgres(s) = try DatabaseLocation.parse(base) else { throw StoreError.badURL(base) }
     let name = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
     let admin = try await PostgresStore.open(s, logger: Logger(label: "bench"), maxConnections: 1)
@@ -55,7 +55,20 @@ private struct BenchClient: Sendable {
     }
 }
 
-private func benchPlatform(label: String, url: String, validatorCount: Int = Int(ProcessInfo.processInfo.environment["BENCH_VALIDATORS"] ?? "8") ?? 8, jobsPerValidator: Int = 150) async throws {
+/// `evalnet-bench platform --replicas N` (PostgreSQL only): the claim → results cycle with one
+/// server process and with N on one database, validator i talking to replica i mod N.
+func runPlatformReplicaBenchmarks(replicas: Int) async throws {
+    guard let base = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !base.isEmpty else {
+        print("platform.claim_results_cycle[replicas] skipped (set EVALNET_TEST_POSTGRES_URL)")
+        return
+    }
+    for n in [1, replicas] {
+        try await benchPlatform(label: "postgres, \(n) replica\(n == 1 ? "" : "s")", url: try await freshPostgresDatabase(base),
+                                replicas: n)
+    }
+}
+
+private func benchPlatform(label: String, url: String, validatorCount: Int = Int(ProcessInfo.processInfo.environment["BENCH_VALIDATORS"] ?? "8") ?? 8, jobsPerValidator: Int = 150, replicas: Int = 1) async throws {
     var logger = Logger(label: "evalnet.bench.platform")
     logger.logLevel = .error
     let validators = (0..<validatorCount).map { _ in SR25519Keypair.generate() }
@@ -67,19 +80,34 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
     config.sweepIntervalSeconds = nil
     config.limits.maxOpenSubmissionsPerMiner = Int.max
 
-    let db = try await openDatabase(try DatabaseLocation.parse(url), logger: logger)
-    let store = PlatformStore(db: db, limits: config.limits, logger: logger)
-    try await store.prepare(validators: config.validators, now: Date().timeIntervalSince1970)
-    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-    let app = try await makePlatformApplication(store: store, hub: EventHub(), config: config, logger: logger,
-                                                onReady: { portSink.yield($0) })
-    let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-    let server = Task { try await group.run() }
-    var iterator = ports.makeAsyncIterator()
-    guard let port = await iterator.next() else { throw StoreError.backend("server did not start") }
+    // One server process per replica: its own connection pool, store and event hub.
+    var replicaStores: [(db: any SQLDatabase, store: PlatformStore, group: ServiceGroup, server: Task<Void, any Error>, port: Int)] = []
+    for _ in 0..<max(1, replicas) {
+        let db = try await openDatabase(try DatabaseLocation.parse(url), logger: logger)
+        let store = PlatformStore(db: db, limits: config.limits, logger: logger)
+        try await store.prepare(validators: config.validators, now: Date().timeIntervalSince1970)
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let app = try await makePlatformApplication(store: store, hub: EventHub(), config: config, logger: logger,
+                                                    onReady: { portSink.yield($0) })
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let server = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw StoreError.backend("server did not start") }
+        replicaStores.append((db, store, group, server, port))
+    }
+    let db = replicaStores[0].db, store = replicaStores[0].store
+    func stopAll() async {
+        for r in replicaStores {
+            await r.group.triggerGracefulShutdown()
+            _ = await r.server.result
+            await r.store.shutdown()
+            await r.db.shutdown()
+        }
+    }
 
     let http = HTTPClient(eventLoopGroupProvider: .singleton)
-    let client = BenchClient(http: http, base: "http://127.0.0.1:\(port)")
+    let clients = replicaStores.map { BenchClient(http: http, base: "http://127.0.0.1:\($0.port)") }
+    let client = clients[0]
     do {
         let create = CreateChallengeRequest(name: "bench", githubRepo: "https://github.com/example/bench",
                                             githubCommit: "0123456789abcdef", composeHash: "sha256:bench", mechanismId: 1,
@@ -100,7 +128,8 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
             score: 0.5, metrics: ["accuracy": .number(0.5)], logs: ["ok"], executionTimeMs: 1)), as: UTF8.self)
         let start = ContinuousClock.now
         let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, time: [Double]).self) { group in
-            for v in validators {
+            for (i, v) in validators.enumerated() {
+                let client = clients[i % clients.count]
                 group.addTask {
                     var cycles = 0, lost = 0
                     var time = [0.0, 0.0, 0.0]
@@ -143,22 +172,16 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
-        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed)",
-                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done))
+        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed of %d)",
+                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done, total))
         print(String(format: "  mean latency: pending %.1f ms, claim %.1f ms, results %.1f ms",
                      counts.time[0] / requests * 1000, counts.time[1] / requests * 1000,
                      counts.time[2] / Double(max(1, counts.cycles)) * 1000))
     } catch {
         try? await http.shutdown()
-        await group.triggerGracefulShutdown()
-        _ = await server.result
-        await store.shutdown()
-        await db.shutdown()
+        await stopAll()
         throw error
     }
     try await http.shutdown()
-    await group.triggerGracefulShutdown()
-    _ = await server.result
-    await store.shutdown()
-    await db.shutdown()
+    await stopAll()
 }

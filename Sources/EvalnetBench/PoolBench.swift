@@ -37,6 +37,8 @@ struct PoolBenchPlan: Sendable {
     var seconds = 15.0
     var slice = 5.0
     var preloadEvaluations = 0
+    /// Pool processes (replicas) on the one database; miner i talks to replica i mod replicas.
+    var replicas = 1
 }
 
 /// Drives authenticated register → lease → submit cycles from `clients` concurrent miners
@@ -53,10 +55,14 @@ func runPoolBenchmark(database: String, label: String, plan: PoolBenchPlan) asyn
     config.port = 0
     config.database = database
     config.rules.consensusThreshold = 3
-    let stopper = ServiceStopper()
-    let (server, port) = try await launchServer { [config, logger] ready in
-        try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
+    let stoppers = (0..<max(1, plan.replicas)).map { _ in ServiceStopper() }
+    var servers: [(task: Task<Void, any Error>, port: Int)] = []
+    for stopper in stoppers {
+        servers.append(try await launchServer { [config, logger] ready in
+            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
+        })
     }
+    let ports = servers.map(\.port)
     if plan.preloadEvaluations > 0 {
         let clock = ContinuousClock()
         let started = clock.now
@@ -73,9 +79,9 @@ func runPoolBenchmark(database: String, label: String, plan: PoolBenchPlan) asyn
     let start = Date()
     let end = start.addingTimeInterval(plan.seconds)
     let log = try await withThrowingTaskGroup(of: MinerLog.self) { group in
-        for _ in 0..<plan.clients {
+        for i in 0..<plan.clients {
             group.addTask {
-                let client = PoolClient(baseURL: "http://127.0.0.1:\(port)", keypair: .generate())
+                let client = PoolClient(baseURL: "http://127.0.0.1:\(ports[i % ports.count])", keypair: .generate())
                 var log = MinerLog()
                 _ = try await client.register()
                 while Date() < end {
@@ -108,8 +114,8 @@ func runPoolBenchmark(database: String, label: String, plan: PoolBenchPlan) asyn
         }
         return try await group.reduce(into: MinerLog()) { $0.merge($1) }
     }
-    await stopper.stop()
-    _ = await server.result
+    for stopper in stoppers { await stopper.stop() }
+    for server in servers { _ = await server.task.result }
     let slices = max(1, Int((plan.seconds / plan.slice).rounded(.down)))
     let rates = (0..<slices).map { k -> Double in
         let lo = Double(k) * plan.slice, hi = lo + plan.slice

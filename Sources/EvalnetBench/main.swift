@@ -202,6 +202,14 @@ if wants("pool") {
         plan.slice = option("slice", 5)
     }
     plan.preloadEvaluations = Int(option("preload", 0))
-    try await runPoolBenchmarks(plan: plan, backend: options["backend"] ?? "both")
+    plan.replicas = Int(option("replicas", 1))
+    if plan.replicas > 1 {
+        try await runPoolReplicaBenchmarks(plan: plan)
+    } else {
+        try await runPoolBenchmarks(plan: plan, backend: options["backend"] ?? "both")
+    }
 }
-if wants("platform") { try await runPlatformBenchmarks() }
+if wants("platform") {
+    let replicas = Int(option("replicas", 1))
+    if replicas > 1 { try await runPlatformReplicaBenchmarks(replicas: replicas) } else { try await runPlatformBenchmarks() }
+}

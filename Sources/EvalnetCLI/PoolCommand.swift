@@ -21,13 +21,26 @@ struct PoolCommand: AsyncParsableCommand {
         @Option(help: "Leases per miner per window; 0 = unlimited (default).") var leasesPerWindow: Int?
         @Option(help: "Token required in X-Monitor-Token (env EVALNET_MONITOR_TOKEN).") var monitorToken: String?
         @Option(parsing: .upToNextOption, help: "SS58 hotkeys allowed to verify results.") var operatorHotkey: [String] = []
+        @Option(help: "Seconds between sweeps (lease expiry, epoch close); replicas on one PostgreSQL sweep once per interval between them.")
+        var sweepInterval = 5.0
+        @Option(help: "On SIGTERM, seconds /health/ready answers 503 before the server stops accepting (match the load balancer's health checks).")
+        var drainSeconds = 3.0
+        @Option(help: "This replica's name (periodic_runs.holder, logs); default host-pid-random.") var replicaId: String?
         @Option(help: "Log level.") var logLevel = "info"
+
+        func validate() throws {
+            guard sweepInterval > 0 else { throw ValidationError("--sweep-interval must be positive") }
+            guard drainSeconds >= 0 else { throw ValidationError("--drain-seconds must not be negative") }
+        }
 
         func run() async throws {
             var config = PoolConfig()
             config.host = host
             config.port = port
             config.database = database
+            config.sweepIntervalSeconds = sweepInterval
+            config.drainSeconds = drainSeconds
+            if let replicaId { config.replicaId = replicaId }
             if let rules {
                 let data = try Data(contentsOf: URL(fileURLWithPath: rules))
                 config.rules = try JSONDecoder().decode(PoolRules.self, from: data)

@@ -404,7 +404,12 @@ public enum PlatformMessageType {
     public static let ping = "ping"
     public static let pong = "pong"
     public static let error = "error"
+    public static let reconnect = "reconnect"
 }
+
+/// The WebSocket close code a draining server sends after `reconnect` (RFC 6455 registry:
+/// 1012 "Service Restart").
+public let platformServiceRestartCloseCode: UInt16 = 1012
 
 /// A job the validator may claim now (a wake-up: claim it over HTTP; a 409 means another
 /// validator was faster).
@@ -514,6 +519,19 @@ public struct PongMessage: Codable, Sendable, Equatable {
     }
 }
 
+/// The server is shutting down (a replica draining behind a load balancer): reconnect now,
+/// with `since` = the last seq received, and the catch-up fills any gap. The connection is
+/// closed next with code 1012.
+public struct ReconnectMessage: Codable, Sendable, Equatable {
+    public var type: String
+    public var reason: String?
+
+    public init(reason: String? = nil) {
+        self.type = PlatformMessageType.reconnect
+        self.reason = reason
+    }
+}
+
 /// Client → server message (`{"type":"ping"}`).
 public struct ClientMessage: Codable, Sendable, Equatable {
     public var type: String
@@ -532,6 +550,7 @@ public enum PlatformServerMessage: Sendable, Equatable {
     case jobCancelled(JobCancelledMessage)
     case welcome(WelcomeMessage)
     case pong(PongMessage)
+    case reconnect(ReconnectMessage)
     case other(type: String)
 
     private struct Envelope: Decodable { let type: String }
@@ -547,6 +566,7 @@ public enum PlatformServerMessage: Sendable, Equatable {
         case PlatformMessageType.jobCancelled: return .jobCancelled(try d.decode(JobCancelledMessage.self, from: data))
         case PlatformMessageType.welcome: return .welcome(try d.decode(WelcomeMessage.self, from: data))
         case PlatformMessageType.pong: return .pong(try d.decode(PongMessage.self, from: data))
+        case PlatformMessageType.reconnect: return .reconnect(try d.decode(ReconnectMessage.self, from: data))
         default: return .other(type: type)
         }
     }

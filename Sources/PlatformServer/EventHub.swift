@@ -3,6 +3,7 @@ import HummingbirdWebSocket
 import Logging
 import PlatformAPI
 import ServiceLifecycle
+import Store
 
 /// Wakes the event pump after a commit that recorded events (pokes coalesce).
 final class EventSignal: Sendable {
@@ -36,6 +37,8 @@ public actor EventHub {
 
     private var connections: [UUID: Connection] = [:]
     let maxQueued: Int
+    /// Set by `drainAll`: the process is shutting down.
+    public private(set) var isDraining = false
 
     public init(maxQueued: Int = 10_000) {
         self.maxQueued = maxQueued
@@ -53,8 +56,10 @@ public actor EventHub {
     func goLive(_ id: UUID, welcome: String, replay: [EventRecord], upTo: Int64) {
         guard var c = connections[id] else { return }
         var ok = c.continuation.yield(welcome).accepted
-        for r in replay where ok { ok = c.continuation.yield(r.message()).accepted }
-        for r in c.held where ok && r.seq > upTo && r.isFor(c.hotkey) { ok = c.continuation.yield(r.message()).accepted }
+        for r in replay where ok && r.isSent { ok = c.continuation.yield(r.message()).accepted }
+        for r in c.held where ok && r.seq > upTo && r.isFor(c.hotkey) {
+            if r.kind == EventDraft.validatorRemoved { ok = false } else { ok = c.continuation.yield(r.message()).accepted }
+        }
         c.floor = max(upTo, c.held.last?.seq ?? 0)
         c.held = []
         c.live = true
@@ -73,7 +78,9 @@ public actor EventHub {
             var ok = true
             for e in events where ok && e.seq > c.floor {
                 c.floor = e.seq
-                if e.isFor(c.hotkey) { ok = c.continuation.yield(e.message()).accepted }
+                guard e.isFor(c.hotkey) else { continue }
+                // Unregistered (through this replica or another): close the socket.
+                if e.kind == EventDraft.validatorRemoved { ok = false } else { ok = c.continuation.yield(e.message()).accepted }
             }
             connections[id] = c
             if !ok { drop(id) }
@@ -93,6 +100,20 @@ public actor EventHub {
 
     public func connectionCount() -> Int { connections.count }
 
+    /// Tells every connected validator to reconnect (`{"type":"reconnect"}`, then its socket
+    /// is closed with 1012) and ends the connections' streams; returns how many there were.
+    /// Each connection leaves the hub when its session has sent the close frame.
+    public func drainAll() -> Int {
+        isDraining = true
+        let message = (try? PlatformStore.encodeJSON(ReconnectMessage(reason: "service restart")))
+            ?? "{\"type\":\"reconnect\"}"
+        for c in connections.values {
+            c.continuation.yield(message)
+            c.continuation.finish()
+        }
+        return connections.count
+    }
+
     private func drop(_ id: UUID) { unregister(id) }
 }
 
@@ -104,21 +125,26 @@ extension AsyncStream.Continuation.YieldResult {
 }
 
 /// Reads new events from the outbox in sequence order and hands them to the hub. Woken by
-/// `EventSignal` after local commits and every `pollInterval` (so events written by another
-/// server process sharing the PostgreSQL database are delivered too).
+/// `EventSignal` after local commits; on PostgreSQL by a NOTIFY on `PlatformStore.eventChannel`,
+/// which every writer sends in the transaction that records events (delivered on commit, to
+/// every replica: one dedicated LISTEN connection each, reconnected if dropped, with a
+/// catch-up read after every (re)connection); and every `pollInterval` as a safety net.
 public struct EventPump: Service {
     let store: PlatformStore
     let hub: EventHub
     let startAfter: Int64
     let pollInterval: Duration
     let logger: Logger
+    let listenerName: String
 
-    public init(store: PlatformStore, hub: EventHub, startAfter: Int64, pollInterval: Duration = .seconds(1), logger: Logger) {
+    public init(store: PlatformStore, hub: EventHub, startAfter: Int64, pollInterval: Duration = .seconds(5), logger: Logger,
+                listenerName: String = "evalnet-events") {
         self.store = store
         self.hub = hub
         self.startAfter = startAfter
         self.pollInterval = pollInterval
         self.logger = logger
+        self.listenerName = String(listenerName.prefix(63))
     }
 
     public func run() async throws {
@@ -131,6 +157,13 @@ public struct EventPump: Service {
             }
         }
         defer { ticker.cancel() }
+        let listener = (store.db as? PostgresStore).map { [listenerName] pg in
+            Task {
+                await pg.listen(channel: PlatformStore.eventChannel, applicationName: listenerName,
+                                onListening: { signal.poke() }, onNotification: { _ in signal.poke() })
+            }
+        }
+        defer { listener?.cancel() }
         let store = self.store, hub = self.hub, logger = self.logger, start = startAfter
         await cancelWhenGracefulShutdown {
             var last = start
@@ -170,6 +203,10 @@ func serveValidatorSocket(inbound: WebSocketInboundStream, outbound: WebSocketOu
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await text in stream { try await outbound.write(.text(text)) }
+                // Drained (the replica is shutting down): close with 1012 "service restart".
+                if await hub.isDraining {
+                    try await outbound.close(.unknown(platformServiceRestartCloseCode), reason: "service restart")
+                }
             }
             group.addTask {
                 for try await message in inbound.messages(maxSize: 1 << 16) {

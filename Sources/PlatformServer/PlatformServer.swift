@@ -4,7 +4,9 @@
 /// reads, Hummingbird) with their auth, `PlatformStore` (SQL persistence of challenges,
 /// validators, submissions, jobs and the event outbox, one transaction per write), each
 /// challenge's own tables and the read-only query sandbox over them (`ChallengeDataManager`),
-/// the validators' WebSocket hub (`EventHub`, `EventPump`) and the claim-expiry sweeper.
+/// the validators' WebSocket hub (`EventHub`, `EventPump`: events pushed across replicas by
+/// PostgreSQL LISTEN/NOTIFY), the claim-expiry sweeper (once per period across replicas),
+/// health checks for load balancers and the drain on SIGTERM.
 /// Domain rules come from `PlatformCore`; wire types from `PlatformAPI`.
 import Foundation
 import Hotkeys
@@ -37,8 +39,16 @@ public struct PlatformConfig: Sendable {
     public var repairEverySweeps = 60
     /// WebSocket protocol ping period; a peer that misses a pong is disconnected.
     public var pingIntervalSeconds = 20.0
-    /// How often the event pump also polls the outbox (for other server processes).
-    public var eventPollSeconds = 1.0
+    /// How often the event pump also polls the outbox: a safety net. Events committed by
+    /// this process wake the pump at once; on PostgreSQL those of other replicas arrive by
+    /// LISTEN/NOTIFY (`PlatformStore.eventChannel`).
+    public var eventPollSeconds = 5.0
+    /// On SIGTERM, seconds `/health/ready` answers 503 before validators are told to
+    /// reconnect and the server stops accepting (see docs/deploy.md).
+    public var drainSeconds = 0.0
+    /// This process's name among replicas (`periodic_runs.holder`, the LISTEN connection's
+    /// application_name, logs).
+    public var replicaId = ReplicaIdentity.current
 
     public init() {}
 }
@@ -85,7 +95,7 @@ public enum PlatformCatalogue {
             if status { s = s.refined("status", .values(["active", "inactive"]), .description("Default active")) }
             return s
         }
-        return [
+        let listed: [RouteDoc] = [
             RouteDoc("GET", "/health", .none, "Liveness, database backend, connected validators",
                      returns: .of(PlatformHealth.self),
                      response: ex(["status": .string("healthy"), "database": .string("sqlite"),
@@ -158,7 +168,7 @@ public enum PlatformCatalogue {
                          .query("timestamp", .string, "Instead of X-Timestamp"),
                          .query("signature", .string, "Instead of X-Signature"),
                      ],
-                     errors: [404]),
+                     errors: [404, 503]),
             RouteDoc("POST", "/challenges/{id}/submissions", .miner, "Submit inline code or an artifact reference",
                      status: 201,
                      body: .of(SubmissionRequest.self, [
@@ -222,6 +232,7 @@ public enum PlatformCatalogue {
             RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
             RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
         ]
+        return listed + HealthChecks.routes
     }
 }
 
@@ -320,7 +331,7 @@ struct PlatformAuth: Sendable {
 }
 
 /// The HTTP routes over a prepared store. `now` is the domain clock (auth uses real time).
-public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig,
+public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig, drain: DrainState = DrainState(),
                                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 })
     -> Router<BasicRequestContext>
 {
@@ -342,6 +353,7 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
                                     validatorsConnected: await hub.connectedHotkeys().count,
                                     lastEventSeq: try await store.lastEventSeq()))
     }
+    router.addHealthChecks(db: store.db, drain: drain)
 
     // Validator API.
     router.get("/challenges/active") { request, _ in
@@ -476,13 +488,18 @@ public struct PlatformSocketContext: RequestContext, WebSocketRequestContext {
 /// The WebSocket upgrade router: only `/validators/{hotkey}/ws`, after the same checks as
 /// HTTP. A refused upgrade is answered 401/403 with `{detail, code}` like any HTTP refusal;
 /// the signature is used up only once the upgrade is certain.
-public func makePlatformSocketRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig, logger: Logger)
+public func makePlatformSocketRouter(store: PlatformStore, hub: EventHub, config: PlatformConfig, logger: Logger,
+                                     drain: DrainState = DrainState())
     -> Router<PlatformSocketContext>
 {
     let router = Router(context: PlatformSocketContext.self)
     let auth = PlatformAuth(store: store, config: config)
     router.ws("/validators/:hotkey/ws", shouldUpgrade: { request, context in
         do {
+            if drain.isDraining {
+                throw APIError(.serviceUnavailable, "draining", "This replica is shutting down; reconnect (to another)",
+                               retryAfterSeconds: 1)
+            }
             let hotkey = try context.parameters.require("hotkey")
             let verified = try await auth.verifySocket(request, pathHotkey: hotkey)
             _ = try PlatformAuth.since(request)
@@ -516,24 +533,30 @@ public func platformSweep(store: PlatformStore, now: Double, repair: Bool, logge
 }
 
 /// The application: HTTP + WebSocket server, event pump and (if configured) the sweeper.
+/// Run it in a service group with `platformDrainService` listed after it, so SIGTERM drains
+/// first (`runPlatform` does).
 public func makePlatformApplication(store: PlatformStore, hub: EventHub, config: PlatformConfig, logger: Logger,
+                                    drain: DrainState = DrainState(),
                                     now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                                     onReady: (@Sendable (Int) async -> Void)? = nil) async throws
     -> some ApplicationProtocol
 {
     let startAfter = try await store.lastEventSeq()
     var services: [any Service] = [EventPump(store: store, hub: hub, startAfter: startAfter,
-                                             pollInterval: .milliseconds(Int(config.eventPollSeconds * 1000)), logger: logger)]
+                                             pollInterval: .milliseconds(Int(config.eventPollSeconds * 1000)), logger: logger,
+                                             listenerName: "evalnet-events:\(config.replicaId)")]
     if let interval = config.sweepIntervalSeconds {
         let counter = SweepCounter()
-        services.append(PeriodicTask(name: "platform-sweeper", interval: interval, logger: logger) {
+        services.append(PeriodicTask(name: "platform-sweeper", interval: interval, logger: logger,
+                                     exclusive: PeriodicRuns(db: store.db, holder: config.replicaId)) {
             let repair = counter.next() % max(1, config.repairEverySweeps) == 0
             try await platformSweep(store: store, now: now(), repair: repair, logger: logger)
         })
     }
-    let wsResponder = makePlatformSocketRouter(store: store, hub: hub, config: config, logger: logger).buildResponder()
+    let wsResponder = makePlatformSocketRouter(store: store, hub: hub, config: config, logger: logger, drain: drain)
+        .buildResponder()
     return Application(
-        router: makePlatformRouter(store: store, hub: hub, config: config, now: now),
+        router: makePlatformRouter(store: store, hub: hub, config: config, drain: drain, now: now),
         server: HTTPServerBuilder { responder in
             RefusingChildChannel(HTTP1WebSocketUpgradeChannel(
                 responder: responder, webSocketResponder: wsResponder,
@@ -544,10 +567,27 @@ public func makePlatformApplication(store: PlatformStore, hub: EventHub, config:
         services: services,
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? config.port
-            logger.info("platform listening", metadata: ["url": "http://\(config.host):\(port)", "database": "\(config.database)"])
+            logger.info("platform listening", metadata: ["url": "http://\(config.host):\(port)", "database": "\(config.database)",
+                                                         "replica": "\(config.replicaId)"])
             await onReady?(port)
         },
         logger: logger)
+}
+
+/// Drains the platform on graceful shutdown (list it after the application in the service
+/// group): readiness 503 for `config.drainSeconds`, then every validator socket is sent
+/// `reconnect` and closed with 1012, and new socket upgrades are refused with 503.
+public func platformDrainService(hub: EventHub, drain: DrainState, config: PlatformConfig, logger: Logger) -> DrainService {
+    DrainService(drain: drain, delaySeconds: config.drainSeconds, logger: logger) {
+        let closed = await hub.drainAll()
+        logger.info("validator sockets told to reconnect", metadata: ["connections": "\(closed)"])
+        // Let the sessions send their 1012 close frames before the server's own shutdown
+        // closes what is left (with 1000).
+        let deadline = ContinuousClock.now + .seconds(2)
+        while await hub.connectionCount() > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
 }
 
 final class SweepCounter: Sendable {
@@ -562,9 +602,13 @@ public func runPlatform(config: PlatformConfig, logger: Logger, onReady: (@Senda
     let store = PlatformStore(db: db, limits: config.limits, logger: logger)
     do {
         try await store.prepare(validators: config.validators, now: Date().timeIntervalSince1970)
-        let app = try await makePlatformApplication(store: store, hub: EventHub(), config: config, logger: logger,
+        let hub = EventHub()
+        let drain = DrainState()
+        let app = try await makePlatformApplication(store: store, hub: hub, config: config, logger: logger, drain: drain,
                                                     onReady: onReady)
-        try await app.runService()
+        // Shut down in reverse order: drain first (readiness 503, sockets told to reconnect), then HTTP.
+        try await ServiceStopper().run([app, platformDrainService(hub: hub, drain: drain, config: config, logger: logger)],
+                                       logger: logger)
     } catch {
         await store.shutdown()
         await db.shutdown()

@@ -16,6 +16,10 @@ struct EventDraft: Sendable {
     var status: String?
     var reason: String?
 
+    /// Internal event (never sent to validators): the target was unregistered, so every
+    /// replica closes its sockets.
+    static let validatorRemoved = "validator_removed"
+
     static func newJob(jobId: String, challengeId: String) -> EventDraft {
         EventDraft(kind: PlatformMessageType.newJob, jobId: jobId, challengeId: challengeId)
     }
@@ -69,6 +73,9 @@ struct EventRecord: Sendable, Equatable {
 
     func isFor(_ hotkey: String) -> Bool { target == nil || target == hotkey }
 
+    /// Whether validators are sent this event (internal ones are acted on, not sent).
+    var isSent: Bool { kind != EventDraft.validatorRemoved }
+
     /// The JSON text sent over the WebSocket.
     func message() -> String {
         let text: String?
@@ -97,6 +104,9 @@ struct SocketReplay: Sendable {
 }
 
 extension PlatformStore {
+    /// The PostgreSQL NOTIFY channel of new events; the payload is the newest seq recorded.
+    public static let eventChannel = "evalnet_platform_events"
+
     /// Records `drafts` in the outbox. Sequence numbers come from the single counter row,
     /// whose row lock (PostgreSQL) or the write lock (SQLite) is held until commit, so event
     /// sequence order equals commit order: a reader that sees seq n has seen every seq < n.
@@ -119,6 +129,11 @@ extension PlatformStore {
             if d.kind == PlatformMessageType.newJob, let job = d.jobId {
                 try await tx.execute("UPDATE jobs SET announce_seq = ? WHERE id = ?", [.int(seq), .text(job)])
             }
+        }
+        if tx.dialect == .postgres, let last = seqs.last {
+            // Delivered to every replica's LISTEN connection when (and only if) this commits.
+            try await tx.execute("SELECT count(*) AS n FROM (SELECT pg_notify(?, ?)) AS x",
+                                 [.text(Self.eventChannel), .text(String(last))])
         }
         return seqs
     }

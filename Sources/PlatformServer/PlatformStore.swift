@@ -265,9 +265,16 @@ public struct PlatformStore: Sendable {
     public func removeValidator(_ text: String) async throws -> String {
         let hotkey = try Self.canonicalHotkey(text)
         let removed = try await db.transaction { tx in
-            try await tx.query("DELETE FROM validators WHERE hotkey = ? RETURNING hotkey", [.text(hotkey)])
+            let rows = try await tx.query("DELETE FROM validators WHERE hotkey = ? RETURNING hotkey", [.text(hotkey)])
+            // Every replica's hub closes this validator's sockets when the event reaches it.
+            if !rows.isEmpty {
+                try await self.emit(tx, [EventDraft(kind: EventDraft.validatorRemoved, target: hotkey)],
+                                    now: Date().timeIntervalSince1970)
+            }
+            return rows
         }
         validatorCache.forget(hotkey)
+        if !removed.isEmpty { signal.poke() }
         guard !removed.isEmpty else {
             throw APIError.notFound(PlatformErrorCode.validatorNotFound, "Validator \(hotkey) is not registered")
         }

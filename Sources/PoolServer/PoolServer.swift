@@ -24,8 +24,14 @@ public struct PoolConfig: Sendable {
     public var operatorHotkeys: Set<String> = []
     public var maxBodyBytes = 1 << 20
     public var authWindowSeconds: Int64 = 300
-    /// Seconds between sweeps (expire overdue leases, close finished epochs).
+    /// Seconds between sweeps (expire overdue leases, close finished epochs). Replicas on one
+    /// PostgreSQL database sweep once per interval between them (`PeriodicRuns`).
     public var sweepIntervalSeconds = 5.0
+    /// On SIGTERM, seconds `/health/ready` answers 503 before the server stops accepting
+    /// (let the load balancer's health checks notice; see docs/deploy.md).
+    public var drainSeconds = 0.0
+    /// This process's name among replicas (in `periodic_runs.holder` and the logs).
+    public var replicaId = ReplicaIdentity.current
 
     public init() {
         // One active lease at a time already bounds each miner; a per-window quota would
@@ -92,6 +98,7 @@ public enum PoolCatalogue {
             health, status,
             RouteDoc("POST", "/api/v1/miners/register", miner, "Register or refresh a miner (reads no body)",
                      returns: .of(MinerInfo.self)),
+            HealthChecks.liveRoute, HealthChecks.readyRoute,
             RouteDoc("GET", "/api/v1/miners/stats", miner, "Miner stats and pool summary", returns: .of(StatsResponse.self),
                      errors: [404]),
             RouteDoc("GET", "/api/v1/miners/leaderboard", .none, "Top miners by reputation",
@@ -200,9 +207,10 @@ public enum PoolCatalogue {
 }
 
 /// Builds the pool's router over a prepared store.
-public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping @Sendable () -> Double = {
-    Date().timeIntervalSince1970
-}) -> Router<BasicRequestContext> {
+public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainState = DrainState(),
+                           now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 })
+    -> Router<BasicRequestContext>
+{
     let router = Router(context: BasicRequestContext.self)
     router.addServiceBasics(catalogue: APICatalogue(
         title: "evalnet Pool API", version: "1.0",
@@ -223,6 +231,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, now: @escaping 
     }
     router.get("/health", use: health)
     router.get("/status", use: health)
+    router.addHealthChecks(db: store.db, drain: drain)
 
     let api = router.group("api/v1")
     api.post("miners/register") { request, _ in
@@ -401,25 +410,30 @@ public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger:
     let store = PoolStore(db: db, rules: config.rules, algorithms: algorithms)
     do {
         try await store.prepare(now: Date().timeIntervalSince1970)
-        let router = makePoolRouter(store: store, config: config)
+        let drain = DrainState()
+        let router = makePoolRouter(store: store, config: config, drain: drain)
         let app = Application(
             router: router,
             server: .http1Refusing(),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalnet-pool"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.port
-                logger.info("pool listening", metadata: ["url": "http://\(config.host):\(port)", "database": "\(config.database)"])
+                logger.info("pool listening", metadata: ["url": "http://\(config.host):\(port)", "database": "\(config.database)",
+                                                         "replica": "\(config.replicaId)"])
                 await onReady?(port)
             },
             logger: logger)
-        let sweeper = PeriodicTask(name: "pool-sweeper", interval: config.sweepIntervalSeconds, logger: logger) {
+        let sweeper = PeriodicTask(name: "pool-sweeper", interval: config.sweepIntervalSeconds, logger: logger,
+                                   exclusive: PeriodicRuns(db: db, holder: config.replicaId)) {
             let t = Date().timeIntervalSince1970
             let expired = try await store.expireOverdue(now: t)
             if expired > 0 { logger.info("expired leases", metadata: ["count": "\(expired)"]) }
             let epochs = try await store.closeFinishedEpochs(now: t)
             if !epochs.isEmpty { logger.info("closed epochs", metadata: ["epochs": "\(epochs)"]) }
         }
-        try await stopper.run([app, sweeper], logger: logger)
+        // Shut down in reverse order: drain (readiness 503, wait), then the sweeper, then HTTP.
+        try await stopper.run([app, sweeper, DrainService(drain: drain, delaySeconds: config.drainSeconds, logger: logger)],
+                              logger: logger)
     } catch {
         await db.shutdown()
         throw error

@@ -1,26 +1,46 @@
 import Synchronization
 import Logging
 import ServiceLifecycle
+import Store
 
 /// A service that runs `body` every `interval` seconds until graceful shutdown; a failing
 /// run is logged and the next one still happens.
+///
+/// With `exclusive` (replicas sharing a PostgreSQL database), each turn first claims the
+/// period in `periodic_runs` (`PeriodicRuns.claim`) and runs `body` only if it won, so the
+/// work is done once per period across replicas and, if the replica doing it dies, by
+/// another within one period. On SQLite every claim wins: behaviour as without it.
 public struct PeriodicTask: Service {
     let name: String
     let interval: Double
     let logger: Logger
+    let exclusive: PeriodicRuns?
     let body: @Sendable () async throws -> Void
 
-    public init(name: String, interval: Double, logger: Logger, body: @escaping @Sendable () async throws -> Void) {
+    public init(name: String, interval: Double, logger: Logger, exclusive: PeriodicRuns? = nil,
+                body: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.interval = interval
         self.logger = logger
+        self.exclusive = exclusive
         self.body = body
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            var prepared = false
             while !Task.isCancelled {
-                do { try await body() } catch {
+                do {
+                    if let exclusive, !prepared, exclusive.db.dialect == .postgres {
+                        try await PeriodicRuns.prepare(exclusive.db)
+                        prepared = true
+                    }
+                    if try await exclusive?.claim(name, interval: interval) ?? true {
+                        try await body()
+                    } else {
+                        logger.trace("periodic task run by another replica this period", metadata: ["task": "\(name)"])
+                    }
+                } catch {
                     logger.warning("periodic task failed", metadata: ["task": "\(name)", "error": "\(error)"])
                 }
                 try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))

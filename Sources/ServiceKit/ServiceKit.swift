@@ -4,7 +4,9 @@
 /// (`{"detail", "code"}`) and the middleware that turns any thrown error into it, capped
 /// JSON body decoding that tolerates Python's `NaN`/`Infinity` tokens, the signed-request
 /// check (`X-Key`/`X-Timestamp`/`X-Signature`) on Hummingbird requests, Prometheus
-/// metrics at `/metrics`, and the route catalogue behind `/openapi.json` and `/docs`.
+/// metrics at `/metrics`, the route catalogue behind `/openapi.json` and `/docs`, health checks
+/// for load balancers (`/health/live`, `/health/ready`), the drain on SIGTERM (`DrainService`)
+/// and periodic work done once per period across replicas (`PeriodicTask` + `PeriodicRuns`).
 import Foundation
 import Hotkeys
 import Hummingbird

@@ -80,10 +80,12 @@ public final class PostgresStore: SQLDatabase {
     private let client: PostgresClient
     private let runner: Task<Void, Never>
     private let logger: Logger
+    private let settings: DatabaseLocation.PostgresSettings
     public var dialect: SQLDialect { .postgres }
 
-    private init(client: PostgresClient, logger: Logger) {
+    private init(client: PostgresClient, settings: DatabaseLocation.PostgresSettings, logger: Logger) {
         self.client = client
+        self.settings = settings
         self.logger = logger
         // Started at once on this thread, so the client is running before the first query
         // leases a connection (PostgresNIO warns about a query that comes first).
@@ -97,7 +99,8 @@ public final class PostgresStore: SQLDatabase {
             host: s.host, port: s.port, username: s.username, password: s.password, database: s.database,
             tls: .disable)
         config.options.maximumConnections = maxConnections
-        let store = PostgresStore(client: PostgresClient(configuration: config, backgroundLogger: logger), logger: logger)
+        let store = PostgresStore(client: PostgresClient(configuration: config, backgroundLogger: logger), settings: s,
+                                  logger: logger)
         do { _ = try await store.query("SELECT 1 AS ok", []) } catch {
             await store.shutdown()
             throw StoreError.backend("cannot connect to PostgreSQL at \(s.host):\(s.port)/\(s.database): \(error)")
@@ -154,6 +157,64 @@ public final class PostgresStore: SQLDatabase {
         let logger = self.logger
         return try await client.withConnection { conn in
             try await body(PostgresExecutor(connection: conn, logger: logger))
+        }
+    }
+
+    /// Holds one dedicated connection (outside the pool) that LISTENs on `channel` until the
+    /// calling task is cancelled: `onListening` runs each time the LISTEN is in place (first
+    /// and after every reconnection — notifications sent while it was down are lost, so the
+    /// caller catches up there), `onNotification` with each payload. A dropped or unanswering
+    /// connection is replaced after a short, growing pause (0.1 s doubling to 5 s); every
+    /// `healthCheckSeconds` a `SELECT 1` with a 5 s limit proves the connection alive.
+    /// `applicationName` shows in `pg_stat_activity`.
+    public func listen(channel: String, applicationName: String = "evalnet-listen", healthCheckSeconds: Double = 10,
+                       onListening: @escaping @Sendable () async -> Void,
+                       onNotification: @escaping @Sendable (String) async -> Void) async
+    {
+        var config = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.username, password: settings.password,
+            database: settings.database, tls: .disable)
+        config.options.additionalStartupParameters = [("application_name", applicationName)]
+        let logger = self.logger
+        var delay = 0.1
+        var attempt = 0
+        while !Task.isCancelled {
+            attempt += 1
+            let started = ContinuousClock.now
+            var connection: PostgresConnection?
+            do {
+                let conn = try await PostgresConnection.connect(configuration: config, id: attempt, logger: logger)
+                connection = conn
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await conn.listen(on: channel) { notifications in
+                            await onListening()
+                            for try await n in notifications { await onNotification(n.payload) }
+                        }
+                        throw StoreError.backend("the LISTEN connection closed")
+                    }
+                    group.addTask {
+                        while true {
+                            try await Task.sleep(for: .milliseconds(Int(healthCheckSeconds * 1000)))
+                            let alive = await firstWithin(seconds: 5) {
+                                try await PostgresExecutor(connection: conn, logger: logger).query("SELECT 1 AS ok", [])
+                            }
+                            if alive == nil { throw StoreError.backend("the LISTEN connection stopped answering") }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    _ = try await group.next()
+                }
+            } catch where !Task.isCancelled {
+                logger.warning("LISTEN connection lost; reconnecting",
+                               metadata: ["channel": "\(channel)", "error": "\(error)", "in_s": "\(delay)"])
+            } catch {}
+            try? await connection?.close()
+            if Task.isCancelled { break }
+            // A connection that listened for a while earns a quick retry again.
+            if ContinuousClock.now - started > .seconds(30) { delay = 0.1 }
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000 * Double.random(in: 0.8...1.2))))
+            delay = min(delay * 2, 5)
         }
     }
 

@@ -6,6 +6,8 @@
 /// plus versioned migrations and `transaction`, the only way services write: a body runs
 /// inside one database transaction and either commits whole or leaves nothing behind.
 /// Services write their SQL once with `?` placeholders; the PostgreSQL backend numbers them.
+/// For replicas sharing one PostgreSQL database: `PeriodicRuns` (one claimer per period of a
+/// periodic job) and `PostgresStore.listen` (a dedicated, self-healing LISTEN connection).
 import Foundation
 import Logging
 import Synchronization
@@ -338,4 +340,26 @@ public enum SQLText {
     public static func rows(_ rows: Int, columns: Int) -> String {
         Array(repeating: "(" + list(columns) + ")", count: rows).joined(separator: ",")
     }
+}
+
+/// The result of `operation` if it finishes within `seconds`; nil if it throws or is still
+/// running then (it is cancelled and left to end in the background, its result dropped —
+/// the caller is never held up by an operation that ignores cancellation).
+public func firstWithin<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws -> T) async -> T? {
+    let (stream, continuation) = AsyncStream.makeStream(of: T?.self)
+    let work = Task {
+        continuation.yield(try? await operation())
+        continuation.finish()
+    }
+    let timer = Task {
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        continuation.yield(nil)
+        continuation.finish()
+    }
+    defer {
+        work.cancel()
+        timer.cancel()
+    }
+    for await first in stream { return first }
+    return nil
 }

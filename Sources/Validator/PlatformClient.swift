@@ -123,9 +123,12 @@ public final class PlatformClient: Sendable {
     }
 
     /// One WebSocket session: signed upgrade, then every server message to `onMessage` until
-    /// the connection closes. `since` resumes after the last event sequence received.
+    /// the connection closes. `since` resumes after the last event sequence received. Returns
+    /// whether the server asked for a prompt reconnection (a `reconnect` message or close
+    /// code 1012: a replica draining behind a load balancer).
+    @discardableResult
     public func connectWebSocket(since: Int64?, onMessage: @escaping @Sendable (PlatformServerMessage) async -> Void)
-        async throws
+        async throws -> Bool
     {
         var url = baseURL.replacingOccurrences(of: "http://", with: "ws://")
             .replacingOccurrences(of: "https://", with: "wss://") + PlatformPaths.validatorSocket(hotkey)
@@ -134,28 +137,36 @@ public final class PlatformClient: Sendable {
         for (n, v) in signedHeaders() { if let name = HTTPField.Name(n) { headers[name] = v } }
         var quiet = logger
         quiet.logLevel = .warning
-        _ = try await WebSocketClient.connect(
+        let asked = FlagBox()
+        let close = try await WebSocketClient.connect(
             url: url, configuration: .init(additionalHeaders: headers, autoPing: .enabled(timePeriod: .seconds(20))),
             logger: quiet
         ) { inbound, _, _ in
             for try await message in inbound.messages(maxSize: 1 << 20) {
                 guard case let .text(text) = message, let m = try? PlatformServerMessage.decode(text) else { continue }
+                if case .reconnect = m { asked.set() }
                 await onMessage(m)
             }
         }
+        if case .unknown(platformServiceRestartCloseCode) = close?.closeCode { return true }
+        return asked.value
     }
 
     /// Keeps a WebSocket session up until the task is cancelled: reconnects with capped
     /// exponential backoff and jitter, resuming after the last sequence seen, and calls
-    /// `onConnect` on every (re)connection so the caller can re-list pending jobs.
+    /// `onConnect` on every (re)connection so the caller can re-list pending jobs. A server
+    /// that asks for a reconnection (draining) is left at once: the next attempt comes after
+    /// a short random pause (0.05–0.5 s, so validators do not all arrive together), through
+    /// the load balancer to another replica.
     public func runWebSocket(onConnect: @escaping @Sendable () async -> Void,
                              onMessage: @escaping @Sendable (PlatformServerMessage) async -> Void) async {
         let lastSeq = SeqBox()
         var delay = 0.5
         while !Task.isCancelled {
             let started = Date()
+            var restart = false
             do {
-                try await connectWebSocket(since: lastSeq.value) { message in
+                restart = try await connectWebSocket(since: lastSeq.value) { message in
                     if let seq = message.seq { lastSeq.update(seq) }
                     if case .welcome = message { await onConnect() }
                     await onMessage(message)
@@ -164,6 +175,13 @@ public final class PlatformClient: Sendable {
                 logger.debug("websocket closed", metadata: ["error": "\(error)"])
             }
             if Task.isCancelled { break }
+            if restart {
+                delay = 0.5
+                let wait = Double.random(in: 0.05...0.5)
+                logger.info("platform asked to reconnect", metadata: ["in_s": "\(String(format: "%.2f", wait))"])
+                try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                continue
+            }
             if Date().timeIntervalSince(started) > 30 { delay = 0.5 }
             let wait = delay * Double.random(in: 0.7...1.3)
             logger.info("websocket reconnecting", metadata: ["in_s": "\(String(format: "%.1f", wait))"])
@@ -171,6 +189,13 @@ public final class PlatformClient: Sendable {
             delay = min(delay * 2, 30)
         }
     }
+}
+
+/// A flag set from a concurrent closure.
+final class FlagBox: Sendable {
+    private let state = Mutex(false)
+    var value: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
 }
 
 /// The newest event sequence number received.

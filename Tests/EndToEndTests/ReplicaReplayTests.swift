@@ -1,7 +1,11 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hotkeys
 import PlatformAPI
 import PoolAPI
+import Store
 import TestSupport
 import Testing
 
@@ -63,6 +67,74 @@ import Testing
         defer { two.terminate() }
         let key = SR25519Keypair.generate()
         try await Self.checkReplay(ports: (p1, p2), method: "POST", path: PoolPaths.register) { Self.signed(key) }
+    }
+
+    /// SIGTERM: readiness turns 503 (liveness stays 200) while the process keeps serving for
+    /// `--drain-seconds`, then it exits.
+    @Test(arguments: ["pool", "platform"])
+    func sigtermDrainsBeforeExiting(_ service: String) async throws {
+        let url = try await TestDatabases.freshURL(.sqlite)
+        let (process, port) = try await Self.start([service, "serve", "--database", url, "--drain-seconds", "2"])
+        defer { if process.isRunning { process.terminate() } }
+        let ready = try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health/ready"))
+        #expect(ready.status == 200, "\(ready.head) \(ready.text)")
+        process.terminate()
+        try await Task.sleep(for: .milliseconds(400))
+        let draining = try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health/ready"))
+        #expect(draining.status == 503 && draining.text.contains("\"code\":\"draining\""), "\(draining.head) \(draining.text)")
+        let live = try await RawHTTP.exchange(port: port, RawHTTP.request("GET", "/health/live"))
+        #expect(live.status == 200)
+        #expect(process.isRunning, "still serving during the drain")
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!process.isRunning, "exited after the drain")
+    }
+
+    /// The process sweeping is killed (SIGKILL: no drain, no goodbye): the other replica's
+    /// sweeper takes over within a period or two, and runs stay at one per period meanwhile.
+    @Test(arguments: ["pool", "platform"])
+    func aKilledSweeperIsReplacedByTheOtherReplica(_ service: String) async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        let url = try await TestDatabases.freshURL(.postgres)
+        let args = [service, "serve", "--database", url, "--sweep-interval", "0.3"]
+        let (one, p1) = try await Self.start(args + ["--replica-id", "one"])
+        defer { if one.isRunning { one.terminate() } }
+        let (two, p2) = try await Self.start(args + ["--replica-id", "two"])
+        defer { if two.isRunning { two.terminate() } }
+        _ = (p1, p2)
+        let db = try await openDatabase(try DatabaseLocation.parse(url), logger: TestDatabases.logger)
+        let name = "\(service)-sweeper"
+        func latest() async throws -> (holder: String, runs: Int64, startedAt: Double)? {
+            guard let r = try await db.queryOne("SELECT holder, runs, started_at FROM periodic_runs WHERE name = ?", [.text(name)])
+            else { return nil }
+            return (try r.string("holder"), try r.int("runs"), try r.double("started_at"))
+        }
+        do {
+            var before: (holder: String, runs: Int64, startedAt: Double)?
+            for _ in 0..<100 {
+                before = try await latest()
+                if (before?.runs ?? 0) >= 3 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let sweeping = try #require(before, "nobody swept")
+            let victim = sweeping.holder == "one" ? one : two
+            let survivor = sweeping.holder == "one" ? "two" : "one"
+            kill(victim.processIdentifier, SIGKILL)
+            let killedAt = ContinuousClock.now
+            var after = sweeping
+            while after.holder != survivor, ContinuousClock.now - killedAt < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(20))
+                after = try await latest() ?? after
+            }
+            let takeover = (ContinuousClock.now - killedAt) / .seconds(1)
+            #expect(after.holder == survivor, "the surviving replica took the sweeper over")
+            // At most: the victim's next turn falls due (one period), then the survivor's next
+            // attempt (one more period), plus scheduling slack on a loaded machine.
+            #expect(takeover < 1.5, "took over \(takeover) s after the kill (period 0.3 s)")
+            print("\(service) sweeper taken over \(String(format: "%.2f", takeover)) s after SIGKILL (period 0.3 s)")
+        } catch {
+            Issue.record("\(error)")
+        }
+        await db.shutdown()
     }
 
     @Test func platformReplicasShareOneReplayLedger() async throws {

@@ -180,7 +180,7 @@ final class SocketProbe: Sendable {
         logger.logLevel = .critical
         let box = ProbeBox()
         task = Task { [box] in
-            _ = try? await WebSocketClient.connect(
+            let frame = (try? await WebSocketClient.connect(
                 url: url, configuration: .init(additionalHeaders: headers), logger: logger
             ) { inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -195,7 +195,8 @@ final class SocketProbe: Sendable {
                     _ = try await group.next()
                     group.cancelAll()
                 }
-            }
+            }) ?? nil
+            if case .unknown(1012) = frame?.closeCode { box.markRestartClose() }
             box.markClosed()
         }
         self.box = box
@@ -241,11 +242,14 @@ final class SocketProbe: Sendable {
 }
 
 final class ProbeBox: Sendable {
-    private let state = Mutex<(messages: [PlatformServerMessage], closed: Bool)>(([], false))
+    private let state = Mutex<(messages: [PlatformServerMessage], closed: Bool, restart: Bool)>(([], false, false))
     func append(_ m: PlatformServerMessage) { state.withLock { $0.messages.append(m) } }
     func markClosed() { state.withLock { $0.closed = true } }
+    func markRestartClose() { state.withLock { $0.restart = true } }
     var messages: [PlatformServerMessage] { state.withLock { $0.messages } }
     var isClosed: Bool { state.withLock { $0.closed } }
+    /// The server closed with 1012 "service restart".
+    var closedForRestart: Bool { state.withLock { $0.restart } }
 }
 
 extension PlatformServerMessage {
