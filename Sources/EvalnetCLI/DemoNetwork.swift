@@ -113,18 +113,47 @@ struct DemoNetwork {
         pc.validators = [validatorKey.publicKey.ss58Address]
         pc.sweepIntervalSeconds = 2
         let platformConfig = pc
+        let platformStopper = ServiceStopper(), vmmStopper = ServiceStopper()
         let (platform, pport) = try await launchServer { ready in
-            try await runPlatform(config: platformConfig, logger: logger, onReady: ready)
+            try await runPlatform(config: platformConfig, logger: logger, stopper: platformStopper, onReady: ready)
         }
         var vc = VMMServerConfig()
         vc.port = vmmPort
         vc.stateDirectory = root.appendingPathComponent("vmm").path
         let vmmConfig = vc
-        let (vmm, vport) = try await launchServer { ready in try await runVMM(config: vmmConfig, logger: logger, onReady: ready) }
-        defer {
-            platform.cancel()
-            vmm.cancel()
+        let vmm: Task<Void, any Error>, vport: Int
+        do {
+            (vmm, vport) = try await launchServer { ready in
+                try await runVMM(config: vmmConfig, logger: logger, stopper: vmmStopper, onReady: ready)
+            }
+        } catch {
+            await platformStopper.stop()
+            _ = await platform.result
+            throw error
         }
+        do {
+            let jobs = try await runJobs(platformPort: pport, vmmPort: vport, validatorKey: validatorKey,
+                                         adminToken: pc.adminToken ?? "", submitter: submitter, algorithm: algorithm)
+            await Self.stop([(platformStopper, platform), (vmmStopper, vmm)])
+            return jobs
+        } catch {
+            await Self.stop([(platformStopper, platform), (vmmStopper, vmm)])
+            throw error
+        }
+    }
+
+    /// Stops servers gracefully (as SIGTERM would) and waits until each has finished.
+    static func stop(_ servers: [(ServiceStopper, Task<Void, any Error>)]) async {
+        for (stopper, task) in servers {
+            await stopper.stop()
+            _ = await task.result
+        }
+    }
+
+    /// With the platform and the VMM up: a validator, a challenge, the submission, and the
+    /// job followed until it finishes.
+    private func runJobs(platformPort pport: Int, vmmPort vport: Int, validatorKey: SR25519Keypair, adminToken: String,
+                         submitter: SR25519Keypair, algorithm: String) async throws -> [SubmissionJob] {
         let api = "http://127.0.0.1:\(pport)"
         print("platform: \(api)  (docs \(api)/docs); local VMM: http://127.0.0.1:\(vport)")
 
@@ -144,7 +173,7 @@ struct DemoNetwork {
             name: "pool-\(taskType)", githubRepo: repo, githubCommit: commit, composeHash: hash, mechanismId: 1,
             emissionShare: 1.0, status: "active")
         let (cs, cb) = try await Self.call(.POST, api + PlatformPaths.adminChallenges,
-                                           headers: [("Authorization", "Bearer \(pc.adminToken ?? "")")],
+                                           headers: [("Authorization", "Bearer \(adminToken)")],
                                            json: try JSONEncoder().encode(create))
         guard cs == 201 else { throw DemoError("challenge not created: \(String(decoding: cb, as: UTF8.self))") }
         let challenge = try JSONDecoder().decode(ChallengeDetail.self, from: cb)

@@ -597,7 +597,10 @@ final class SweepCounter: Sendable {
 
 /// Runs the platform until cancelled: opens the store, migrates, registers the configured
 /// validators, repairs challenge data and serves.
-public func runPlatform(config: PlatformConfig, logger: Logger, onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
+/// Serves the platform until SIGINT/SIGTERM or `stopper.stop()`, then drains and shuts down
+/// gracefully.
+public func runPlatform(config: PlatformConfig, logger: Logger, stopper: ServiceStopper = ServiceStopper(),
+                        onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
     let db = try await openDatabase(try DatabaseLocation.parse(config.database), logger: logger)
     let store = PlatformStore(db: db, limits: config.limits, logger: logger)
     do {
@@ -607,8 +610,8 @@ public func runPlatform(config: PlatformConfig, logger: Logger, onReady: (@Senda
         let app = try await makePlatformApplication(store: store, hub: hub, config: config, logger: logger, drain: drain,
                                                     onReady: onReady)
         // Shut down in reverse order: drain first (readiness 503, sockets told to reconnect), then HTTP.
-        try await ServiceStopper().run([app, platformDrainService(hub: hub, drain: drain, config: config, logger: logger)],
-                                       logger: logger)
+        try await stopper.run([app, platformDrainService(hub: hub, drain: drain, config: config, logger: logger)],
+                              logger: logger)
     } catch {
         await store.shutdown()
         await db.shutdown()

@@ -3,19 +3,21 @@ import Testing
 @testable import PoolCore
 
 @Suite struct CandidateSelectionTests {
-    @Test func appliesEveryExclusionAndOrdersByEvalCountThenId() {
+    @Test func appliesEveryExclusionAndOrdersByEvaluationsDoneOrUnderWayThenId() {
         let candidates = [
             CandidateSlot(id: 7, evalCount: 2, author: "x"),
             CandidateSlot(id: 3, evalCount: 0, author: "me"),                           // own
             CandidateSlot(id: 4, evalCount: 1, author: "x", alreadyEvaluatedBy: ["me"]), // done
             CandidateSlot(id: 5, evalCount: 3, author: "y", activeSlots: 2),            // full (5 ≥ 5)
             CandidateSlot(id: 9, evalCount: 0, author: nil),
-            CandidateSlot(id: 8, evalCount: 0, author: "y", activeSlots: 4),            // 4 < 5 ok
+            CandidateSlot(id: 8, evalCount: 0, author: "y", activeSlots: 4),            // 4 < 5 ok, but 4 under way
             CandidateSlot(id: 6, evalCount: 2, author: "z"),
+            CandidateSlot(id: 2, evalCount: 1, author: "z", activeSlots: 1),            // 2 done or under way
         ]
+        // Keys (evaluations + slots in flight, id): 9 (0), 2 (2), 6 (2), 7 (2), 8 (4).
         let ids = CandidateSelection.select(candidates, for: "me", batchSize: 10, rules: PoolRules())
-        #expect(ids == [8, 9, 6, 7])
-        #expect(CandidateSelection.select(candidates, for: "me", batchSize: 2, slotCap: 5) == [8, 9])
+        #expect(ids == [9, 2, 6, 7, 8])
+        #expect(CandidateSelection.select(candidates, for: "me", batchSize: 2, slotCap: 5) == [9, 2])
         #expect(CandidateSelection.select(candidates, for: "me", batchSize: 0, slotCap: 5).isEmpty)
     }
 
@@ -47,8 +49,9 @@ import Testing
             #expect(!c.alreadyEvaluatedBy.contains(me))
             #expect(c.evalCount + c.activeSlots < cap)
         }
-        // Nothing left out has fewer evaluations (or equal with a lower id) than something chosen.
-        let key = { (c: CandidateSlot) in (c.evalCount, c.id) }
+        // Nothing left out has fewer evaluations done or under way (or as many with a lower id)
+        // than something chosen.
+        let key = { (c: CandidateSlot) in (c.evalCount + c.activeSlots, c.id) }
         if let worstChosen = ids.compactMap({ firstById[$0] }).map(key).max(by: { $0 < $1 }) {
             for c in eligible where !ids.contains(c.id) { #expect(key(c) > worstChosen) }
         }
