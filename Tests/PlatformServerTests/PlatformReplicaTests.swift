@@ -135,15 +135,11 @@ struct PlatformReplica: Sendable {
             let worst = delays.max() ?? .infinity
             print("cross-replica new_job after A's 201 (s):", delays.map { String(format: "%.3f", $0) }.joined(separator: " "))
             print("cross-replica new_job after sending (s):", totals.map { String(format: "%.3f", $0) }.joined(separator: " "))
-            // Within 0.25 s as a rule (unloaded: 0–12 ms); a test machine running the whole suite
-            // on two cores may stall one delivery, so the bound on the worst is looser — still
-            // far below the poll.
-            let median = delays.sorted()[delays.count / 2]
-            #expect(median < 0.25, "delays \(delays)")
-            #expect(delays.filter { $0 < 0.25 }.count >= 8, "delays \(delays)")
-            #expect(worst < 1.5, "delays \(delays)")
-            // Pushed, not polled: the safety poll is far slower than the worst delivery.
-            #expect(b.config.eventPollSeconds > 10 * worst)
+            // Every delivery within 0.25 s (`make test` runs this suite on its own, after the
+            // rest, so the timing is the service's and not the load of a hundred other tests).
+            #expect(worst < 0.25, "delays \(delays)")
+            // Pushed, not polled: the safety poll is over a hundred times slower than the worst delivery.
+            #expect(b.config.eventPollSeconds > 100 * worst)
 
             // The LISTEN connection dropped (terminated by the server): it comes back and pushes again.
             let killed = try await b.db.query(
@@ -165,8 +161,7 @@ struct PlatformReplica: Sendable {
                     try await a.submit(ch.id, miner: .generate(), code: "print('after \(i)')")
                 }.afterAck)
             }
-            #expect(after.sorted()[after.count / 2] < 0.25, "after reconnecting: \(after)")
-            #expect((after.max() ?? .infinity) < 1.5, "after reconnecting: \(after)")
+            #expect((after.max() ?? .infinity) < 0.25, "after reconnecting: \(after)")
 
             // Unregistered through replica A: its socket on replica B is closed too.
             let removed = try await a.send("DELETE", PlatformPaths.adminValidator(v.publicKey.ss58Address),
