@@ -186,6 +186,7 @@ public struct PlatformStore: Sendable {
     public func prepare(validators: [String], now: Double) async throws {
         try await db.migrate(Self.migrations, component: "platform")
         try await SQLReplayLedger.prepare(db)
+        try await PeriodicRuns.prepare(db)
         for v in validators {
             let hotkey = try Self.canonicalHotkey(v)
             try await db.transaction { tx in

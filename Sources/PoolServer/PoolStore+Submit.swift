@@ -293,10 +293,14 @@ extension PoolStore {
                         localPopulationBest: localBest, dslHash: try cand.string("dsl_hash")),
                     windowCreated: try cand.int("window_created")))
             }
-            if Settlement.replacesSOTA(score, current: sotaBefore),
-                Settlement.replacesSOTA(score, current: try await tx.queryOne(
+            // On PostgreSQL the row is read again under its lock (another submit may have
+            // replaced it since); on SQLite the write transaction holds the database.
+            var replaces = Settlement.replacesSOTA(score, current: sotaBefore)
+            if replaces, tx.dialect == .postgres {
+                replaces = Settlement.replacesSOTA(score, current: try await tx.queryOne(
                     "SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])?.double("score"))
-            {
+            }
+            if replaces {
                 let result = try await tx.queryOne(
                     """
                     INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at)

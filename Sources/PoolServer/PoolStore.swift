@@ -251,6 +251,7 @@ public struct PoolStore: Sendable {
         try await db.migrate(Self.migrations, component: "pool")
         if upgradingToIncrementalPoints { try await recountAllWindows() }
         try await SQLReplayLedger.prepare(db)
+        try await PeriodicRuns.prepare(db)
         for taskType in algorithms.taskTypes {
             let dim = algorithms.inputDim(taskType: taskType)
             for seed in algorithms.seeds(taskType: taskType) {

@@ -6,7 +6,8 @@ import Store
 /// A service that runs `body` every `interval` seconds until graceful shutdown; a failing
 /// run is logged and the next one still happens.
 ///
-/// With `exclusive` (replicas sharing a PostgreSQL database), each turn first claims the
+/// With `exclusive` (replicas sharing a PostgreSQL database, whose services create
+/// `periodic_runs` with `PeriodicRuns.prepare` at start-up), each turn first claims the
 /// period in `periodic_runs` (`PeriodicRuns.claim`) and runs `body` only if it won, so the
 /// work is done once per period across replicas and, if the replica doing it dies, by
 /// another within one period. On SQLite every claim wins: behaviour as without it.
@@ -28,13 +29,8 @@ public struct PeriodicTask: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            var prepared = false
             while !Task.isCancelled {
                 do {
-                    if let exclusive, !prepared, exclusive.db.dialect == .postgres {
-                        try await PeriodicRuns.prepare(exclusive.db)
-                        prepared = true
-                    }
                     if try await exclusive?.claim(name, interval: interval) ?? true {
                         try await body()
                     } else {

@@ -32,11 +32,12 @@ public final class SQLReplayLedger: ReplayLedger {
         var waiting: [Claim] = []
         var writing = false
         var latestNow: Int64 = 0
+        /// When expired rows were last deleted (only the one writing loop reads or sets it).
+        var lastPrune: Int64 = 0
     }
 
     private let db: any SQLDatabase
     private let pruneIntervalSeconds: Int64
-    private let lastPrune = Mutex<Int64>(0)
     private let queue = Mutex(Queue())
     /// Claims per insert statement at most (3 values each).
     static let groupLimit = 256
@@ -105,9 +106,9 @@ public final class SQLReplayLedger: ReplayLedger {
     }
 
     private func pruneIfDue(now: Int64) async {
-        let due = lastPrune.withLock { last in
-            guard now - last >= pruneIntervalSeconds else { return false }
-            last = now
+        let due = queue.withLock { q in
+            guard now - q.lastPrune >= pruneIntervalSeconds else { return false }
+            q.lastPrune = now
             return true
         }
         // A failed prune is retried with the next one; claims do not depend on it.
