@@ -172,7 +172,7 @@ let package = Package(
             name: "EvalnetCLI",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolCore", "Miner", "MinerEngine", "ServiceKit", "CStdio", "VMMServer",
-                "PlatformServer", "Validator", "PlatformAPI",
+                "PlatformServer", "Validator", "PlatformAPI", "Store",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,6 +7,7 @@ import NIOHTTP1
 import PlatformAPI
 import PlatformServer
 import ServiceKit
+import Store
 import Validator
 import VMMServer
 
@@ -142,11 +143,16 @@ struct DemoNetwork {
         }
     }
 
-    /// Stops servers gracefully (as SIGTERM would) and waits until each has finished.
+    /// Stops servers gracefully (as SIGTERM would) and waits until each has finished; one
+    /// that has not finished within 15 s is cancelled, so the demo always ends.
     static func stop(_ servers: [(ServiceStopper, Task<Void, any Error>)]) async {
         for (stopper, task) in servers {
             await stopper.stop()
-            _ = await task.result
+            if await firstWithin(seconds: 15, { _ = await task.result }) == nil {
+                print("a demo server did not stop within 15 s; cancelling it")
+                task.cancel()
+                _ = await task.result
+            }
         }
     }
 
