@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "Hotkeys", "Store",
+                "Hotkeys", "Store", "WireJSON",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -91,6 +91,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "TimeText", swiftSettings: strict),
+        .target(name: "WireJSON", swiftSettings: strict),
         .target(
             name: "PoolAPI",
             dependencies: ["TimeText"],
@@ -147,7 +148,7 @@ let package = Package(
         ),
         .target(
             name: "PlatformAPI",
-            dependencies: ["TimeText"],
+            dependencies: ["TimeText", "WireJSON"],
             swiftSettings: strict
         ),
         .target(

@@ -7,6 +7,7 @@
 /// on Foundation only, so the server (`PlatformServer`) and the validator client share it.
 import Foundation
 import TimeText
+@_exported import WireJSON
 
 // MARK: - Paths and headers
 
@@ -109,44 +110,6 @@ public enum PlatformTime {
         f.formatOptions = [.withInternetDateTime]
         return f.date(from: text)?.timeIntervalSince1970
     }
-}
-
-// MARK: - JSON values
-
-/// Any JSON value (result metrics, query parameters and rows).
-public indirect enum PlatformJSON: Codable, Sendable, Equatable, Hashable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([PlatformJSON])
-    case object([String: PlatformJSON])
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([PlatformJSON].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: PlatformJSON].self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case let .bool(b): try c.encode(b)
-        case let .number(n):
-            if n.isFinite, n.rounded() == n, abs(n) < 9.0e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
-        case let .string(s): try c.encode(s)
-        case let .array(a): try c.encode(a)
-        case let .object(o): try c.encode(o)
-        }
-    }
-
-    public var stringValue: String? { if case let .string(s) = self { return s } else { return nil } }
-    public var numberValue: Double? { if case let .number(n) = self { return n } else { return nil } }
 }
 
 // MARK: - Validator API
@@ -284,7 +247,7 @@ public struct ClaimResponse: Codable, Sendable, Equatable {
 /// then be omitted); otherwise `score` is required (finite, ≥ 0).
 public struct JobResultRequest: Codable, Sendable, Equatable {
     public var score: Double?
-    public var metrics: [String: PlatformJSON]?
+    public var metrics: [String: JSONValue]?
     public var logs: [String]?
     public var executionTimeMs: Int64?
     public var error: String?
@@ -294,7 +257,7 @@ public struct JobResultRequest: Codable, Sendable, Equatable {
         case executionTimeMs = "execution_time_ms"
     }
 
-    public init(score: Double?, metrics: [String: PlatformJSON]? = nil, logs: [String]? = nil,
+    public init(score: Double?, metrics: [String: JSONValue]? = nil, logs: [String]? = nil,
                 executionTimeMs: Int64? = nil, error: String? = nil) {
         self.score = score
         self.metrics = metrics
@@ -368,16 +331,16 @@ public struct JobView: Codable, Sendable, Equatable {
 /// tables (`agents`, `evaluations`); `?` placeholders bound from `params` in order.
 public struct OrmQueryRequest: Codable, Sendable, Equatable {
     public var query: String
-    public var params: [PlatformJSON]?
+    public var params: [JSONValue]?
 
-    public init(query: String, params: [PlatformJSON]? = nil) {
+    public init(query: String, params: [JSONValue]? = nil) {
         self.query = query
         self.params = params
     }
 }
 
 public struct OrmQueryResponse: Codable, Sendable, Equatable {
-    public var rows: [[String: PlatformJSON]]
+    public var rows: [[String: JSONValue]]
     public var rowCount: Int
     /// True when the result had more rows than the server's cap and was cut to the cap.
     public var truncated: Bool
@@ -387,7 +350,7 @@ public struct OrmQueryResponse: Codable, Sendable, Equatable {
         case rowCount = "row_count"
     }
 
-    public init(rows: [[String: PlatformJSON]], rowCount: Int, truncated: Bool) {
+    public init(rows: [[String: JSONValue]], rowCount: Int, truncated: Bool) {
         self.rows = rows
         self.rowCount = rowCount
         self.truncated = truncated

@@ -96,7 +96,7 @@ extension ChallengeDataManager {
                                               rowCap: cap, maxBytes: maxBytes)
         }
         let kept = result.rows.map { row in
-            var out: [String: PlatformJSON] = [:]
+            var out: [String: JSONValue] = [:]
             for (name, value) in zip(row.columns, row.values) where out[name] == nil { out[name] = Self.json(value) }
             return out
         }
@@ -108,7 +108,7 @@ extension ChallengeDataManager {
                             "the query result exceeds \(maxBytes) bytes; select fewer rows or columns")
     }
 
-    static func json(_ v: SQLValue) -> PlatformJSON {
+    static func json(_ v: SQLValue) -> JSONValue {
         switch v {
         case .null: return .null
         case let .int(i): return .number(Double(i))

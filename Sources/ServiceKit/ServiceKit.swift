@@ -12,6 +12,7 @@ import Hotkeys
 import Hummingbird
 import Logging
 import Store
+@_exported import WireJSON
 
 /// An error answered to the client as `{"detail": "...", "code": "..."}` with `status`.
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
@@ -367,64 +368,6 @@ public struct JSONResponse<T: Encodable & Sendable>: ResponseGenerator {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-}
-
-/// A minimal JSON value for hand-built documents (errors, OpenAPI).
-public indirect enum JSONValue: Sendable, Equatable, Codable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    public func encoded() -> [UInt8] {
-        (try? Array(JSONBody.encoder().encode(self))) ?? Array("null".utf8)
-    }
-
-    /// The path (`a.b[2]`, `body` for the top) of the first string or key holding a NUL.
-    public func pathToNUL(_ path: String = "") -> String? {
-        func hasNUL(_ s: String) -> Bool { s.utf8.contains(0) }
-        switch self {
-        case let .string(s): return hasNUL(s) ? (path.isEmpty ? "body" : path) : nil
-        case let .array(items):
-            for (i, item) in items.enumerated() {
-                if let found = item.pathToNUL("\(path)[\(i)]") { return found }
-            }
-            return nil
-        case let .object(fields):
-            for key in fields.keys.sorted() {
-                let child = path.isEmpty ? key : "\(path).\(key)"
-                if hasNUL(key) { return child.replacingOccurrences(of: "\u{0}", with: "\\u0000") }
-                if let found = fields[key]?.pathToNUL(child) { return found }
-            }
-            return nil
-        case .null, .bool, .number: return nil
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case let .bool(b): try c.encode(b)
-        case let .number(n):
-            if n.rounded() == n && abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
-        case let .string(s): try c.encode(s)
-        case let .array(a): try c.encode(a)
-        case let .object(o): try c.encode(o)
-        }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 }
 

@@ -197,7 +197,7 @@ public actor JobManager {
     /// failure, cancelled at shutdown) → no score, `error` set.
     static func results(of outcome: JobOutcome) -> JobResultRequest {
         let metrics = (try? JSONDecoder().decode(
-            [String: PlatformJSON].self, from: JSONEncoder().encode(outcome.metrics))) ?? [:]
+            [String: JSONValue].self, from: JSONEncoder().encode(outcome.metrics))) ?? [:]
         let logs = Array(outcome.logs.suffix(200))
         switch outcome.status {
         case .completed:

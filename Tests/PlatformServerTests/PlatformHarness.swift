@@ -162,7 +162,7 @@ struct PlatformClient: Sendable {
         try await call(.post, PlatformPaths.results(job), as: .validator(v), json: body)
     }
 
-    func query(_ v: SR25519Keypair, _ challenge: String, _ sql: String, _ params: [PlatformJSON] = []) async throws -> Reply {
+    func query(_ v: SR25519Keypair, _ challenge: String, _ sql: String, _ params: [JSONValue] = []) async throws -> Reply {
         try await call(.post, PlatformPaths.ormQuery(challenge), as: .validator(v), json: OrmQueryRequest(query: sql, params: params))
     }
 }
