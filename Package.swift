@@ -94,7 +94,7 @@ let package = Package(
         .target(name: "WireJSON", swiftSettings: strict),
         .target(
             name: "PoolAPI",
-            dependencies: ["TimeText"],
+            dependencies: ["TimeText", "WireJSON"],
             swiftSettings: strict
         ),
         .target(

@@ -67,35 +67,36 @@ public enum PlatformSocketQuery {
 
 /// Machine codes of the JSON errors (`{"detail", "code"}`) clients may branch on.
 public enum PlatformErrorCode {
-    public static let notRegistered = "validator_not_registered"
-    public static let hotkeyMismatch = "validator_hotkey_mismatch"
-    public static let missingValidatorHotkey = "validator_hotkey_missing"
-    public static let adminTokenMissing = "admin_token_missing"
-    public static let adminTokenInvalid = "admin_token_invalid"
-    public static let adminDisabled = "admin_disabled"
-    public static let challengeNotFound = "challenge_not_found"
-    public static let challengeInactive = "challenge_inactive"
-    public static let challengeNameTaken = "challenge_name_taken"
-    public static let emissionShareExceeded = "emission_share_exceeded"
-    public static let jobNotFound = "job_not_found"
-    public static let jobNotPending = "job_not_pending"
-    public static let jobAlreadyClaimed = "job_already_claimed"
-    public static let alreadyEvaluatingSubmission = "already_evaluating_submission"
-    public static let notClaimer = "not_claimer"
-    public static let jobNotClaimed = "job_not_claimed"
-    public static let jobFinished = "job_already_finished"
-    public static let submissionNotFound = "submission_not_found"
-    public static let payloadTooLarge = "payload_too_large"
-    public static let tooManyOpenSubmissions = "too_many_open_submissions"
-    public static let validatorNotFound = "validator_not_found"
-    public static let queryRejected = "query_rejected"
-    public static let queryForbidden = "query_forbidden"
-    public static let queryTimeout = "query_timeout"
+    public static let notRegistered = ErrorCode("validator_not_registered")
+    public static let hotkeyMismatch = ErrorCode("validator_hotkey_mismatch")
+    public static let missingValidatorHotkey = ErrorCode("validator_hotkey_missing")
+    public static let adminTokenMissing = ErrorCode("admin_token_missing")
+    public static let adminTokenInvalid = ErrorCode("admin_token_invalid")
+    public static let adminDisabled = ErrorCode("admin_disabled")
+    public static let challengeNotFound = ErrorCode("challenge_not_found")
+    public static let challengeInactive = ErrorCode("challenge_inactive")
+    public static let challengeNameTaken = ErrorCode("challenge_name_taken")
+    public static let emissionShareExceeded = ErrorCode("emission_share_exceeded")
+    public static let jobNotFound = ErrorCode("job_not_found")
+    public static let jobNotPending = ErrorCode("job_not_pending")
+    public static let jobAlreadyClaimed = ErrorCode("job_already_claimed")
+    public static let alreadyEvaluatingSubmission = ErrorCode("already_evaluating_submission")
+    public static let notClaimer = ErrorCode("not_claimer")
+    public static let jobNotClaimed = ErrorCode("job_not_claimed")
+    public static let jobFinished = ErrorCode("job_already_finished")
+    public static let submissionNotFound = ErrorCode("submission_not_found")
+    public static let payloadTooLarge = ErrorCode("payload_too_large")
+    public static let tooManyOpenSubmissions = ErrorCode("too_many_open_submissions")
+    public static let validatorNotFound = ErrorCode("validator_not_found")
+    public static let queryRejected = ErrorCode("query_rejected")
+    public static let queryForbidden = ErrorCode("query_forbidden")
+    public static let queryTimeout = ErrorCode("query_timeout")
     /// The query result is larger than the platform's result byte cap (400).
-    public static let queryResultTooLarge = "query_result_too_large"
-    public static let queryFailed = "query_failed"
-    public static let invalidField = "invalid_field"
-    public static let upgradeRequired = "websocket_upgrade_required"
+    public static let queryResultTooLarge = ErrorCode("query_result_too_large")
+    public static let queryFailed = ErrorCode("query_failed")
+    public static let invalidField = ErrorCode("invalid_field")
+    public static let upgradeRequired = ErrorCode("websocket_upgrade_required")
+    public static let invalidMechanism = ErrorCode("invalid_mechanism")
 }
 
 /// Times on the wire are RFC 3339 / ISO 8601 UTC strings (`2025-01-01T00:00:00Z`).

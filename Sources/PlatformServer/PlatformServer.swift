@@ -344,7 +344,7 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
 
     @Sendable func id(_ context: BasicRequestContext, _ name: String = "id") throws -> String {
         let v = try context.parameters.require(name)
-        guard !v.isEmpty, v.utf8.count <= 128 else { throw APIError.notFound("not_found", "No such \(name)") }
+        guard !v.isEmpty, v.utf8.count <= 128 else { throw APIError.notFound(ErrorCode.notFound, "No such \(name)") }
         return v
     }
 
@@ -414,7 +414,7 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
     }
     router.get("/mechanisms/:id/weights") { _, context in
         guard let m = Int(try id(context)), (0...255).contains(m) else {
-            throw APIError.unprocessable("invalid_mechanism", "mechanism id must be an integer in 0...255")
+            throw APIError.unprocessable(PlatformErrorCode.invalidMechanism, "mechanism id must be an integer in 0...255")
         }
         return JSONResponse(try await store.weights(mechanismId: m))
     }
@@ -497,7 +497,7 @@ public func makePlatformSocketRouter(store: PlatformStore, hub: EventHub, config
     router.ws("/validators/:hotkey/ws", shouldUpgrade: { request, context in
         do {
             if drain.isDraining {
-                throw APIError(.serviceUnavailable, "draining", "This replica is shutting down; reconnect (to another)",
+                throw APIError(.serviceUnavailable, ErrorCode.draining, "This replica is shutting down; reconnect (to another)",
                                retryAfterSeconds: 1)
             }
             let hotkey = try context.parameters.require("hotkey")

@@ -142,7 +142,7 @@ extension PlatformStore {
         guard let row = try await tx.queryOne(
             "UPDATE platform_event_counter SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq",
             [.int(Int64(count))])
-        else { throw APIError(.internalServerError, "internal_error", "event counter missing") }
+        else { throw APIError(.internalServerError, ErrorCode.internalError, "event counter missing") }
         return try row.int("last_seq") - Int64(count) + 1
     }
 

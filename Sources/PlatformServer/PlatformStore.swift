@@ -253,7 +253,7 @@ public struct PlatformStore: Sendable {
                 "INSERT INTO validators (hotkey, source, added_at) VALUES (?, 'admin', ?) ON CONFLICT (hotkey) DO NOTHING RETURNING hotkey",
                 [.text(hotkey), .double(now)])
             guard let row = try await tx.queryOne("SELECT * FROM validators WHERE hotkey = ?", [.text(hotkey)]) else {
-                throw APIError(.internalServerError, "internal_error", "validator vanished")
+                throw APIError(.internalServerError, ErrorCode.internalError, "validator vanished")
             }
             return (ValidatorEntry(hotkey: hotkey, source: try row.string("source"), connected: false,
                                    addedAt: PlatformTime.string(try row.double("added_at"))), !inserted.isEmpty)

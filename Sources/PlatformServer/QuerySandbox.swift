@@ -90,7 +90,7 @@ extension ChallengeDataManager {
                 }
             }
         case .sqlite:
-            guard let files else { throw APIError(.internalServerError, "internal_error", "no challenge files") }
+            guard let files else { throw APIError(.internalServerError, ErrorCode.internalError, "no challenge files") }
             let file = try await files.file(c.dataName)
             result = try await Self.runSQLite(file, sql: wrapped, binds: binds, timeoutMs: limits.queryTimeoutMs,
                                               rowCap: cap, maxBytes: maxBytes)
@@ -181,7 +181,7 @@ extension ChallengeDataManager {
             case .cancelled:
                 throw CancellationError()
             case .closed:
-                throw APIError(.serviceUnavailable, "internal_error", "the query sandbox is shutting down")
+                throw APIError(.serviceUnavailable, ErrorCode.internalError, "the query sandbox is shutting down")
             case let .database(code, message):
                 if code == SQLITE_AUTH || code == SQLITE_READONLY || code == SQLITE_PERM {
                     throw APIError.badRequest(PlatformErrorCode.queryForbidden, "query refused by the database: \(message)")

@@ -6,6 +6,7 @@
 /// It also names the API's paths and the stable error texts clients match on.
 import Foundation
 import TimeText
+@_exported import WireJSON
 
 public enum PoolPaths {
     public static let health = "/health"
@@ -44,10 +45,33 @@ public enum PoolErrorText {
 }
 
 public enum PoolErrorCode {
-    public static let activeTask = "ACTIVE_TASK_EXISTS"
-    public static let windowExhausted = "LEASE_WINDOW_EXHAUSTED"
-    public static let leaseNotFound = "LEASE_NOT_FOUND"
-    public static let noWork = "NO_WORK_AVAILABLE"
+    public static let activeTask = ErrorCode("ACTIVE_TASK_EXISTS")
+    public static let windowExhausted = ErrorCode("LEASE_WINDOW_EXHAUSTED")
+    public static let leaseNotFound = ErrorCode("LEASE_NOT_FOUND")
+    public static let noWork = ErrorCode("NO_WORK_AVAILABLE")
+    public static let claimNotFound = ErrorCode("claim_not_found")
+    public static let claimOverflow = ErrorCode("claim_overflow")
+    public static let claimRootMismatch = ErrorCode("claim_root_mismatch")
+    public static let duplicateEvaluation = ErrorCode("duplicate_evaluation")
+    public static let evaluationNotInLease = ErrorCode("evaluation_not_in_lease")
+    public static let iterationsTooLow = ErrorCode("iterations_too_low")
+    public static let emptyProgram = ErrorCode("empty_program")
+    public static let epochNotFound = ErrorCode("epoch_not_found")
+    public static let invalidColdkey = ErrorCode("invalid_coldkey")
+    public static let invalidDSL = ErrorCode("invalid_dsl")
+    public static let invalidEpoch = ErrorCode("invalid_epoch")
+    public static let invalidHotkey = ErrorCode("invalid_hotkey")
+    public static let invalidTaskKind = ErrorCode("invalid_task_kind")
+    public static let minerNotFound = ErrorCode("miner_not_found")
+    public static let monitorTokenInvalid = ErrorCode("monitor_token_invalid")
+    public static let monitorTokenMissing = ErrorCode("monitor_token_missing")
+    public static let notOperator = ErrorCode("not_operator")
+    public static let recipientNotFound = ErrorCode("recipient_not_found")
+    public static let resultNotCompleted = ErrorCode("result_not_completed")
+    public static let resultNotFound = ErrorCode("result_not_found")
+    public static let simWindowDisabled = ErrorCode("sim_window_disabled")
+    public static let unknownParent = ErrorCode("unknown_parent")
+    public static let unknownTaskType = ErrorCode("unknown_task_type")
 }
 
 /// A score that may be non-finite on the wire (`-Infinity`, `NaN` as Python writes them).

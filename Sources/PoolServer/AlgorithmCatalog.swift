@@ -1,4 +1,5 @@
 import AlgorithmDSL
+import PoolAPI
 
 /// The pool's `AlgorithmPolicy` from the AlgorithmDSL module: seeds are parsed strictly,
 /// miners' evolutions read like the upstream parser reads them, and both are normalised to
@@ -20,7 +21,7 @@ public struct AlgorithmCatalog: AlgorithmPolicy {
     /// unreadable lines are dropped; only a program with nothing left is refused.
     public func normalizeSubmission(dsl: String, taskType: String, inputDim: Int) throws(EvolutionRefusal) -> String {
         do { return try normalizeLikeUpstream(dsl: dsl, taskType: taskType, inputDim: inputDim).dsl } catch {
-            throw EvolutionRefusal(code: error.kind == .emptyProgram ? "empty_program" : "invalid_dsl", detail: error.description)
+            throw EvolutionRefusal(code: error.kind == .emptyProgram ? PoolErrorCode.emptyProgram : PoolErrorCode.invalidDSL, detail: error.description)
         }
     }
 

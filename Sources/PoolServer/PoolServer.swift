@@ -298,14 +298,14 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
         let limit = try request.intQuery("limit", default: 50, range: 1...500)
         let status = request.uri.queryParameters["status"].map(String.init) ?? "verified"
         guard ["verified", "completed"].contains(status) else {
-            throw APIError.unprocessable("invalid_query", "status must be 'verified' or 'completed'")
+            throw APIError.unprocessable(ErrorCode.invalidQuery, "status must be 'verified' or 'completed'")
         }
         let taskType = request.uri.queryParameters["task_type"].map(String.init)
         if let taskType { try store.checkTaskType(taskType) }
         var minScore: Double?
         if let text = request.uri.queryParameters["min_score"] {
             guard let v = Double(String(text)), v.isFinite else {
-                throw APIError.unprocessable("invalid_query", "min_score must be a finite number")
+                throw APIError.unprocessable(ErrorCode.invalidQuery, "min_score must be a finite number")
             }
             minScore = v
         }
@@ -320,10 +320,10 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
     api.post("results/verify/:id") { request, context in
         let hotkey = try await miner(request)
         guard config.operatorHotkeys.contains(hotkey) else {
-            throw APIError.forbidden("not_operator", "Hotkey \(hotkey) is not an operator of this pool")
+            throw APIError.forbidden(PoolErrorCode.notOperator, "Hotkey \(hotkey) is not an operator of this pool")
         }
         guard let id = Int64(try context.parameters.require("id")) else {
-            throw APIError.notFound("result_not_found", "Result ids are integers")
+            throw APIError.notFound(PoolErrorCode.resultNotFound, "Result ids are integers")
         }
         return JSONResponse(try await store.verify(resultId: id, by: hotkey, now: now()))
     }
@@ -353,7 +353,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
         try PoolStore.checkHotkey(hotkey)
         let mapping = try await store.recipientColdkey(hotkey: hotkey)
         guard mapping.recipientColdkey != nil else {
-            throw APIError.notFound("recipient_not_found", "Hotkey \(hotkey) has no recipient coldkey")
+            throw APIError.notFound(PoolErrorCode.recipientNotFound, "Hotkey \(hotkey) has no recipient coldkey")
         }
         return JSONResponse(mapping)
     }
@@ -362,7 +362,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
     @Sendable func epochParameter(_ context: BasicRequestContext) throws -> Int64 {
         let text = try context.parameters.require("epoch")
         guard text.utf8.count <= 19, let epoch = Int64(text), epoch >= 0 else {
-            throw APIError.unprocessable("invalid_epoch", "epoch_id must be a non-negative integer")
+            throw APIError.unprocessable(PoolErrorCode.invalidEpoch, "epoch_id must be a non-negative integer")
         }
         return epoch
     }
@@ -389,10 +389,10 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
     api.get("monitor/summary") { request, _ in
         if let token = config.monitorToken {
             guard let given = request.header("X-Monitor-Token") else {
-                throw APIError.unauthorized("monitor_token_missing", "Missing header X-Monitor-Token")
+                throw APIError.unauthorized(PoolErrorCode.monitorTokenMissing, "Missing header X-Monitor-Token")
             }
             guard given == token else {
-                throw APIError.unauthorized("monitor_token_invalid", "X-Monitor-Token is not valid")
+                throw APIError.unauthorized(PoolErrorCode.monitorTokenInvalid, "X-Monitor-Token is not valid")
             }
         }
         return JSONResponse(try await store.monitorSummary(now: now()))

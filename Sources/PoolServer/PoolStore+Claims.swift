@@ -15,11 +15,11 @@ extension PoolStore {
     /// naming `field`.
     static func accountId(ofAddress text: String, field: String) throws -> [UInt8] {
         guard !text.isEmpty else {
-            throw APIError.unprocessable("invalid_coldkey", "\(field) is required: an SS58 address")
+            throw APIError.unprocessable(PoolErrorCode.invalidColdkey, "\(field) is required: an SS58 address")
         }
         do { return try SS58.decode(text).publicKey } catch {
             let shown = String(text.unicodeScalars.prefix(64).filter { $0.value >= 0x20 && $0.value < 0x7F })
-            throw APIError.unprocessable("invalid_coldkey", "\(field) '\(shown)' is not a canonical SS58 address: \(error)")
+            throw APIError.unprocessable(PoolErrorCode.invalidColdkey, "\(field) '\(shown)' is not a canonical SS58 address: \(error)")
         }
     }
 
@@ -27,7 +27,7 @@ extension PoolStore {
     static func checkHotkey(_ text: String) throws {
         do { _ = try SS58.decode(text) } catch {
             let shown = String(text.unicodeScalars.prefix(64).filter { $0.value >= 0x20 && $0.value < 0x7F })
-            throw APIError.unprocessable("invalid_hotkey", "'\(shown)' is not an SS58 hotkey address: \(error)")
+            throw APIError.unprocessable(PoolErrorCode.invalidHotkey, "'\(shown)' is not an SS58 hotkey address: \(error)")
         }
     }
 
@@ -103,7 +103,7 @@ extension PoolStore {
                 let recipientOf = Dictionary(entries.map { ($0.entry.hotkey, $0.recipient) }) { a, _ in a }
                 let tree = try ClaimTree(epoch: UInt64(epoch), entries: entries.map { $0.entry })
                 guard let total = tree.totalRao, total <= UInt64(Int64.max) else {
-                    throw APIError(.internalServerError, "claim_overflow", "Epoch \(epoch): leaf amounts overflow 63 bits")
+                    throw APIError(.internalServerError, PoolErrorCode.claimOverflow, "Epoch \(epoch): leaf amounts overflow 63 bits")
                 }
                 let batch = 200
                 var start = 0
@@ -148,12 +148,12 @@ extension PoolStore {
     func claimEpochRow(_ epoch: Int64?) async throws -> SQLRow {
         if let epoch {
             guard let r = try await db.queryOne("SELECT * FROM claim_epochs WHERE epoch = ?", [.int(epoch)]) else {
-                throw APIError.notFound("epoch_not_found", "Epoch \(epoch) has not been published")
+                throw APIError.notFound(PoolErrorCode.epochNotFound, "Epoch \(epoch) has not been published")
             }
             return r
         }
         guard let r = try await db.queryOne("SELECT * FROM claim_epochs ORDER BY epoch DESC LIMIT 1", []) else {
-            throw APIError.notFound("epoch_not_found", "No epoch has been published yet")
+            throw APIError.notFound(PoolErrorCode.epochNotFound, "No epoch has been published yet")
         }
         return r
     }
@@ -192,10 +192,10 @@ extension PoolStore {
         let info = try claimEpochInfo(row)
         let (tree, recipients) = try await storedClaimTree(epoch: info.epoch)
         guard let index = tree.index(of: hotkey) else {
-            throw APIError.notFound("claim_not_found", "Hotkey \(hotkey) has no claim in epoch \(info.epoch)")
+            throw APIError.notFound(PoolErrorCode.claimNotFound, "Hotkey \(hotkey) has no claim in epoch \(info.epoch)")
         }
         guard ClaimMerkle.hex(tree.root) == info.root else {
-            throw APIError(.internalServerError, "claim_root_mismatch",
+            throw APIError(.internalServerError, PoolErrorCode.claimRootMismatch,
                            "Epoch \(info.epoch): stored leaves do not rebuild the published root")
         }
         return ClaimProof(

@@ -20,7 +20,7 @@ extension PoolStore {
     func checkTaskType(_ taskType: String) throws {
         guard algorithms.taskTypes.contains(taskType) else {
             throw APIError.unprocessable(
-                "unknown_task_type",
+                PoolErrorCode.unknownTaskType,
                 "Unknown task_type '\(taskType)'; this pool serves: \(algorithms.taskTypes.joined(separator: ", "))")
         }
     }
@@ -119,7 +119,7 @@ extension PoolStore {
         let taskType = request.taskType ?? "cifar10_binary"
         try checkTaskType(taskType)
         if request.simWindowNumber != nil {
-            throw APIError.badRequest("sim_window_disabled", "sim_window_number is a development-only override and is disabled here")
+            throw APIError.badRequest(PoolErrorCode.simWindowDisabled, "sim_window_number is a development-only override and is disabled here")
         }
         let sizes: LeaseSizes
         switch LeaseRequestValidation.result(
@@ -127,7 +127,7 @@ extension PoolStore {
             gossipLimit: request.gossipLimit, rules: rules)
         {
         case let .success(s): sizes = s
-        case let .failure(e): throw APIError.unprocessable(e.code, e.message)
+        case let .failure(e): throw APIError.unprocessable(ErrorCode(e.code), e.message)
         }
         let window = Int64(clock.number(at: now))
         let id = UUID().uuidString.lowercased()
@@ -181,7 +181,7 @@ extension PoolStore {
     {
         let kind = requested ?? "evolve"
         guard kind == "evolve" || kind == "evaluate" else {
-            throw APIError.unprocessable("invalid_task_kind", "task_type must be 'evolve' or 'evaluate', got '\(kind)'")
+            throw APIError.unprocessable(PoolErrorCode.invalidTaskKind, "task_type must be 'evolve' or 'evaluate', got '\(kind)'")
         }
         let taskType = problemType ?? "cifar10_binary"
         try checkTaskType(taskType)

@@ -47,18 +47,18 @@ extension PoolStore {
     public func verify(resultId: Int64, by hotkey: String, now: Double) async throws -> ResultRecord {
         try await db.transaction { tx in
             guard let r = try await tx.queryOne("SELECT status FROM results WHERE id = ?\(tx.forUpdate)", [.int(resultId)]) else {
-                throw APIError.notFound("result_not_found", "Result \(resultId) does not exist")
+                throw APIError.notFound(PoolErrorCode.resultNotFound, "Result \(resultId) does not exist")
             }
             let status = try r.string("status")
             guard status == "completed" else {
-                throw APIError.conflict("result_not_completed", "Result \(resultId) is '\(status)', only a completed result can be verified")
+                throw APIError.conflict(PoolErrorCode.resultNotCompleted, "Result \(resultId) is '\(status)', only a completed result can be verified")
             }
             try await tx.execute("UPDATE results SET status = 'verified', verified_at = ?, verified_by = ? WHERE id = ?",
                                  [.double(now), .text(hotkey), .int(resultId)])
             guard let row = try await tx.queryOne(
                 "SELECT r.*, a.dsl, a.input_dim FROM results r JOIN algorithms a ON a.id = r.algorithm_id WHERE r.id = ?",
                 [.int(resultId)])
-            else { throw APIError.notFound("result_not_found", "Result \(resultId) does not exist") }
+            else { throw APIError.notFound(PoolErrorCode.resultNotFound, "Result \(resultId) does not exist") }
             return try resultRecord(row)
         }
     }

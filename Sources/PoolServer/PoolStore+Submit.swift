@@ -20,17 +20,17 @@ extension PoolStore {
         var normalized: [(parents: [Int64], dsl: String)] = []
         for (i, evo) in submission.evolutions.enumerated() {
             guard !evo.algorithmDsl.isEmpty, evo.algorithmDsl.utf8.count <= 64 * 1024 else {
-                throw APIError.unprocessable("invalid_dsl", "evolutions[\(i)].algorithm_dsl must be 1...65536 bytes")
+                throw APIError.unprocessable(PoolErrorCode.invalidDSL, "evolutions[\(i)].algorithm_dsl must be 1...65536 bytes")
             }
             normalized.append((evo.parentAlgorithmIds, evo.algorithmDsl))
         }
         guard submission.iterations >= 0, rules.acceptsIterations(submission.iterations) else {
             throw APIError.badRequest(
-                "iterations_too_low", "iterations must be at least \(rules.minLeaseIterations), got \(submission.iterations)")
+                PoolErrorCode.iterationsTooLow, "iterations must be at least \(rules.minLeaseIterations), got \(submission.iterations)")
         }
         let ids = submission.evaluations.map(\.algorithmId)
         if Set(ids).count != ids.count {
-            throw APIError.badRequest("duplicate_evaluation", "evaluations list an algorithm_id more than once")
+            throw APIError.badRequest(PoolErrorCode.duplicateEvaluation, "evaluations list an algorithm_id more than once")
         }
 
         let evolutions = normalized
@@ -58,7 +58,7 @@ extension PoolStore {
             let known = Set(try items.map { try $0.int("algorithm_id") })
             for e in submission.evaluations where !evaluable.contains(e.algorithmId) {
                 throw APIError.badRequest(
-                    "evaluation_not_in_lease", "algorithm_id \(e.algorithmId) was not given to this lease for evaluation")
+                    PoolErrorCode.evaluationNotInLease, "algorithm_id \(e.algorithmId) was not given to this lease for evaluation")
             }
 
             // One lock order for everything a submit touches: the lease (above), then every
@@ -105,14 +105,14 @@ extension PoolStore {
                 let dsl: String
                 do { dsl = try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim) } catch let refusal as EvolutionRefusal {
                     rejected.append(EvolutionRejection(
-                        index: i, code: refusal.code, detail: "evolutions[\(i)].algorithm_dsl: \(refusal.detail)"))
+                        index: i, code: refusal.code.rawValue, detail: "evolutions[\(i)].algorithm_dsl: \(refusal.detail)"))
                     continue
                 }
                 for p in evo.parents where !known.contains(p) {
                     let exists = try await tx.queryOne("SELECT id FROM algorithms WHERE id = ? AND task_type = ?",
                                                        [.int(p), .text(taskType)])
                     if exists == nil {
-                        throw APIError.badRequest("unknown_parent", "evolutions[\(i)]: parent algorithm \(p) does not exist")
+                        throw APIError.badRequest(PoolErrorCode.unknownParent, "evolutions[\(i)]: parent algorithm \(p) does not exist")
                     }
                 }
                 let row = try await tx.queryOne(

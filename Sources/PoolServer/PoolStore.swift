@@ -21,10 +21,10 @@ public protocol AlgorithmPolicy: Sendable {
 /// Why one submitted evolution was refused (the rest of its submit still lands).
 public struct EvolutionRefusal: Error, Sendable, Equatable {
     /// Machine code: `empty_program` (nothing left to run) or `invalid_dsl`.
-    public var code: String
+    public var code: ErrorCode
     public var detail: String
 
-    public init(code: String, detail: String) {
+    public init(code: ErrorCode, detail: String) {
         self.code = code
         self.detail = detail
     }
@@ -34,7 +34,7 @@ extension AlgorithmPolicy {
     /// Default: the strict normalisation, every failure refused as `invalid_dsl`.
     public func normalizeSubmission(dsl: String, taskType: String, inputDim: Int) throws(EvolutionRefusal) -> String {
         do { return try normalize(dsl: dsl, taskType: taskType, inputDim: inputDim) } catch {
-            throw EvolutionRefusal(code: "invalid_dsl", detail: "\(error)")
+            throw EvolutionRefusal(code: PoolErrorCode.invalidDSL, detail: "\(error)")
         }
     }
 }
@@ -306,7 +306,7 @@ public struct PoolStore: Sendable {
 
     func minerInfo(_ ex: any SQLExecutor, hotkey: String, now: Double) async throws -> MinerInfo {
         guard let row = try await ex.queryOne("SELECT * FROM miners WHERE hotkey = ?", [.text(hotkey)]) else {
-            throw APIError.notFound("miner_not_found", "Miner \(hotkey) is not registered")
+            throw APIError.notFound(PoolErrorCode.minerNotFound, "Miner \(hotkey) is not registered")
         }
         let (total, window) = try await reputation(ex, hotkey: hotkey, window: Int64(clock.number(at: now)))
         return MinerInfo(
@@ -328,7 +328,7 @@ public struct PoolStore: Sendable {
     public func stats(hotkey: String, now: Double) async throws -> StatsResponse {
         let window = Int64(clock.number(at: now))
         guard let m = try await db.queryOne("SELECT * FROM miners WHERE hotkey = ?", [.text(hotkey)]) else {
-            throw APIError.notFound("miner_not_found", "Miner \(hotkey) is not registered; POST \(PoolPaths.register) first")
+            throw APIError.notFound(PoolErrorCode.minerNotFound, "Miner \(hotkey) is not registered; POST \(PoolPaths.register) first")
         }
         let (total, current) = try await reputation(db, hotkey: hotkey, window: window)
         let ev = try await db.queryOne(

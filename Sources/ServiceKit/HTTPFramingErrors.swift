@@ -35,10 +35,10 @@ final class HTTPRefusalResponder: ChannelDuplexHandler, RemovableChannelHandler 
         }
         switch parserError {
         case .headerOverflow:
-            respond(context, APIError(.init(code: 431, reasonPhrase: "Request Header Fields Too Large"), "headers_too_large",
+            respond(context, APIError(.init(code: 431, reasonPhrase: "Request Header Fields Too Large"), ErrorCode.headersTooLarge,
                                       "The request head exceeds the server's limits (80 KiB of headers, 1,000 fields)"))
         default:
-            respond(context, APIError(.badRequest, "bad_http", "The request is not valid HTTP/1.1 (\(parserError))"))
+            respond(context, APIError(.badRequest, ErrorCode.badHTTP, "The request is not valid HTTP/1.1 (\(parserError))"))
         }
     }
 
@@ -104,7 +104,7 @@ final class RefusalRewriter: ChannelOutboundHandler, RemovableChannelHandler {
 extension APIError {
     /// The status, headers and body of this error as a connection-closing answer.
     func wire(allocator: ByteBufferAllocator) -> (HTTPResponse.Status, HTTPFields, ByteBuffer) {
-        var fields: [String: JSONValue] = ["detail": .string(detail), "code": .string(code)]
+        var fields: [String: JSONValue] = ["detail": .string(detail), "code": .string(code.rawValue)]
         if let retryAfterSeconds { fields["retry_after_s"] = .number(Double(retryAfterSeconds)) }
         let bytes = JSONValue.object(fields).encoded()
         var body = allocator.buffer(capacity: bytes.count)

@@ -62,11 +62,11 @@ public enum HealthChecks {
         async throws -> Ready
     {
         if drain.isDraining {
-            throw APIError(.serviceUnavailable, "draining", "This replica is shutting down; use another", retryAfterSeconds: 1)
+            throw APIError(.serviceUnavailable, ErrorCode.draining, "This replica is shutting down; use another", retryAfterSeconds: 1)
         }
         let answered = await firstWithin(seconds: timeoutSeconds) { try await db.query("SELECT 1 AS ok", []) }
         guard answered != nil else {
-            throw APIError(.serviceUnavailable, "database_unavailable",
+            throw APIError(.serviceUnavailable, ErrorCode.databaseUnavailable,
                            "The database did not answer within \(timeoutSeconds) s", retryAfterSeconds: 1)
         }
         return Ready(status: "ready", database: db.dialect.rawValue)

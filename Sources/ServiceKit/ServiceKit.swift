@@ -18,13 +18,13 @@ import Store
 public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     public let status: HTTPResponse.Status
     public let detail: String
-    public let code: String
+    public let code: ErrorCode
     public var retryAfterSeconds: Int?
     public var extra: [String: String]
     /// The `Allow` header of a 405.
     public var allow: String?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String, retryAfterSeconds: Int? = nil,
+    public init(_ status: HTTPResponse.Status, _ code: ErrorCode, _ detail: String, retryAfterSeconds: Int? = nil,
                 extra: [String: String] = [:]) {
         self.status = status
         self.code = code
@@ -35,17 +35,17 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
 
     public var description: String { "\(status.code) \(code): \(detail)" }
 
-    public static func badRequest(_ code: String, _ detail: String) -> APIError { .init(.badRequest, code, detail) }
-    public static func notFound(_ code: String, _ detail: String) -> APIError { .init(.notFound, code, detail) }
-    public static func unprocessable(_ code: String, _ detail: String) -> APIError {
+    public static func badRequest(_ code: ErrorCode, _ detail: String) -> APIError { .init(.badRequest, code, detail) }
+    public static func notFound(_ code: ErrorCode, _ detail: String) -> APIError { .init(.notFound, code, detail) }
+    public static func unprocessable(_ code: ErrorCode, _ detail: String) -> APIError {
         .init(.unprocessableContent, code, detail)
     }
-    public static func conflict(_ code: String, _ detail: String) -> APIError { .init(.conflict, code, detail) }
-    public static func unauthorized(_ code: String, _ detail: String) -> APIError { .init(.unauthorized, code, detail) }
-    public static func forbidden(_ code: String, _ detail: String) -> APIError { .init(.forbidden, code, detail) }
+    public static func conflict(_ code: ErrorCode, _ detail: String) -> APIError { .init(.conflict, code, detail) }
+    public static func unauthorized(_ code: ErrorCode, _ detail: String) -> APIError { .init(.unauthorized, code, detail) }
+    public static func forbidden(_ code: ErrorCode, _ detail: String) -> APIError { .init(.forbidden, code, detail) }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body: [String: JSONValue] = ["detail": .string(detail), "code": .string(code)]
+        var body: [String: JSONValue] = ["detail": .string(detail), "code": .string(code.rawValue)]
         if let retryAfterSeconds { body["retry_after_s"] = .number(Double(retryAfterSeconds)) }
         for (k, v) in extra { body[k] = .string(v) }
         var headers: HTTPFields = [.contentType: "application/json"]
@@ -63,14 +63,14 @@ extension APIError {
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let api as APIError: return api
-        case let failure as AuthFailure: return APIError(.unauthorized, failure.code, failure.description)
+        case let failure as AuthFailure: return APIError(.unauthorized, ErrorCode(failure.code), failure.description)
         case StoreError.invalidText:
-            return .unprocessable("invalid_text", "Text in the request (path, query or body) must not contain a NUL character")
+            return .unprocessable(ErrorCode.invalidText, "Text in the request (path, query or body) must not contain a NUL character")
         case StoreError.conflict:
-            return APIError(.serviceUnavailable, "write_conflict", "The database is busy with conflicting writes; retry the same request",
+            return APIError(.serviceUnavailable, ErrorCode.writeConflict, "The database is busy with conflicting writes; retry the same request",
                             retryAfterSeconds: 1)
-        case is CancellationError: return APIError(.serviceUnavailable, "cancelled", "The server is shutting down")
-        default: return APIError(.internalServerError, "internal_error", "Internal server error")
+        case is CancellationError: return APIError(.serviceUnavailable, ErrorCode.cancelled, "The server is shutting down")
+        default: return APIError(.internalServerError, ErrorCode.internalError, "Internal server error")
         }
     }
 }
@@ -111,18 +111,18 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             throw error
         } catch let error as HTTPError {
-            let code: String
+            let code: ErrorCode
             switch error.status {
-            case .notFound: code = "not_found"
-            case .contentTooLarge: code = "body_too_large"
-            case .methodNotAllowed: code = "method_not_allowed"
-            case .badRequest: code = "bad_request"
-            default: code = "http_\(error.status.code)"
+            case .notFound: code = .notFound
+            case .contentTooLarge: code = .bodyTooLarge
+            case .methodNotAllowed: code = .methodNotAllowed
+            case .badRequest: code = .badRequest
+            default: code = ErrorCode("http_\(error.status.code)")
             }
             if error.status == .notFound, error.body == nil {
                 let allowed = Array(Set(methods(for: request.uri.path))).sorted()
                 if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
-                    var refusal = APIError(.methodNotAllowed, "method_not_allowed",
+                    var refusal = APIError(.methodNotAllowed, ErrorCode.methodNotAllowed,
                                            "\(request.method) is not allowed on \(request.uri.path); use \(allowed.joined(separator: ", "))")
                     refusal.allow = allowed.joined(separator: ", ")
                     throw refusal
@@ -135,7 +135,7 @@ public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let answer = APIError.from(error)
             if answer.status == .internalServerError {
                 context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            } else if answer.code == "write_conflict" {
+            } else if answer.code == ErrorCode.writeConflict {
                 context.logger.warning("write conflict after retries", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             }
             throw answer
@@ -157,7 +157,7 @@ extension Request {
         let body = self.body
         let buffer: ByteBuffer
         do { buffer = try await body.collect(upTo: maxBytes) } catch {
-            throw APIError(.contentTooLarge, "body_too_large", "Request body exceeds \(maxBytes) bytes")
+            throw APIError(.contentTooLarge, ErrorCode.bodyTooLarge, "Request body exceeds \(maxBytes) bytes")
         }
         var bytes = Array(buffer.readableBytesView)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { bytes = Array("{}".utf8) }
@@ -168,7 +168,7 @@ extension Request {
     public func intQuery(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = uri.queryParameters[Substring(name)] else { return defaultValue }
         guard let v = Int(text), range.contains(v) else {
-            throw APIError.unprocessable("invalid_query", "Query parameter \(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+            throw APIError.unprocessable(ErrorCode.invalidQuery, "Query parameter \(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
         }
         return v
     }
@@ -188,13 +188,13 @@ public enum JSONBody {
             value = try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             if case let .dataCorrupted(ctx) = error, ctx.codingPath.isEmpty, let detail = numberError(type, bytes, decoder) {
-                throw APIError.unprocessable("invalid_body", detail)
+                throw APIError.unprocessable(ErrorCode.invalidBody, detail)
             }
-            throw APIError.unprocessable("invalid_body", describe(error))
+            throw APIError.unprocessable(ErrorCode.invalidBody, describe(error))
         }
         // No text with a NUL reaches a store (PostgreSQL cannot hold one): name the field.
         if mayHoldNUL(bytes), let json = try? decoder.decode(JSONValue.self, from: data), let field = json.pathToNUL() {
-            throw APIError.unprocessable("invalid_text", "Field \(field) must not contain a NUL character (\\u0000)")
+            throw APIError.unprocessable(ErrorCode.invalidText, "Field \(field) must not contain a NUL character (\\u0000)")
         }
         return value
     }
@@ -387,7 +387,7 @@ extension RequestAuthenticator {
     /// with a new signature.
     public func use(_ verified: VerifiedSignature, now: Date = Date()) async throws {
         do { try await consume(verified, now: now) } catch is StoreError {
-            throw APIError(.serviceUnavailable, "auth_unavailable",
+            throw APIError(.serviceUnavailable, ErrorCode.authUnavailable,
                            "Cannot check the request signature right now; retry shortly with a new signature",
                            retryAfterSeconds: 1)
         }

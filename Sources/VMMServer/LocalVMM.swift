@@ -2,18 +2,37 @@ import DstackAPI
 import Foundation
 import Logging
 import ProcessKit
+import WireJSON
 
 /// Why a VMM call is refused (answered as HTTP 400 with `error`, like dstack).
 public struct VMMFailure: Error, CustomStringConvertible, Sendable, Equatable {
-    public var code: String
+    public var code: ErrorCode
     public var message: String
     public var description: String { message }
 
-    public init(_ code: String, _ message: String) {
+    public init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
 }
+
+/// The codes of the local VMM's refusals (dstack itself answers only `error` text).
+public enum VMMErrorCode {
+    public static let createFailed = ErrorCode("create_failed")
+    public static let invalidCompose = ErrorCode("invalid_compose")
+    public static let invalidDiskSize = ErrorCode("invalid_disk_size")
+    public static let invalidMemory = ErrorCode("invalid_memory")
+    public static let invalidName = ErrorCode("invalid_name")
+    public static let invalidPort = ErrorCode("invalid_port")
+    public static let invalidVcpu = ErrorCode("invalid_vcpu")
+    public static let noGpus = ErrorCode("no_gpus")
+    public static let portConflict = ErrorCode("port_conflict")
+    public static let startFailed = ErrorCode("start_failed")
+    public static let vmNotFound = ErrorCode("vm_not_found")
+    public static let vmRunning = ErrorCode("vm_running")
+    public static let invalidRequest = ErrorCode("invalid_request")
+}
+
 
 /// The VMs of `evalnet vmm serve`: each is a host process group started from its compose
 /// file (see `ComposeLaunch`), with its files under `<state-dir>/vms/<id>/`. No TDX, no
@@ -54,32 +73,32 @@ public actor LocalVMM {
     public func createVm(_ config: VmConfiguration) throws -> VmId {
         let name = config.name
         guard !name.isEmpty, name.count <= 128, name.allSatisfy({ Self.nameCharacters.contains($0) }) else {
-            throw VMMFailure("invalid_name", "Invalid VM name \"\(name)\": use 1-128 of [A-Za-z0-9-_. @~!$^()]")
+            throw VMMFailure(VMMErrorCode.invalidName, "Invalid VM name \"\(name)\": use 1-128 of [A-Za-z0-9-_. @~!$^()]")
         }
-        guard config.vcpu >= 1, config.vcpu <= 1024 else { throw VMMFailure("invalid_vcpu", "vcpu must be 1...1024") }
-        guard config.memory >= 16 else { throw VMMFailure("invalid_memory", "memory must be at least 16 MB") }
-        guard config.diskSize >= 1 else { throw VMMFailure("invalid_disk_size", "disk_size must be at least 1 GB") }
+        guard config.vcpu >= 1, config.vcpu <= 1024 else { throw VMMFailure(VMMErrorCode.invalidVcpu, "vcpu must be 1...1024") }
+        guard config.memory >= 16 else { throw VMMFailure(VMMErrorCode.invalidMemory, "memory must be at least 16 MB") }
+        guard config.diskSize >= 1 else { throw VMMFailure(VMMErrorCode.invalidDiskSize, "disk_size must be at least 1 GB") }
         if let gpus = config.gpus, !gpus.gpus.isEmpty || gpus.attachMode == "all" {
-            throw VMMFailure("no_gpus", "This VMM has no GPUs (ListGpus is empty); cannot attach \(gpus.attachMode == "all" ? "all GPUs" : "GPU slots " + gpus.gpus.map(\.slot).joined(separator: ", "))")
+            throw VMMFailure(VMMErrorCode.noGpus, "This VMM has no GPUs (ListGpus is empty); cannot attach \(gpus.attachMode == "all" ? "all GPUs" : "GPU slots " + gpus.gpus.map(\.slot).joined(separator: ", "))")
         }
         var seen = Set<Int>()
         for p in config.ports {
             guard ["tcp", "udp"].contains(p.protocol.lowercased()) else {
-                throw VMMFailure("invalid_port", "Invalid protocol \"\(p.protocol)\" (tcp or udp)")
+                throw VMMFailure(VMMErrorCode.invalidPort, "Invalid protocol \"\(p.protocol)\" (tcp or udp)")
             }
             guard (1...65535).contains(p.hostPort), (1...65535).contains(p.vmPort) else {
-                throw VMMFailure("invalid_port", "Ports must be 1...65535 (host_port \(p.hostPort), vm_port \(p.vmPort))")
+                throw VMMFailure(VMMErrorCode.invalidPort, "Ports must be 1...65535 (host_port \(p.hostPort), vm_port \(p.vmPort))")
             }
             guard seen.insert(p.hostPort).inserted else {
-                throw VMMFailure("port_conflict", "host_port \(p.hostPort) is mapped twice")
+                throw VMMFailure(VMMErrorCode.portConflict, "host_port \(p.hostPort) is mapped twice")
             }
             if let other = vms.values.first(where: { $0.config.ports.contains { $0.hostPort == p.hostPort } }) {
-                throw VMMFailure("port_conflict", "host_port \(p.hostPort) is already mapped by VM \(other.id)")
+                throw VMMFailure(VMMErrorCode.portConflict, "host_port \(p.hostPort) is already mapped by VM \(other.id)")
             }
         }
         let launch: ComposeLaunch
         do { launch = try ComposeLaunch.parse(composeFile: config.composeFile) } catch {
-            throw VMMFailure("invalid_compose", "\(error)")
+            throw VMMFailure(VMMErrorCode.invalidCompose, "\(error)")
         }
         let id = UUID().uuidString.lowercased()
         let fm = FileManager.default
@@ -99,7 +118,7 @@ public actor LocalVMM {
             _ = fm.createFile(atPath: consolePath(id), contents: nil)
         } catch {
             try? fm.removeItem(at: vmDirectory(id))
-            throw VMMFailure("create_failed", "Cannot prepare the VM directory: \(error)")
+            throw VMMFailure(VMMErrorCode.createFailed, "Cannot prepare the VM directory: \(error)")
         }
         let now = Date()
         vms[id] = VM(id: id, config: config, launch: launch, status: .stopped, createdAt: now,
@@ -111,9 +130,9 @@ public actor LocalVMM {
     }
 
     public func startVm(_ id: String) throws {
-        guard var vm = vms[id] else { throw VMMFailure("vm_not_found", "VM not found: \(id)") }
+        guard var vm = vms[id] else { throw VMMFailure(VMMErrorCode.vmNotFound, "VM not found: \(id)") }
         if vm.status == .running || vm.status == .stopping {
-            throw VMMFailure("vm_running", "VM \(id) is already running")
+            throw VMMFailure(VMMErrorCode.vmRunning, "VM \(id) is already running")
         }
         vm.status = .creating
         vms[id] = vm
@@ -143,7 +162,7 @@ public actor LocalVMM {
             vm.exitCode = 127
             vm.events.append(VmEvent(event: "boot_error", body: "\(error)", timestamp: Self.ms(Date())))
             vms[id] = vm
-            throw VMMFailure("start_failed", "Cannot start VM \(id): \(error)")
+            throw VMMFailure(VMMErrorCode.startFailed, "Cannot start VM \(id): \(error)")
         }
         let now = Date()
         vm.group = group
@@ -165,7 +184,7 @@ public actor LocalVMM {
 
     /// Hard stop (dstack StopVm): the whole process group gets SIGTERM, then SIGKILL after 2 s.
     public func stopVm(_ id: String, grace: Duration = .seconds(2)) async throws {
-        guard var vm = vms[id] else { throw VMMFailure("vm_not_found", "VM not found: \(id)") }
+        guard var vm = vms[id] else { throw VMMFailure(VMMErrorCode.vmNotFound, "VM not found: \(id)") }
         guard let group = vm.group, vm.status == .running || vm.status == .stopping || vm.status == .creating else {
             vm.status = .stopped
             vms[id] = vm
@@ -187,9 +206,9 @@ public actor LocalVMM {
 
     /// Deletes a stopped VM and its files; a running one is refused (like dstack).
     public func removeVm(_ id: String) throws {
-        guard let vm = vms[id] else { throw VMMFailure("vm_not_found", "VM not found: \(id)") }
+        guard let vm = vms[id] else { throw VMMFailure(VMMErrorCode.vmNotFound, "VM not found: \(id)") }
         if vm.status == .running || vm.status == .stopping || vm.status == .creating {
-            throw VMMFailure("vm_running", "VM is running, stop it first")
+            throw VMMFailure(VMMErrorCode.vmRunning, "VM is running, stop it first")
         }
         vms[id] = nil
         order.removeAll { $0 == id }
@@ -220,7 +239,7 @@ public actor LocalVMM {
 
     /// The last `lines` lines of a VM's console (stdout and stderr of its process).
     public func logs(_ id: String, lines: Int) throws -> String {
-        guard vms[id] != nil else { throw VMMFailure("vm_not_found", "VM not found: \(id)") }
+        guard vms[id] != nil else { throw VMMFailure(VMMErrorCode.vmNotFound, "VM not found: \(id)") }
         guard let data = FileManager.default.contents(atPath: consolePath(id)) else { return "" }
         let text = String(decoding: data.suffix(1 << 20), as: UTF8.self)
         let all = text.split(separator: "\n", omittingEmptySubsequences: false)

@@ -77,7 +77,7 @@ public enum VMMCatalogue {
 }
 
 /// A prpc error: HTTP 400 with dstack's `error` field next to ServiceKit's `detail`/`code`.
-func rpcError(_ code: String, _ message: String) -> APIError {
+func rpcError(_ code: ErrorCode, _ message: String) -> APIError {
     APIError(.badRequest, code, message, extra: ["error": message])
 }
 
@@ -85,7 +85,7 @@ extension Request {
     /// Decodes a prpc body; malformed JSON is a 400 prpc error.
     func decodeRPC<T: Decodable>(_ type: T.Type) async throws -> T {
         do { return try await decodeJSON(type, maxBytes: 8 << 20) } catch let e as APIError {
-            throw rpcError(e.code == "body_too_large" ? "body_too_large" : "invalid_request", e.detail)
+            throw rpcError(e.code == ErrorCode.bodyTooLarge ? ErrorCode.bodyTooLarge : VMMErrorCode.invalidRequest, e.detail)
         }
     }
 }
@@ -103,7 +103,7 @@ public func makeVMMRouter(vmm: LocalVMM) -> Router<BasicRequestContext> {
     }
     @Sendable func requireId(_ request: Request) async throws -> String {
         let body = try await request.decodeRPC(VmId.self)
-        guard !body.id.isEmpty else { throw rpcError("invalid_request", "Field id must not be empty") }
+        guard !body.id.isEmpty else { throw rpcError(VMMErrorCode.invalidRequest, "Field id must not be empty") }
         return body.id
     }
 
@@ -146,7 +146,7 @@ public func makeVMMRouter(vmm: LocalVMM) -> Router<BasicRequestContext> {
     }
     router.get("/logs") { request, _ in
         guard let id = request.uri.queryParameters["id"].map(String.init), !id.isEmpty else {
-            throw APIError.badRequest("invalid_request", "Query parameter id is required")
+            throw APIError.badRequest(VMMErrorCode.invalidRequest, "Query parameter id is required")
         }
         let lines = try request.intQuery("lines", default: 100, range: 0...100_000)
         let text: String

@@ -146,7 +146,7 @@ import Testing
                                                                  limits: h.store.limits.with(timeout: 300), lexicalGuard: false)
                     return (nil, "accepted")
                 } catch let e as APIError {
-                    return (e.code, e.detail)
+                    return (e.code.rawValue, e.detail)
                 } catch {
                     return ("other", "\(error)")
                 }
@@ -253,7 +253,7 @@ import Testing
                         _ = try await raw(sql)
                         Issue.record("accepted: \(sql)")
                     } catch let e as APIError {
-                        #expect(e.code.hasPrefix("query_"), "\(sql) → \(e.code) \(e.detail)")
+                        #expect(e.code.rawValue.hasPrefix("query_"), "\(sql) → \(e.code) \(e.detail)")
                     }
                 }
                 #expect(try await raw("SELECT count(*) AS n FROM agents").rows.first?["n"] == .int(3))

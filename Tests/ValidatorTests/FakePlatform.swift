@@ -64,7 +64,7 @@ func withFakePlatform(_ body: @escaping @Sendable (_ url: String, FakePlatformSt
         await state.saw(hotkey: hotkey(request))
         let id = context.parameters.get("id") ?? ""
         guard let claim = await state.claim(id) else {
-            throw APIError(.conflict, "job_not_pending", "Job \(id) is not pending")
+            throw APIError(.conflict, PlatformErrorCode.jobNotPending, "Job \(id) is not pending")
         }
         return JSONResponse(claim)
     }
