@@ -239,14 +239,23 @@ extension PoolStore {
         try await giveBack(tx, slots: slots)
     }
 
-    /// Gives `slots[id]` reserved slots back to each algorithm, updating them in ascending id
-    /// order (the one lock order).
+    /// Gives `slots[id]` reserved slots back to each algorithm in one statement. On
+    /// PostgreSQL the rows are locked first in ascending id order (the one lock order; a
+    /// joined UPDATE locks in plan order).
     func giveBack(_ tx: any SQLExecutor, slots: [Int64: Int64]) async throws {
-        for (aid, n) in slots.sorted(by: { $0.key < $1.key }) {
-            try await tx.execute(
-                "UPDATE algorithms SET reserved = CASE WHEN reserved > ? THEN reserved - ? ELSE 0 END WHERE id = ?",
-                [.int(n), .int(n), .int(aid)])
+        let sorted = slots.sorted(by: { $0.key < $1.key })
+        guard !sorted.isEmpty else { return }
+        if sorted.count > 1 && tx.dialect == .postgres {
+            _ = try await tx.query(
+                "SELECT id FROM algorithms WHERE id IN (\(SQLText.list(sorted.count))) ORDER BY id\(tx.lockForWrite)",
+                sorted.map { .int($0.key) })
         }
+        // VALUES columns are named column1, column2 on both backends.
+        try await tx.execute(
+            """
+            UPDATE algorithms SET reserved = CASE WHEN reserved > v.column2 THEN reserved - v.column2 ELSE 0 END
+            FROM (VALUES \(SQLText.rows(sorted.count, columns: 2))) AS v WHERE algorithms.id = v.column1
+            """, sorted.flatMap { [SQLValue.int($0.key), .int($0.value)] })
     }
 
     /// Marks overdue active assignments expired and gives their evaluation slots back.

@@ -18,8 +18,6 @@ extension JSONValue {
 
     var objectValue: [String: JSONValue]? { if case let .object(o) = self { return o } else { return nil } }
     var arrayValue: [JSONValue]? { if case let .array(a) = self { return a } else { return nil } }
-    var stringValue: String? { if case let .string(s) = self { return s } else { return nil } }
-    var numberValue: Double? { if case let .number(n) = self { return n } else { return nil } }
 }
 
 /// Checks every operation of an OpenAPI document: a documented success status, the
