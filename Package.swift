@@ -85,13 +85,21 @@ let package = Package(
         .target(
             name: "Miner",
             dependencies: [
-                "PoolAPI", "Hotkeys", "MinerEngine", "AlgorithmDSL",
+                "PoolAPI", "Hotkeys", "MinerEngine", "AlgorithmDSL", "SignedClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),
         .target(name: "TimeText", swiftSettings: strict),
         .target(name: "WireJSON", swiftSettings: strict),
+        .target(
+            name: "SignedClient",
+            dependencies: [
+                "Hotkeys", "WireJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "PoolAPI",
             dependencies: ["TimeText", "WireJSON"],
@@ -126,7 +134,7 @@ let package = Package(
         .target(
             name: "Validator",
             dependencies: [
-                "DstackAPI", "ProcessKit", "Hotkeys", "CSodium", "ServiceKit", "PlatformAPI",
+                "DstackAPI", "ProcessKit", "Hotkeys", "CSodium", "ServiceKit", "PlatformAPI", "SignedClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -222,7 +230,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MinerTests",
-            dependencies: ["Miner", "MinerEngine", "PoolServer", "PoolAPI", "ServiceKit", "TestSupport", "Hotkeys",
+            dependencies: ["Miner", "MinerEngine", "SignedClient", "PoolServer", "PoolAPI", "ServiceKit", "TestSupport", "Hotkeys",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

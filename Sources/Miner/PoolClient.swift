@@ -4,6 +4,7 @@ import Hotkeys
 import NIOCore
 import NIOHTTP1
 import PoolAPI
+import SignedClient
 
 /// Why a pool call failed, classified the way a miner must react to it.
 public enum PoolClientError: Error, CustomStringConvertible, Sendable {
@@ -28,81 +29,45 @@ public enum PoolClientError: Error, CustomStringConvertible, Sendable {
 /// Client of the Pool API: every call signed with the miner's hotkey (fresh headers per
 /// request), bodies encoded with the shared `PoolAPI` wire types.
 public final class PoolClient: Sendable {
-    public let baseURL: String
+    public var baseURL: String { caller.baseURL }
     let keypair: SR25519Keypair
     let http: HTTPClient
-    let timeout: TimeAmount
+    let caller: SignedJSONCaller
 
     public init(baseURL: String, keypair: SR25519Keypair, timeoutSeconds: Int64 = 30) {
-        var url = baseURL
-        while url.hasSuffix("/") { url.removeLast() }
-        self.baseURL = url
         self.keypair = keypair
         self.http = HTTPClient(eventLoopGroupProvider: .singleton)
-        self.timeout = .seconds(timeoutSeconds)
+        self.caller = SignedJSONCaller(baseURL: baseURL, http: http, timeoutSeconds: timeoutSeconds, maxReplyBytes: 8 << 20)
     }
 
     public func shutdown() async {
         try? await http.shutdown()
     }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return e
-    }()
-
-    func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, signed: Bool = true, as: Response.Type)
-        async throws -> Response
-    {
-        try await perform(method, path, body: nil, signed: signed, as: Response.self)
+    func send<Response: Decodable>(_ method: HTTPMethod, _ path: String, signed: Bool = true, headers: [(String, String)] = [],
+                                   as: Response.Type) async throws -> Response {
+        try await perform(method, path, body: nil, signed: signed, headers: headers, as: Response.self)
     }
 
     func send<Body: Encodable, Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Body,
                                                     as: Response.Type) async throws -> Response {
         // Non-finite scores go out as "-Infinity"/"NaN" strings, which the pool accepts.
-        try await perform(method, path, body: try Self.encoder.encode(body), signed: true, as: Response.self)
+        try await perform(method, path, body: try JSONCoding.encoder.encode(body), signed: true, as: Response.self)
     }
 
     func perform<Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Data?, signed: Bool,
-                                      as: Response.Type) async throws -> Response {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
-        if signed {
-            for (name, value) in SignedRequest.headers(for: keypair) { request.headers.add(name: name, value: value) }
+                                      headers: [(String, String)] = [], as: Response.Type) async throws -> Response {
+        let reply: JSONReply
+        do { reply = try await caller.call(method, path, body: body, headers: headers, signer: signed ? keypair : nil) } catch {
+            throw PoolClientError.transient(error.description)
         }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
+        if reply.succeeded {
+            do { return try reply.decode(Response.self) } catch { throw PoolClientError.badResponse("\(path): \(error)") }
         }
-        let response: HTTPClientResponse
-        let bytes: ByteBuffer
-        do {
-            response = try await http.execute(request, timeout: timeout)
-            bytes = try await response.body.collect(upTo: 8 << 20)
-        } catch {
-            throw PoolClientError.transient("\(error)")
-        }
-        let status = Int(response.status.code)
-        if (200..<300).contains(status) {
-            do { return try JSONDecoder().decode(Response.self, from: Data(bytes.readableBytesView)) } catch {
-                throw PoolClientError.badResponse("\(path): \(error)")
-            }
-        }
-        let err = try? JSONDecoder().decode(ErrorBody.self, from: Data(bytes.readableBytesView))
-        let code = err?.code ?? "http_\(status)"
-        let detail = err?.detail ?? String(buffer: bytes)
-        if status == 429 || status >= 500 { throw PoolClientError.transient("\(status) \(detail)") }
-        if status == 404 { throw PoolClientError.notFound(code: code, detail: detail) }
-        let retry = response.headers.first(name: "Retry-After").flatMap { Int($0) }
-        throw PoolClientError.rejected(status: status, code: code, detail: detail, retryAfter: retry)
-    }
-
-    struct ErrorBody: Decodable {
-        var detail: String
-        var code: String?
+        let (code, detail) = reply.failure
+        if reply.status == 429 || reply.status >= 500 { throw PoolClientError.transient("\(reply.status) \(detail)") }
+        if reply.status == 404 { throw PoolClientError.notFound(code: code, detail: detail) }
+        throw PoolClientError.rejected(status: reply.status, code: code, detail: detail, retryAfter: reply.retryAfterSeconds)
     }
 
     struct Empty: Encodable {}
@@ -120,7 +85,7 @@ public final class PoolClient: Sendable {
     }
 
     public func leaderboard(limit: Int = 20) async throws -> LeaderboardResponse {
-        try await send(.GET, PoolPaths.leaderboard + "?limit=\(limit)", signed: false, as: LeaderboardResponse.self)
+        try await send(.GET, PoolPaths.leaderboard + queryString([("limit", String(limit))]), signed: false, as: LeaderboardResponse.self)
     }
 
     public func lease(_ request: LeaseRequest) async throws -> LeaseResponse {
@@ -136,13 +101,12 @@ public final class PoolClient: Sendable {
     }
 
     public func sota(taskType: String) async throws -> SOTAResponse {
-        try await send(.GET, PoolPaths.sota + "?task_type=\(taskType)", signed: false, as: SOTAResponse.self)
+        try await send(.GET, PoolPaths.sota + queryString([("task_type", taskType)]), signed: false, as: SOTAResponse.self)
     }
 
     public func results(status: String = "verified", taskType: String? = nil, limit: Int = 50) async throws -> ResultsResponse {
-        var path = PoolPaths.results + "?status=\(status)&limit=\(limit)"
-        if let taskType { path += "&task_type=\(taskType)" }
-        return try await send(.GET, path, as: ResultsResponse.self)
+        let query = queryString([("status", status), ("limit", String(limit)), ("task_type", taskType)])
+        return try await send(.GET, PoolPaths.results + query, as: ResultsResponse.self)
     }
 
     public func verify(resultId: Int64) async throws -> ResultRecord {
@@ -150,11 +114,7 @@ public final class PoolClient: Sendable {
     }
 
     public func monitorSummary(token: String? = nil) async throws -> MonitorSummary {
-        var request = HTTPClientRequest(url: baseURL + PoolPaths.monitorSummary)
-        if let token { request.headers.add(name: "X-Monitor-Token", value: token) }
-        let response = try await http.execute(request, timeout: timeout)
-        let bytes = try await response.body.collect(upTo: 8 << 20)
-        guard response.status == .ok else { throw PoolClientError.badResponse("monitor: \(response.status)") }
-        return try JSONDecoder().decode(MonitorSummary.self, from: Data(bytes.readableBytesView))
+        try await send(.GET, PoolPaths.monitorSummary, signed: false, headers: token.map { [("X-Monitor-Token", $0)] } ?? [],
+                       as: MonitorSummary.self)
     }
 }

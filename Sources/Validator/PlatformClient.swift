@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import PlatformAPI
+import SignedClient
 import Synchronization
 
 public enum PlatformClientError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -31,17 +32,14 @@ public enum PlatformClientError: Error, CustomStringConvertible, Sendable, Equat
 /// claim_job, submit_results, execute_orm_query, connect_websocket). Every request carries
 /// `X-Validator-Hotkey` and fresh signed headers; the WebSocket upgrade too.
 public final class PlatformClient: Sendable {
-    public let baseURL: String
+    public var baseURL: String { caller.baseURL }
     let keypair: SR25519Keypair
-    let http: HTTPClient
+    let caller: SignedJSONCaller
     let logger: Logger
 
     public init(baseURL: String, keypair: SR25519Keypair, http: HTTPClient = .shared, logger: Logger) {
-        var url = baseURL
-        while url.hasSuffix("/") { url.removeLast() }
-        self.baseURL = url
         self.keypair = keypair
-        self.http = http
+        self.caller = SignedJSONCaller(baseURL: baseURL, http: http, timeoutSeconds: 30, maxReplyBytes: 16 << 20)
         self.logger = logger
     }
 
@@ -54,43 +52,24 @@ public final class PlatformClient: Sendable {
     func call<Response: Decodable>(_ method: HTTPMethod, _ path: String, body: Data? = nil, as: Response.Type)
         async throws -> Response?
     {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = method
-        for (n, v) in signedHeaders() { request.headers.add(name: n, value: v) }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response: HTTPClientResponse
-        let bytes: ByteBuffer
+        let reply: JSONReply
         do {
-            response = try await http.execute(request, timeout: .seconds(30))
-            bytes = try await response.body.collect(upTo: 16 << 20)
+            reply = try await caller.call(method, path, body: body, headers: [(PlatformHeaders.validatorHotkey, hotkey)],
+                                          signer: keypair)
         } catch {
-            throw PlatformClientError.unavailable("\(error)")
+            throw PlatformClientError.unavailable(error.description)
         }
-        let status = Int(response.status.code)
-        let data = Data(bytes.readableBytesView)
-        if status == 204 { return nil }
-        if (200..<300).contains(status) {
-            do { return try JSONDecoder().decode(Response.self, from: data) } catch {
-                throw PlatformClientError.badResponse("\(path): \(error)")
-            }
+        if reply.status == 204 { return nil }
+        if reply.succeeded {
+            do { return try reply.decode(Response.self) } catch { throw PlatformClientError.badResponse("\(path): \(error)") }
         }
-        let err = try? JSONDecoder().decode(PlatformErrorBody.self, from: data)
-        let code = err?.code ?? "http_\(status)"
-        let detail = err?.detail ?? String(decoding: data, as: UTF8.self)
-        if status >= 500 || status == 429 { throw PlatformClientError.unavailable("\(status) \(detail)") }
-        if status == 409 { throw PlatformClientError.conflict(code: code, detail: detail) }
-        throw PlatformClientError.rejected(status: status, code: code, detail: detail)
+        let (code, detail) = reply.failure
+        if reply.status >= 500 || reply.status == 429 { throw PlatformClientError.unavailable("\(reply.status) \(detail)") }
+        if reply.status == 409 { throw PlatformClientError.conflict(code: code, detail: detail) }
+        throw PlatformClientError.rejected(status: reply.status, code: code, detail: detail)
     }
 
     struct Nothing: Decodable {}
-
-    struct PlatformErrorBody: Decodable {
-        var detail: String
-        var code: String?
-    }
 
     public func getChallenges() async throws -> [ActiveChallenge] {
         try await call(.GET, PlatformPaths.activeChallenges, as: ActiveChallengesResponse.self)?.challenges ?? []
@@ -112,11 +91,11 @@ public final class PlatformClient: Sendable {
     }
 
     public func submitResults(_ id: String, _ results: JobResultRequest) async throws {
-        _ = try await call(.POST, PlatformPaths.results(id), body: try JSONEncoder().encode(results), as: Nothing.self)
+        _ = try await call(.POST, PlatformPaths.results(id), body: try JSONCoding.encoder.encode(results), as: Nothing.self)
     }
 
     public func executeOrmQuery(_ challengeId: String, _ query: OrmQueryRequest) async throws -> OrmQueryResponse {
-        guard let r = try await call(.POST, PlatformPaths.ormQuery(challengeId), body: try JSONEncoder().encode(query),
+        guard let r = try await call(.POST, PlatformPaths.ormQuery(challengeId), body: try JSONCoding.encoder.encode(query),
                                      as: OrmQueryResponse.self)
         else { throw PlatformClientError.badResponse("query answered without a body") }
         return r
@@ -132,7 +111,7 @@ public final class PlatformClient: Sendable {
     {
         var url = baseURL.replacingOccurrences(of: "http://", with: "ws://")
             .replacingOccurrences(of: "https://", with: "wss://") + PlatformPaths.validatorSocket(hotkey)
-        if let since { url += "?\(PlatformSocketQuery.since)=\(since)" }
+        url += queryString([(PlatformSocketQuery.since, since.map { String($0) })])
         var headers = HTTPFields()
         for (n, v) in signedHeaders() { if let name = HTTPField.Name(n) { headers[name] = v } }
         var quiet = logger

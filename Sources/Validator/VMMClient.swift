@@ -3,6 +3,7 @@ import DstackAPI
 import Foundation
 import NIOCore
 import NIOHTTP1
+import SignedClient
 
 /// Why a VMM call failed.
 public enum VMMError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -93,8 +94,8 @@ public struct VMMClient: Sendable {
 
     /// The last `lines` of a VM's console log (`GET /logs?id=&follow=false&lines=`).
     public func logs(id: String, lines: Int = 50) async throws -> String {
-        let q = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id
-        var request = HTTPClientRequest(url: "\(baseURL)/logs?id=\(q)&follow=false&ansi=false&lines=\(lines)")
+        let query = queryString([("id", id), ("follow", "false"), ("ansi", "false"), ("lines", String(lines))])
+        var request = HTTPClientRequest(url: "\(baseURL)/logs" + query)
         request.method = .GET
         do {
             let response = try await http.execute(request, timeout: timeout)
