@@ -2,6 +2,7 @@ import CSodium
 import Foundation
 import Hotkeys
 import Logging
+import ProcessKit
 
 /// A challenge as the Platform API lists it (`GET /challenges/active`).
 public struct ChallengeSpec: Codable, Sendable, Equatable {
@@ -466,78 +467,35 @@ extension ProvisionedChallenge {
 struct GitRunner: Sendable {
     let timeoutSeconds: Double
 
-    /// Runs `git args` in `dir`; returns trimmed stdout, throws `ChallengeError.git` on failure.
+    /// Runs `git args` in `dir` (as its own process group, killed whole at the timeout
+    /// or when the task is cancelled); returns trimmed stdout, throws `ChallengeError.git`
+    /// on failure.
     func run(_ args: [String], in dir: URL) async throws -> String {
-        let fm = FileManager.default
-        let scratch = fm.temporaryDirectory.appendingPathComponent("evalnet-git-\(UUID().uuidString)")
-        try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? fm.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("out")
-        let errURL = scratch.appendingPathComponent("err")
-        _ = fm.createFile(atPath: outURL.path, contents: nil)
-        _ = fm.createFile(atPath: errURL.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: outURL)
-        let errHandle = try FileHandle(forWritingTo: errURL)
-        defer {
-            try? outHandle.close()
-            try? errHandle.close()
-        }
-        let box = ProcessBox()
-        let process = box.process
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git"] + args
-        process.currentDirectoryURL = dir
         var env = ProcessInfo.processInfo.environment
         env["GIT_TERMINAL_PROMPT"] = "0"
         env["GIT_ASKPASS"] = "/bin/true"
         env["LC_ALL"] = "C"
-        process.environment = env
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        process.standardInput = FileHandle.nullDevice
-        let timedOut = TimeoutFlag()
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-                process.terminationHandler = { _ in cont.resume() }
-                do { try process.run() } catch {
-                    process.terminationHandler = nil
-                    cont.resume(throwing: ChallengeError.git(command: args.first ?? "", status: "not started", stderr: "\(error)"))
-                    return
-                }
-                let timeout = timeoutSeconds
-                Task.detached {
-                    try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                    if box.process.isRunning {
-                        timedOut.set()
-                        box.process.terminate()
-                    }
-                }
+        let command = args.prefix(2).joined(separator: " ")
+        let result: RunResult
+        do {
+            result = try await ProcessGroup.run(
+                SpawnRequest(command: ["git"] + args, environment: env, workingDirectory: dir.path,
+                             stdout: .capture(maxBytes: 4 << 20, keep: .head), stderr: .capture(maxBytes: 64 << 10, keep: .tail)),
+                timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
+        } catch {
+            throw ChallengeError.git(command: command, status: "not started", stderr: "\(error)")
+        }
+        switch result.end {
+        case .cancelled: throw CancellationError()
+        case .timedOut:
+            throw ChallengeError.git(command: command, status: "timed out after \(Int(timeoutSeconds)) s",
+                                     stderr: String(result.stderr.text.suffix(2000)))
+        case .exited:
+            guard result.status.succeeded else {
+                throw ChallengeError.git(command: command, status: result.status.description,
+                                         stderr: String(result.stderr.text.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000)))
             }
-        } onCancel: {
-            if box.process.isRunning { box.process.terminate() }
         }
-        let out = String(decoding: fm.contents(atPath: outURL.path) ?? Data(), as: UTF8.self)
-        let err = String(decoding: fm.contents(atPath: errURL.path) ?? Data(), as: UTF8.self)
-        if Task.isCancelled { throw CancellationError() }
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let status = timedOut.isSet ? "timed out after \(Int(timeoutSeconds)) s"
-                : process.terminationReason == .exit ? "exit status \(process.terminationStatus)"
-                : "killed by signal \(process.terminationStatus)"
-            throw ChallengeError.git(command: args.prefix(2).joined(separator: " "), status: status,
-                                     stderr: String(err.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2000)))
-        }
-        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return result.stdout.text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-}
-
-/// Foundation's `Process` shared with its termination/timeout closures.
-final class ProcessBox: @unchecked Sendable {
-    let process = Process()
-}
-
-final class TimeoutFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }
