@@ -109,21 +109,30 @@ extension PoolStore {
             for w in windows.sorted() {
                 let result = try await windowPointsFromHistory(tx, window: w)
                 try await tx.execute("DELETE FROM reputation WHERE window_number = ?", [.int(w)])
-                for (hotkey, p) in result.miners.sorted(by: { $0.key < $1.key }) {
-                    try await tx.execute(
-                        """
-                        INSERT INTO reputation (miner, window_number, agreements, disagreements, evolutions_considered,
-                          repeated_evolutions, total_improvement, evaluator_points, evolver_points, total_points,
-                          in_consensus, reward_eligible, reward)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                        [.text(hotkey), .int(w), .int(Int64(p.agreements)), .int(Int64(p.disagreements)),
-                         .int(Int64(p.evolutionsConsidered)), .int(Int64(p.repeatedEvolutions)), .double(p.totalImprovement),
-                         .double(p.evaluatorPoints), .double(p.evolverPoints), .double(p.total), .bool(p.inConsensus),
-                         .bool(p.rewardEligible), .double(p.reward)])
+                let rows = result.miners.sorted(by: { $0.key < $1.key }).map { hotkey, p -> [SQLValue] in
+                    [.text(hotkey), .int(w), .int(Int64(p.agreements)), .int(Int64(p.disagreements)),
+                     .int(Int64(p.evolutionsConsidered)), .int(Int64(p.repeatedEvolutions)), .double(p.totalImprovement),
+                     .double(p.evaluatorPoints), .double(p.evolverPoints), .double(p.total), .bool(p.inConsensus),
+                     .bool(p.rewardEligible), .double(p.reward)]
+                }
+                // Chunks keep each statement far below both backends' bind limits.
+                for start in stride(from: 0, to: rows.count, by: 500) {
+                    let chunk = rows[start..<min(start + 500, rows.count)]
+                    try await tx.execute(Self.insertReputation(rows: chunk.count), chunk.flatMap { $0 })
                 }
             }
         }
+    }
+
+    /// The columns of a reputation row, in the order its writers bind them.
+    static let reputationColumns = [
+        "miner", "window_number", "agreements", "disagreements", "evolutions_considered", "repeated_evolutions",
+        "total_improvement", "evaluator_points", "evolver_points", "total_points", "in_consensus", "reward_eligible", "reward",
+    ]
+
+    /// `INSERT INTO reputation (every column) VALUES` for `rows` rows of binds.
+    static func insertReputation(rows: Int) -> String {
+        "INSERT INTO reputation (\(reputationColumns.joined(separator: ", "))) VALUES \(SQLText.rows(rows, columns: reputationColumns.count))"
     }
 
     /// The baseline inputs of an evolution at the moment it reaches consensus: the best
@@ -204,16 +213,15 @@ extension PoolStore {
         guard !entries.isEmpty else { return }
         var binds: [SQLValue] = []
         for (key, entry) in entries {
+            // The counters; the derived values start at zero and are written by the update below.
             binds += [.text(key.miner), .int(key.window), .int(Int64(entry.counts.agreements)),
                       .int(Int64(entry.counts.disagreements)), .int(Int64(entry.counts.evolutionsConsidered)),
-                      .int(Int64(entry.counts.repeatedEvolutions))]
+                      .int(Int64(entry.counts.repeatedEvolutions)), .double(0), .double(0), .double(0), .double(0),
+                      .bool(false), .bool(false), .double(0)]
         }
         let rows = try await tx.query(
             """
-            INSERT INTO reputation (miner, window_number, agreements, disagreements, evolutions_considered,
-              repeated_evolutions, total_improvement, evaluator_points, evolver_points, total_points,
-              in_consensus, reward_eligible, reward)
-            VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0)", count: entries.count).joined(separator: ", "))
+            \(Self.insertReputation(rows: entries.count))
             ON CONFLICT (miner, window_number) DO UPDATE SET
               agreements = reputation.agreements + excluded.agreements,
               disagreements = reputation.disagreements + excluded.disagreements,
