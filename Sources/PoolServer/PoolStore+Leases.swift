@@ -28,9 +28,8 @@ extension PoolStore {
     /// Refuses a new assignment while the miner holds an unexpired one, or (when the
     /// window quota is configured) after the quota of leases in this window.
     func checkCanTakeAssignment(_ tx: any SQLExecutor, hotkey: String, window: Int64, now: Double) async throws {
-        if let active = try await tx.queryOne(
-            "SELECT id, timeout_at FROM assignments WHERE miner = ? AND status = 'active' AND timeout_at > ?",
-            [.text(hotkey), .double(now)])
+        if let active = try await tx.fetchOne(
+            "SELECT id, timeout_at FROM assignments WHERE miner = \(hotkey) AND status = 'active' AND timeout_at > \(now)")
         {
             let timeout = try active.double("timeout_at")
             throw APIError(
@@ -39,9 +38,9 @@ extension PoolStore {
                 retryAfterSeconds: 5)
         }
         if rules.leasesPerWindow != nil {
-            let issued = try await tx.queryOne(
-                "SELECT COUNT(*) AS n FROM assignments WHERE miner = ? AND window_number = ? AND kind = 'lease'",
-                [.text(hotkey), .int(window)])?.int("n") ?? 0
+            let issued = try await tx.fetchOne(
+                "SELECT COUNT(*) AS n FROM assignments WHERE miner = \(hotkey) AND window_number = \(window) AND kind = 'lease'"
+            )?.int("n") ?? 0
             if !rules.allowsAnotherLease(issuedThisWindow: Int(issued)) {
                 let remaining = Int(clock.secondsRemaining(at: now).rounded(.up))
                 throw APIError(
@@ -56,20 +55,18 @@ extension PoolStore {
     /// fewest evaluations first. Reserves a slot on each picked candidate.
     func pickCandidates(_ tx: any SQLExecutor, taskType: String, hotkey: String, limit: Int) async throws -> [SQLRow] {
         guard limit > 0 else { return [] }
-        let rows = try await tx.query(
+        let rows = try await tx.fetch(
             """
             SELECT a.id, a.dsl, a.input_dim, a.task_type FROM algorithms a
-            WHERE a.task_type = ? AND a.status = 'in_evaluation'
-              AND (a.author IS NULL OR a.author <> ?)
-              AND a.eval_count + a.reserved < ?
-              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
+            WHERE a.task_type = \(taskType) AND a.status = 'in_evaluation'
+              AND (a.author IS NULL OR a.author <> \(hotkey))
+              AND a.eval_count + a.reserved < \(rules.candidateSlotCap)
+              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = \(hotkey))
             ORDER BY a.eval_count + a.reserved ASC, a.id ASC
-            LIMIT ?\(tx.lockForWriteSkipLocked)
-            """,
-            [.text(taskType), .text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey), .int(Int64(limit))])
+            LIMIT \(limit)\(sql: tx.lockForWriteSkipLocked)
+            """)
         if !rows.isEmpty {
-            try await tx.execute("UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (\(SQLText.list(rows.count)))",
-                                 try rows.map { .int(try $0.int("id")) })
+            try await tx.fetch("UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (\(list: try rows.map { try $0.int("id") }))")
         }
         return rows
     }
@@ -81,18 +78,18 @@ extension PoolStore {
         // Scored algorithms best first (the `algorithms_best` index, read in order), then
         // shipped seeds not scored yet, in id order.
         let wanted = Int64(limit + excluding.count)
-        var rows = try await tx.query(
+        var rows = try await tx.fetch(
             """
             SELECT id, dsl, input_dim, task_type FROM algorithms
-            WHERE task_type = ? AND consensus_score IS NOT NULL
-            ORDER BY consensus_score DESC, id ASC LIMIT ?
-            """, [.text(taskType), .int(wanted)])
+            WHERE task_type = \(taskType) AND consensus_score IS NOT NULL
+            ORDER BY consensus_score DESC, id ASC LIMIT \(wanted)
+            """)
         if rows.count < wanted {
-            rows += try await tx.query(
+            rows += try await tx.fetch(
                 """
                 SELECT id, dsl, input_dim, task_type FROM algorithms
-                WHERE task_type = ? AND origin = 'seed' AND consensus_score IS NULL ORDER BY id ASC LIMIT ?
-                """, [.text(taskType), .int(wanted - Int64(rows.count))])
+                WHERE task_type = \(taskType) AND origin = 'seed' AND consensus_score IS NULL ORDER BY id ASC LIMIT \(wanted - Int64(rows.count))
+                """)
         }
         return Array(rows.filter { (try? $0.int("id")).map { !excluding.contains($0) } ?? false }.prefix(limit))
     }
@@ -105,12 +102,12 @@ extension PoolStore {
 
     func gossipPacket(_ tx: any SQLExecutor, taskType: String, limit: Int, window: Int64) async throws -> GossipPacket {
         guard limit > 0 else { return GossipPacket(taskType: taskType, algorithmIds: [], windowNumber: window) }
-        let rows = try await tx.query(
+        let rows = try await tx.fetch(
             """
             SELECT algorithm_id, COUNT(*) AS n, MAX(created_at) AS latest FROM gossip
-            WHERE task_type = ? AND window_number >= ?
-            GROUP BY algorithm_id ORDER BY n DESC, latest DESC, algorithm_id ASC LIMIT ?
-            """, [.text(taskType), .int(window - 1), .int(Int64(limit))])
+            WHERE task_type = \(taskType) AND window_number >= \(window - 1)
+            GROUP BY algorithm_id ORDER BY n DESC, latest DESC, algorithm_id ASC LIMIT \(limit)
+            """)
         return GossipPacket(taskType: taskType, algorithmIds: try rows.map { try $0.int("algorithm_id") }, windowNumber: window)
     }
 
@@ -138,22 +135,22 @@ extension PoolStore {
             let evalIds = Set(try evaluate.map { try $0.int("id") })
             let seeds = try await pickSeeds(tx, taskType: taskType, limit: sizes.seedBatchSize, excluding: evalIds)
             // Counted up to the limit only: the cost of a lease does not grow with the backlog.
-            let backlog = try await tx.queryOne(
+            let backlog = try await tx.fetchOne(
                 """
                 SELECT COUNT(*) AS n FROM (
-                  SELECT 1 AS one FROM algorithms WHERE task_type = ? AND status = 'in_evaluation' LIMIT ?) AS waiting
-                """, [.text(taskType), .int(Int64(Self.evolutionBacklogLimit + 1))])?.int("n") ?? 0
+                  SELECT 1 AS one FROM algorithms WHERE task_type = \(taskType) AND status = 'in_evaluation'
+                  LIMIT \(Self.evolutionBacklogLimit + 1)) AS waiting
+                """)?.int("n") ?? 0
             let budget = backlog > Self.evolutionBacklogLimit ? 0 : 1
             if evaluate.isEmpty && seeds.isEmpty && budget == 0 {
                 throw APIError.notFound(PoolErrorCode.noWork, "No work available for \(taskType) right now")
             }
             let timeout = min(rules.leaseTimeout(issuedAt: now), now + Double(rules.leaseTTLSeconds))
-            try await tx.execute(
+            try await tx.fetch(
                 """
                 INSERT INTO assignments (id, miner, kind, task_type, window_number, evolve_budget, issued_at, timeout_at, status)
-                VALUES (?, ?, 'lease', ?, ?, ?, ?, ?, 'active')
-                """,
-                [.text(id), .text(hotkey), .text(taskType), .int(window), .int(Int64(budget)), .double(now), .double(timeout)])
+                VALUES (\(id), \(hotkey), 'lease', \(taskType), \(window), \(budget), \(now), \(timeout), 'active')
+                """)
             try await insertItems(tx, assignment: id, [("evaluate", evaluate), ("seed", seeds)])
             return LeaseResponse(
                 leaseId: id, windowNumber: window, timeoutAt: WireTime.string(timeout), evolveBudget: budget,
@@ -164,14 +161,12 @@ extension PoolStore {
 
     /// The assignment's items, every role in one multi-row insert (positions count per role).
     func insertItems(_ tx: any SQLExecutor, assignment: String, _ groups: [(role: String, rows: [SQLRow])]) async throws {
-        var binds: [SQLValue] = []
+        var items: [[SQLValue]] = []
         for (role, rows) in groups {
-            for (i, r) in rows.enumerated() { binds += [.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))] }
+            for (i, r) in rows.enumerated() { items.append([.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))]) }
         }
-        guard !binds.isEmpty else { return }
-        try await tx.execute(
-            "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(SQLText.rows(binds.count / 4, columns: 4))",
-            binds)
+        guard !items.isEmpty else { return }
+        try await tx.fetch("INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(rows: items)")
     }
 
     /// `POST /tasks/request`: a simple evolve batch (seeds, evolve budget 1) or evaluate
@@ -200,13 +195,11 @@ extension PoolStore {
                 throw APIError.notFound(PoolErrorCode.noWork, "No \(kind) task available for \(taskType) right now")
             }
             let timeout = now + Double(rules.leaseTTLSeconds)
-            try await tx.execute(
+            try await tx.fetch(
                 """
                 INSERT INTO assignments (id, miner, kind, task_type, window_number, evolve_budget, issued_at, timeout_at, status)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')
-                """,
-                [.text(id), .text(hotkey), .text(kind), .text(taskType), .int(window),
-                 .int(kind == "evolve" ? 1 : 0), .double(now), .double(timeout)])
+                VALUES (\(id), \(hotkey), \(kind), \(taskType), \(window), \(kind == "evolve" ? 1 : 0), \(now), \(timeout), 'active')
+                """)
             try await insertItems(tx, assignment: id, [(kind == "evaluate" ? "evaluate" : "seed", rows)])
             return BatchResponse(batchId: id, taskType: kind, algorithms: try rows.map(record), timeoutAt: WireTime.string(timeout))
         }
@@ -214,13 +207,13 @@ extension PoolStore {
 
     /// `GET /tasks/pending_evaluations`.
     public func pendingEvaluations(hotkey: String) async throws -> PendingEvaluationsResponse {
-        let n = try await db.queryOne(
+        let n = try await db.fetchOne(
             """
             SELECT COUNT(*) AS n FROM algorithms a
-            WHERE a.status = 'in_evaluation' AND (a.author IS NULL OR a.author <> ?)
-              AND a.eval_count + a.reserved < ?
-              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = ?)
-            """, [.text(hotkey), .int(Int64(rules.candidateSlotCap)), .text(hotkey)])?.int("n") ?? 0
+            WHERE a.status = 'in_evaluation' AND (a.author IS NULL OR a.author <> \(hotkey))
+              AND a.eval_count + a.reserved < \(rules.candidateSlotCap)
+              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = \(hotkey))
+            """)?.int("n") ?? 0
         return PendingEvaluationsResponse(hasPendingEvaluations: n > 0, count: n)
     }
 
@@ -228,9 +221,8 @@ extension PoolStore {
     /// (except the `evaluated` ones).
     func releaseSlots(_ tx: any SQLExecutor, assignments: [String], except evaluated: Set<Int64> = []) async throws {
         guard !assignments.isEmpty else { return }
-        let items = try await tx.query(
-            "SELECT algorithm_id FROM assignment_items WHERE assignment_id IN (\(SQLText.list(assignments.count))) AND role = 'evaluate'",
-            assignments.map { .text($0) })
+        let items = try await tx.fetch(
+            "SELECT algorithm_id FROM assignment_items WHERE assignment_id IN (\(list: assignments)) AND role = 'evaluate'")
         var slots: [Int64: Int64] = [:]
         for item in items {
             let aid = try item.int("algorithm_id")
@@ -246,16 +238,14 @@ extension PoolStore {
         let sorted = slots.sorted(by: { $0.key < $1.key })
         guard !sorted.isEmpty else { return }
         if sorted.count > 1 && tx.dialect == .postgres {
-            _ = try await tx.query(
-                "SELECT id FROM algorithms WHERE id IN (\(SQLText.list(sorted.count))) ORDER BY id\(tx.lockForWrite)",
-                sorted.map { .int($0.key) })
+            try await tx.fetch("SELECT id FROM algorithms WHERE id IN (\(list: sorted.map(\.key))) ORDER BY id\(sql: tx.lockForWrite)")
         }
         // VALUES columns are named column1, column2 on both backends.
-        try await tx.execute(
+        try await tx.fetch(
             """
             UPDATE algorithms SET reserved = CASE WHEN reserved > v.column2 THEN reserved - v.column2 ELSE 0 END
-            FROM (VALUES \(SQLText.rows(sorted.count, columns: 2))) AS v WHERE algorithms.id = v.column1
-            """, sorted.flatMap { [SQLValue.int($0.key), .int($0.value)] })
+            FROM (VALUES \(rows: sorted.map { [.int($0.key), .int($0.value)] })) AS v WHERE algorithms.id = v.column1
+            """)
     }
 
     /// Marks overdue active assignments expired and gives their evaluation slots back.
@@ -263,13 +253,10 @@ extension PoolStore {
     @discardableResult
     public func expireOverdue(now: Double) async throws -> Int {
         try await db.transaction { tx in
-            let overdue = try await tx.query(
-                "SELECT id FROM assignments WHERE status = 'active' AND timeout_at <= ?\(tx.skipLocked)", [.double(now)])
+            let overdue = try await tx.fetch("SELECT id FROM assignments WHERE status = 'active' AND timeout_at <= \(now)\(sql: tx.skipLocked)")
             let ids = try overdue.map { try $0.string("id") }
             try await releaseSlots(tx, assignments: ids)
-            for id in ids {
-                try await tx.execute("UPDATE assignments SET status = 'expired' WHERE id = ?", [.text(id)])
-            }
+            if !ids.isEmpty { try await tx.fetch("UPDATE assignments SET status = 'expired' WHERE id IN (\(list: ids))") }
             return overdue.count
         }
     }
@@ -278,13 +265,11 @@ extension PoolStore {
     /// need not wait for expiry).
     public func abandonActive(hotkey: String, now: Double) async throws -> String? {
         try await db.transaction { tx in
-            guard let row = try await tx.queryOne(
-                "SELECT id FROM assignments WHERE miner = ? AND status = 'active'\(tx.forUpdate)", [.text(hotkey)])
+            guard let row = try await tx.fetchOne("SELECT id FROM assignments WHERE miner = \(hotkey) AND status = 'active'\(sql: tx.forUpdate)")
             else { return nil }
             let id = try row.string("id")
             try await releaseSlots(tx, assignments: [id])
-            try await tx.execute("UPDATE assignments SET status = 'abandoned', completed_at = ? WHERE id = ?",
-                                 [.double(now), .text(id)])
+            try await tx.fetch("UPDATE assignments SET status = 'abandoned', completed_at = \(now) WHERE id = \(id)")
             return id
         }
     }

@@ -245,7 +245,7 @@ extension PoolStore {
                 // Already scored: judge evaluations not yet judged against the fixed score.
                 let scoredIn = try cand.optionalInt("consensus_window")
                 var judged: [String] = [], agreeing: Set<String> = []
-                for e in evals where e["in_consensus"] == .null {
+                for e in evals where try e.value("in_consensus") == .null {
                     let agree = Settlement.lateVoteAgrees(try e.optionalDouble("score"), consensusScore: fixed, rules: rules)
                     let who = try e.string("evaluator")
                     judged.append(who)
@@ -305,7 +305,7 @@ extension PoolStore {
                     """
                     INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at)
                     VALUES (?, ?, ?, ?, 'completed', ?) RETURNING id
-                    """, [.int(cid), .text(taskType), .double(score), cand["author"], .double(now)])
+                    """, [.int(cid), .text(taskType), .double(score), try cand.value("author"), .double(now)])
                 if let rid = try result?.int("id") {
                     try await tx.execute(
                         """

@@ -88,7 +88,7 @@ public final class SQLReplayLedger: ReplayLedger {
                     """, distinct.flatMap { [.blob($0.publicKey), .blob($0.signature), .int($0.expiresAt)] })
                 var inserted = Set<Key>()
                 for r in rows {
-                    if case let .blob(k) = r["public_key"], case let .blob(s) = r["signature"] {
+                    if case let .blob(k) = try r.value("public_key"), case let .blob(s) = try r.value("signature") {
                         inserted.insert(Key(publicKey: k, signature: s))
                     }
                 }

@@ -70,18 +70,11 @@ public struct SQLRow: Sendable {
         self.values = values
     }
 
-    /// The value of column `name`; `.null` when the row has no such column (use `has` to
-    /// tell the two apart — the typed accessors below throw `missingColumn` instead).
-    public subscript(_ name: String) -> SQLValue {
-        guard let i = columns.firstIndex(of: name) else { return .null }
-        return values[i]
-    }
-
     public func has(_ name: String) -> Bool { columns.contains(name) }
 
     /// The value of column `name`, or `missingColumn` when the result has none (a typo in a
     /// column name is an error, not a silent NULL).
-    func value(_ name: String) throws -> SQLValue {
+    public func value(_ name: String) throws -> SQLValue {
         guard let i = columns.firstIndex(of: name) else { throw StoreError.missingColumn(name) }
         return values[i]
     }

@@ -256,7 +256,7 @@ import Testing
                         #expect(e.code.rawValue.hasPrefix("query_"), "\(sql) → \(e.code) \(e.detail)")
                     }
                 }
-                #expect(try await raw("SELECT count(*) AS n FROM agents").rows.first?["n"] == .int(3))
+                #expect(try await raw("SELECT count(*) AS n FROM agents").rows.first?.value("n") == .int(3))
             }
             #expect(try await c.query(h.validators[1], ch.id, "SELECT count(*) AS n FROM agents").decode(OrmQueryResponse.self)
                 .rows == [["n": .number(3)]])

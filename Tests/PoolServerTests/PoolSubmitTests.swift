@@ -91,7 +91,7 @@ import Testing
             let body = try r.decode(SubmitResponse.self)
             #expect(body.evaluationsInvalid == 2 && body.evaluationsAccepted == 0)
             let rows = try await h.db.query("SELECT score FROM evaluations", [])
-            #expect(rows.count == 2 && rows.allSatisfy { $0["score"] == .null })
+            #expect(rows.count == 2 && rows.allSatisfy { (try? $0.value("score")) == .null })
         }
     }
 
@@ -122,7 +122,7 @@ import Testing
             let score = try cand.double("consensus_score")
             #expect(abs(score - (0.5 + Double(target % 7) / 100 + 0.001)) < 1e-9, "median of the honest cluster")
             let liarVerdicts = try await h.db.query("SELECT in_consensus FROM evaluations WHERE evaluator = ?", [.text(liar.publicKey.ss58Address)])
-            #expect(!liarVerdicts.isEmpty && liarVerdicts.allSatisfy { $0["in_consensus"] == .int(0) })
+            #expect(!liarVerdicts.isEmpty && liarVerdicts.allSatisfy { (try? $0.value("in_consensus")) == .int(0) })
 
             // Leaderboard: honest evaluators above the liar.
             let board = try await c.call(.get, PoolPaths.leaderboard).decode(LeaderboardResponse.self)

@@ -30,13 +30,15 @@ import Testing
             let r = try #require(row)
             #expect(try r.string("name") == "it's ?")
             #expect(try r.double("weight") == 0.1 + 0.2)
-            #expect(r["data"] == .blob([0, 1, 255]))
+            #expect(try r.value("data") == .blob([0, 1, 255]))
+            #expect(throws: StoreError.self) { try r.value("dta") }
+            #expect(throws: StoreError.self) { try r.optionalString("nmae") }
             #expect(try r.int("n") == Int64.max)
             let nullRow = try await db.queryOne("SELECT weight FROM items WHERE name = ?", ["missing"])
             #expect(nullRow == nil)
             try await db.execute("INSERT INTO items (name) VALUES (?)", ["nulls"])
             let n = try #require(try await db.queryOne("SELECT weight, data FROM items WHERE name = ?", ["nulls"]))
-            #expect(n["weight"] == .null && n["data"] == .null)
+            #expect(try n.value("weight") == .null && n.value("data") == .null)
             #expect(try n.optionalDouble("weight") == nil)
         }
     }

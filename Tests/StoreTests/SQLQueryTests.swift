@@ -1,0 +1,39 @@
+import Foundation
+import Store
+import TestSupport
+import Testing
+
+@Suite("Interpolated statements")
+struct SQLQueryTests {
+    @Test func everyValueBecomesAPlaceholderWithItsBindInOrder() {
+        let name = "x' OR '1'='1"
+        let ids: [Int64] = [3, 1, 2]
+        let lock = " FOR UPDATE"
+        let q: SQLQuery = "SELECT * FROM t WHERE name = \(name) AND id IN (\(list: ids)) AND w > \(0.5)\(sql: lock)"
+        #expect(q.sql == "SELECT * FROM t WHERE name = ? AND id IN (?,?,?) AND w > ? FOR UPDATE")
+        #expect(q.binds == [.text(name), .int(3), .int(1), .int(2), .double(0.5)])
+    }
+
+    @Test func rowsOptionalsAndFragmentsKeepTheirBinds() {
+        let missing: String? = nil
+        let inner: SQLQuery = "a = \(Int64(7))"
+        let q: SQLQuery = "INSERT INTO t VALUES \(rows: [[.int(1), .text("a")], [.int(2), .text("b")]]) -- \(missing) \(inner) \(true)"
+        #expect(q.sql == "INSERT INTO t VALUES (?,?),(?,?) -- ? a = ? ?")
+        #expect(q.binds == [.int(1), .text("a"), .int(2), .text("b"), .null, .int(7), .int(1)])
+    }
+
+    @Test(arguments: TestDatabases.available)
+    func aQuoteInAValueStaysData(_ backend: Backend) async throws {
+        try await TestDatabases.withFresh(backend) { db in
+            try await db.migrate([Migration(version: 1, name: "t", portable: ["CREATE TABLE t (id {{pk}}, name TEXT NOT NULL)"])],
+                                 component: "q")
+            let hostile = "it's ?; DROP TABLE t; --"
+            try await db.transaction { tx in
+                try await tx.fetch("INSERT INTO t (name) VALUES \(rows: [[.text(hostile)], [.text("plain")]])")
+            }
+            let found = try await db.fetch("SELECT name FROM t WHERE name IN (\(list: [hostile, "nobody"])) ORDER BY id")
+            #expect(try found.map { try $0.string("name") } == [hostile])
+            #expect(try await db.fetchOne("SELECT COUNT(*) AS n FROM t")?.int("n") == 2)
+        }
+    }
+}
