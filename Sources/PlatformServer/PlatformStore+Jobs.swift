@@ -92,7 +92,8 @@ extension PlatformStore {
     }
 
     func job(_ ex: any SQLExecutor, id: String, lock: Bool = false) async throws -> JobRow {
-        guard let row = try await ex.queryOne("SELECT * FROM jobs WHERE id = ?\(lock ? ex.forUpdate : "")", [.text(id)]) else {
+        guard let row = try await ex.queryOne("SELECT * FROM jobs WHERE id = ?\(lock ? ex.forUpdate : "")",
+          [.text(id)]) else {
             throw Self.jobNotFound(id)
         }
         return try JobRow(row)
@@ -151,36 +152,33 @@ extension PlatformStore {
             // Count and insert under one lock per (challenge, miner), so parallel submissions
             // cannot all pass the count before any of them inserts.
             try await tx.lock(key: "open-submissions:\(c.id):\(miner)")
-            let open = try await tx.queryOne(
+            let open = try await tx.fetchOne(
                 """
                 SELECT COUNT(*) AS n FROM submissions
-                WHERE challenge_id = ? AND miner_hotkey = ? AND status IN ('pending', 'evaluating')
-                """, [.text(c.id), .text(miner)])?.int("n") ?? 0
+                WHERE challenge_id = \(c.id) AND miner_hotkey = \(miner) AND status IN ('pending', 'evaluating')
+                """)?.int("n") ?? 0
             if open >= limits.maxOpenSubmissionsPerMiner {
                 throw APIError(.tooManyRequests, PlatformErrorCode.tooManyOpenSubmissions,
                                "You have \(open) submissions still being evaluated in this challenge; the limit is \(limits.maxOpenSubmissionsPerMiner)",
                                retryAfterSeconds: 60)
             }
-            try await tx.execute(
+            try await tx.fetch(
                 """
                 INSERT INTO submissions (id, challenge_id, miner_hotkey, payload_kind, payload, payload_sha256, payload_bytes,
                   status, jobs_total, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
-                """,
-                [.text(submissionId), .text(c.id), .text(miner), .text(kind), .text(stored), .text(digest),
-                 .int(Int64(size)), .int(Int64(c.validatorsPerSubmission)), .double(now), .double(now)])
+                VALUES (\(submissionId), \(c.id), \(miner), \(kind), \(stored), \(digest), \(size), 'pending',
+                  \(c.validatorsPerSubmission), \(now), \(now))
+                """)
             var drafts: [EventDraft] = []
             for slot in 0..<c.validatorsPerSubmission {
                 let jobId = Self.newId()
-                try await tx.execute(
+                try await tx.fetch(
                     """
                     INSERT INTO jobs (id, challenge_id, submission_id, miner_hotkey, slot, status, max_retries,
                       claim_timeout_s, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
-                    """,
-                    [.text(jobId), .text(c.id), .text(submissionId), .text(miner), .int(Int64(slot)),
-                     .int(Int64(c.maxRetries)), .int(Int64(c.claimTimeoutS)), .double(now + Double(slot) * 1e-6),
-                     .double(now)])
+                    VALUES (\(jobId), \(c.id), \(submissionId), \(miner), \(slot), 'pending', \(c.maxRetries),
+                      \(c.claimTimeoutS), \(now + Double(slot) * 1e-6), \(now))
+                    """)
                 drafts.append(.newJob(jobId: jobId, challengeId: c.id))
             }
             try await emit(tx, drafts, now: now)
@@ -201,8 +199,8 @@ extension PlatformStore {
     }
 
     func submissionView(_ ex: any SQLExecutor, id: String) async throws -> SubmissionView {
-        let jobs = try await ex.query("SELECT * FROM jobs WHERE submission_id = ? ORDER BY slot", [.text(id)]).map(JobRow.init)
-        guard let s = try await ex.queryOne("SELECT * FROM submissions WHERE id = ?", [.text(id)]) else {
+        let jobs = try await ex.fetch("SELECT * FROM jobs WHERE submission_id = \(id) ORDER BY slot").map(JobRow.init)
+        guard let s = try await ex.fetchOne("SELECT * FROM submissions WHERE id = \(id)") else {
             throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id.prefix(64)) does not exist")
         }
         return SubmissionView(
@@ -223,23 +221,22 @@ extension PlatformStore {
         // Lock the submission before reading its jobs, so concurrent results for two of its
         // jobs aggregate one after the other (PostgreSQL, READ COMMITTED).
         if tx.dialect == .postgres {
-            try await tx.execute("SELECT id FROM submissions WHERE id = ? FOR UPDATE", [.text(id)])
+            try await tx.fetch("SELECT id FROM submissions WHERE id = \(id) FOR UPDATE")
         }
-        let jobs = try await tx.query("SELECT * FROM jobs WHERE submission_id = ? ORDER BY slot", [.text(id)])
+        let jobs = try await tx.fetch("SELECT * FROM jobs WHERE submission_id = \(id) ORDER BY slot")
         let outcomes = try jobs.map { r in
             JobOutcome(status: JobStatus(rawValue: try r.string("status")) ?? .pending, score: try r.optionalDouble("score"))
         }
         let agg = ScoreAggregation.aggregate(outcomes)
         let finished = agg.status == .completed || agg.status == .failed
-        guard let row = try await tx.queryOne(
+        guard let row = try await tx.fetchOne(
             """
-            UPDATE submissions SET status = ?, score = ?, jobs_completed = ?, jobs_failed = ?,
-              data_version = data_version + 1, updated_at = ?,
-              finished_at = CASE WHEN ? = 1 THEN COALESCE(finished_at, ?) ELSE NULL END
-            WHERE id = ? RETURNING *
-            """,
-            [.text(agg.status.rawValue), .from(agg.score), .int(Int64(agg.completed)), .int(Int64(agg.failed)),
-             .double(now), .bool(finished), .double(now), .text(id)])
+            UPDATE submissions SET status = \(agg.status.rawValue), score = \(agg.score),
+              jobs_completed = \(agg.completed), jobs_failed = \(agg.failed),
+              data_version = data_version + 1, updated_at = \(now),
+              finished_at = CASE WHEN \(finished) = 1 THEN COALESCE(finished_at, \(now)) ELSE NULL END
+            WHERE id = \(id) RETURNING *
+            """)
         else { throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id) vanished") }
         let snap = ChallengeDataManager.Snapshot(
             dataName: ChallengeDataManager.dataName(challengeId: try row.string("challenge_id")), submission: row, jobs: jobs)
@@ -252,14 +249,14 @@ extension PlatformStore {
     /// `GET /jobs/pending`: pending jobs of active challenges that `validator` may claim
     /// (not a second job of a submission it already evaluates), oldest first.
     public func pendingJobs(validator: String, limit: Int) async throws -> PendingJobsResponse {
-        let rows = try await db.query(
+        let rows = try await db.fetch(
             """
             SELECT j.id, j.challenge_id, j.submission_id, j.miner_hotkey, j.created_at
             FROM jobs j JOIN challenges c ON c.id = j.challenge_id
             WHERE j.status = 'pending' AND c.status = 'active'
-              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = ?)
-            ORDER BY j.created_at, j.id LIMIT ?
-            """, [.text(validator), .int(Int64(limit))])
+              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator))
+            ORDER BY j.created_at, j.id LIMIT \(limit)
+            """)
         return PendingJobsResponse(jobs: try rows.map { r in
             PendingJob(id: try r.string("id"), challengeId: try r.string("challenge_id"),
                        submissionId: try r.string("submission_id"), minerHotkey: try r.string("miner_hotkey"),
@@ -271,12 +268,12 @@ extension PlatformStore {
     /// compare-and-set `UPDATE … WHERE status = 'pending'`; losers get 409.
     public func claim(jobId: String, validator: String, now: Double) async throws -> ClaimResponse {
         let response = try await db.transaction { tx in
-            guard let row = try await tx.queryOne(
+            guard let row = try await tx.fetchOne(
                 """
                 SELECT j.*, c.status AS challenge_status, s.payload_kind AS payload_kind, s.payload AS payload
                 FROM jobs j JOIN challenges c ON c.id = j.challenge_id JOIN submissions s ON s.id = j.submission_id
-                WHERE j.id = ?
-                """, [.text(jobId)])
+                WHERE j.id = \(jobId)
+                """)
             else { throw Self.jobNotFound(jobId) }
             let job = try JobRow(row)
             guard try row.string("challenge_status") == "active" else {
@@ -296,21 +293,20 @@ extension PlatformStore {
             // other job of the same submission (also guarded by a unique index).
             let won: [SQLRow]
             do {
-                won = try await tx.query(
+                won = try await tx.fetch(
                     """
-                    UPDATE jobs SET status = ?, validator_hotkey = ?, claimed_at = ?, started_at = NULL,
-                      lease_expires_at = ?, updated_at = ?
-                    WHERE id = ? AND status = ?
-                      AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = ? AND o.validator_hotkey = ?)
+                    UPDATE jobs SET status = \(next.status.rawValue), validator_hotkey = \(validator),
+                      claimed_at = \(now), started_at = NULL,
+                      lease_expires_at = \(next.leaseExpiresAt), updated_at = \(now)
+                    WHERE id = \(jobId) AND status = \(job.status.rawValue)
+                      AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = \(job.submissionId) AND o.validator_hotkey = \(validator))
                     RETURNING id
-                    """, [.text(next.status.rawValue), .text(validator), .double(now), .from(next.leaseExpiresAt), .double(now),
-                          .text(jobId), .text(job.status.rawValue), .text(job.submissionId), .text(validator)])
+                    """)
             } catch where Self.isUniqueViolation(error) {
                 throw alreadyHolds
             }
             guard !won.isEmpty else {
-                if try await tx.queryOne("SELECT id FROM jobs WHERE submission_id = ? AND validator_hotkey = ?",
-                                         [.text(job.submissionId), .text(validator)]) != nil
+                if try await tx.fetchOne("SELECT id FROM jobs WHERE submission_id = \(job.submissionId) AND validator_hotkey = \(validator)") != nil
                 {
                     throw alreadyHolds
                 }
@@ -337,9 +333,8 @@ extension PlatformStore {
             }
             var snap: ChallengeDataManager.Snapshot?
             if next.status != job.status {
-                try await tx.execute(
-                    "UPDATE jobs SET status = ?, started_at = ?, updated_at = ? WHERE id = ? AND status = ?",
-                    [.text(next.status.rawValue), .double(now), .double(now), .text(jobId), .text(job.status.rawValue)])
+                try await tx.fetch(
+                    "UPDATE jobs SET status = \(next.status.rawValue), started_at = \(now), updated_at = \(now) WHERE id = \(jobId) AND status = \(job.status.rawValue)")
                 snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
             }
             return (try await self.job(tx, id: jobId).view(payload: nil), snap)
@@ -415,16 +410,17 @@ extension PlatformStore {
                 }
                 throw Self.mapResultError(error)
             }
-            let updated = try await tx.query(
+            let updated = try await tx.fetch(
                 """
-                UPDATE jobs SET status = ?, score = ?, metrics = ?, logs = ?, logs_truncated = ?, execution_time_ms = ?,
-                  error = ?, failure_reason = ?, result_fingerprint = ?, finished_at = ?, lease_expires_at = NULL,
-                  started_at = COALESCE(started_at, claimed_at), updated_at = ?
-                WHERE id = ? AND status IN ('claimed', 'running') AND validator_hotkey = ? RETURNING id
-                """,
-                [.text(next.status.rawValue), .from(r.score), .from(r.metrics), .from(r.logs), .bool(r.logsTruncated),
-                 r.executionTimeMs.map { .int($0) } ?? .null, .from(r.error), .from(next.failureReason),
-                 .text(r.fingerprint), .double(now), .double(now), .text(jobId), .text(validator)])
+                UPDATE jobs SET status = \(next.status.rawValue), score = \(r.score), metrics = \(r.metrics),
+                  logs = \(r.logs), logs_truncated = \(r.logsTruncated),
+                  execution_time_ms = \(r.executionTimeMs),
+                  error = \(r.error), failure_reason = \(next.failureReason),
+                    result_fingerprint = \(r.fingerprint), finished_at = \(now), lease_expires_at = NULL,
+                  started_at = COALESCE(started_at, claimed_at), updated_at = \(now)
+                WHERE id = \(jobId) AND status IN ('claimed',
+                  'running') AND validator_hotkey = \(validator) RETURNING id
+                """)
             guard !updated.isEmpty else {
                 throw APIError.conflict(PlatformErrorCode.jobNotClaimed, "Job changed concurrently; fetch it and retry")
             }
@@ -438,7 +434,7 @@ extension PlatformStore {
         let job = try await job(db, id: id)
         var payload: SubmissionPayload?
         if job.status.isInFlight, job.validatorHotkey == viewer,
-            let s = try await db.queryOne("SELECT payload_kind, payload FROM submissions WHERE id = ?", [.text(job.submissionId)])
+            let s = try await db.fetchOne("SELECT payload_kind, payload FROM submissions WHERE id = \(job.submissionId)")
         {
             payload = Self.payload(kind: try s.string("payload_kind"), text: try s.string("payload"))
         }
@@ -455,11 +451,12 @@ extension PlatformStore {
             do throws(JobTransitionError) { next = try job.state.applying(.cancel(reason: "cancelled by admin")) } catch {
                 throw APIError.conflict(PlatformErrorCode.jobFinished, "Job cannot be cancelled: \(error.description)")
             }
-            try await tx.execute(
+            try await tx.fetch(
                 """
-                UPDATE jobs SET status = ?, failure_reason = ?, finished_at = ?, lease_expires_at = NULL, updated_at = ?
-                WHERE id = ?
-                """, [.text(next.status.rawValue), .from(next.failureReason), .double(now), .double(now), .text(id)])
+                UPDATE jobs SET status = \(next.status.rawValue), failure_reason = \(next.failureReason),
+                  finished_at = \(now), lease_expires_at = NULL, updated_at = \(now)
+                WHERE id = \(id)
+                """)
             try await emit(tx, [.jobCancelled(jobId: id, challengeId: job.challengeId,
                                               target: job.status.isInFlight ? job.validatorHotkey : nil,
                                               reason: "cancelled")], now: now)
@@ -477,36 +474,37 @@ extension PlatformStore {
     public func expireClaims(now: Double, batch: Int = 500) async throws -> ExpiryReport {
         let (report, touched) = try await db.transaction { tx in
             var report = ExpiryReport(requeued: [], failed: [])
-            let rows = try await tx.query(
+            let rows = try await tx.fetch(
                 """
-                SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at <= ?
-                ORDER BY lease_expires_at, id LIMIT ?\(tx.skipLocked)
-                """, [.double(now), .int(Int64(batch))])
+                SELECT * FROM jobs WHERE status IN ('claimed', 'running') AND lease_expires_at <= \(now)
+                ORDER BY lease_expires_at, id LIMIT \(batch)\(sql: tx.skipLocked)
+                """)
             var drafts: [EventDraft] = []
             var submissions: [String] = []
             for r in rows {
                 let job = try JobRow(r)
                 guard let next = try? job.state.applying(.expire(now: now)) else { continue }
                 if next.status == .pending {
-                    try await tx.execute(
+                    try await tx.fetch(
                         """
-                        UPDATE jobs SET status = ?, retry_count = ?, validator_hotkey = NULL, claimed_at = NULL,
-                          started_at = NULL, lease_expires_at = NULL, updated_at = ?
-                        WHERE id = ?
-                        """, [.text(next.status.rawValue), .int(Int64(next.retryCount)), .double(now), .text(job.id)])
+                        UPDATE jobs SET status = \(next.status.rawValue), retry_count = \(next.retryCount),
+                          validator_hotkey = NULL, claimed_at = NULL,
+                          started_at = NULL, lease_expires_at = NULL, updated_at = \(now)
+                        WHERE id = \(job.id)
+                        """)
                     report.requeued.append(job.id)
                     drafts.append(.jobCancelled(jobId: job.id, challengeId: job.challengeId, target: job.validatorHotkey,
                                                 reason: "claim_expired"))
                     drafts.append(.newJob(jobId: job.id, challengeId: job.challengeId))
                 } else {
-                    try await tx.execute(
+                    try await tx.fetch(
                         """
-                        UPDATE jobs SET status = ?, failure_reason = ?, error = ?, finished_at = ?,
-                          lease_expires_at = NULL, updated_at = ?
-                        WHERE id = ?
-                        """,
-                        [.text(next.status.rawValue), .from(next.failureReason), .text("claim expired \(job.retryCount + 1) times"), .double(now),
-                         .double(now), .text(job.id)])
+                        UPDATE jobs SET status = \(next.status.rawValue),
+                          failure_reason = \(next.failureReason),
+                          error = \("claim expired \(job.retryCount + 1) times"), finished_at = \(now),
+                          lease_expires_at = NULL, updated_at = \(now)
+                        WHERE id = \(job.id)
+                        """)
                     report.failed.append(job.id)
                     drafts.append(.jobCancelled(jobId: job.id, challengeId: job.challengeId, target: job.validatorHotkey,
                                                 reason: "claim_expired"))

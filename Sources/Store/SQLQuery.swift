@@ -46,6 +46,7 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
         public mutating func appendInterpolation(_ value: Bool) { appendInterpolation(SQLValue.bool(value)) }
         public mutating func appendInterpolation(_ value: String?) { appendInterpolation(SQLValue.from(value)) }
         public mutating func appendInterpolation(_ value: Double?) { appendInterpolation(SQLValue.from(value)) }
+        public mutating func appendInterpolation(_ value: Int?) { appendInterpolation(SQLValue.from(value)) }
         public mutating func appendInterpolation(_ value: Int64?) { appendInterpolation(value.map { SQLValue.int($0) } ?? .null) }
 
         /// `?,?,?` bound to `values` in order (the inside of an `IN (…)`).
