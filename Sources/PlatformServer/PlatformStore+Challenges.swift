@@ -140,21 +140,21 @@ extension PlatformStore {
     /// Admin writes to challenges are serialized (PostgreSQL: a table lock for the rest of
     /// the transaction) so two concurrent updates cannot both pass the emission-share rule.
     func lockChallengesForShareRule(_ tx: any SQLExecutor) async throws {
-        if tx.dialect == .postgres { try await tx.execute("LOCK TABLE challenges IN SHARE ROW EXCLUSIVE MODE") }
+        if tx.dialect == .postgres { try await tx.fetch("LOCK TABLE challenges IN SHARE ROW EXCLUSIVE MODE") }
     }
 
     func allShares(_ tx: any SQLExecutor) async throws -> [ChallengeShare] {
-        try await tx.query("SELECT * FROM challenges", []).map { try ChallengeRow($0).share }
+        try await tx.fetch("SELECT * FROM challenges").map { try ChallengeRow($0).share }
     }
 
     /// `GET /challenges/active`: active challenges, by mechanism then name.
     public func activeChallenges() async throws -> ActiveChallengesResponse {
-        let rows = try await db.query("SELECT * FROM challenges WHERE status = 'active' ORDER BY mechanism_id, name", [])
+        let rows = try await db.fetch("SELECT * FROM challenges WHERE status = 'active' ORDER BY mechanism_id, name")
         return ActiveChallengesResponse(challenges: try rows.map { try ChallengeRow($0).active })
     }
 
     public func listChallenges() async throws -> ChallengeListResponse {
-        let rows = try await db.query("SELECT * FROM challenges ORDER BY mechanism_id, name", [])
+        let rows = try await db.fetch("SELECT * FROM challenges ORDER BY mechanism_id, name")
         return ChallengeListResponse(challenges: try rows.map { try ChallengeRow($0).detail })
     }
 
@@ -179,20 +179,19 @@ extension PlatformStore {
                                       active: status == "active")
         let detail = try await db.transaction { tx in
             try await lockChallengesForShareRule(tx)
-            if try await tx.queryOne("SELECT id FROM challenges WHERE name = ?", [.text(req.name)]) != nil {
+            if try await tx.fetchOne("SELECT id FROM challenges WHERE name = \(req.name)") != nil {
                 throw APIError.conflict(PlatformErrorCode.challengeNameTaken, "A challenge named '\(req.name)' already exists")
             }
             try ChallengeFields.shareRule(proposed, others: try await allShares(tx))
-            try await tx.execute(
+            try await tx.fetch(
                 """
                 INSERT INTO challenges (id, name, status, github_repo, github_commit, compose_hash, mechanism_id,
                   emission_share, validators_per_submission, max_retries, claim_timeout_s, data_name, data_version,
                   created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                """,
-                [.text(id), .text(req.name), .text(status), .text(req.githubRepo), .text(req.githubCommit),
-                 .text(req.composeHash), .int(Int64(req.mechanismId)), .double(req.emissionShare), .int(Int64(vps)),
-                 .int(Int64(retries)), .int(Int64(timeout)), .text(dataName), .double(now), .double(now)])
+                VALUES (\(id), \(req.name), \(status), \(req.githubRepo), \(req.githubCommit),
+                  \(req.composeHash), \(req.mechanismId), \(req.emissionShare), \(vps), \(retries), \(timeout),
+                  \(dataName), 0, \(now), \(now))
+                """)
             try await challengeData.provisionInTransaction(tx, dataName: dataName, challengeId: id)
             return try await challenge(tx, id: id).detail
         }
@@ -212,7 +211,7 @@ extension PlatformStore {
             var c = try await challenge(tx, id: id, lock: true)
             let before = c
             if let v = req.name, v != c.name {
-                if try await tx.queryOne("SELECT id FROM challenges WHERE name = ? AND id <> ?", [.text(v), .text(id)]) != nil {
+                if try await tx.fetchOne("SELECT id FROM challenges WHERE name = \(v) AND id <> \(id)") != nil {
                     throw APIError.conflict(PlatformErrorCode.challengeNameTaken, "A challenge named '\(v)' already exists")
                 }
                 c.name = v
@@ -227,15 +226,15 @@ extension PlatformStore {
             if let v = req.claimTimeoutS { c.claimTimeoutS = v }
             try ChallengeFields.config(validators: c.validatorsPerSubmission, retries: c.maxRetries, timeout: c.claimTimeoutS)
             try ChallengeFields.shareRule(c.share, others: try await allShares(tx))
-            try await tx.execute(
+            try await tx.fetch(
                 """
-                UPDATE challenges SET name = ?, github_repo = ?, github_commit = ?, compose_hash = ?, mechanism_id = ?,
-                  emission_share = ?, validators_per_submission = ?, max_retries = ?, claim_timeout_s = ?, updated_at = ?
-                WHERE id = ?
-                """,
-                [.text(c.name), .text(c.githubRepo), .text(c.githubCommit), .text(c.composeHash),
-                 .int(Int64(c.mechanismId)), .double(c.emissionShare), .int(Int64(c.validatorsPerSubmission)),
-                 .int(Int64(c.maxRetries)), .int(Int64(c.claimTimeoutS)), .double(now), .text(id)])
+                UPDATE challenges SET name = \(c.name), github_repo = \(c.githubRepo),
+                  github_commit = \(c.githubCommit), compose_hash = \(c.composeHash),
+                  mechanism_id = \(c.mechanismId),
+                  emission_share = \(c.emissionShare), validators_per_submission = \(c.validatorsPerSubmission),
+                    max_retries = \(c.maxRetries), claim_timeout_s = \(c.claimTimeoutS), updated_at = \(now)
+                WHERE id = \(id)
+                """)
             var emitted = false
             if before.githubCommit != c.githubCommit || before.composeHash != c.composeHash {
                 try await emit(tx, [.challengeUpdated(c)], now: now)
@@ -258,8 +257,7 @@ extension PlatformStore {
             guard c.status != newStatus else { return (c.detail, false) }
             c.status = newStatus
             try ChallengeFields.shareRule(c.share, others: try await allShares(tx))
-            try await tx.execute("UPDATE challenges SET status = ?, updated_at = ? WHERE id = ?",
-                                 [.text(newStatus), .double(now), .text(id)])
+            try await tx.fetch("UPDATE challenges SET status = \(newStatus), updated_at = \(now) WHERE id = \(id)")
             try await emit(tx, [.challengeUpdated(c)], now: now)
             return (try await challenge(tx, id: id).detail, true)
         }

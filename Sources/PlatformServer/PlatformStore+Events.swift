@@ -118,43 +118,39 @@ extension PlatformStore {
         for (i, d) in drafts.enumerated() {
             let seq = first + Int64(i)
             seqs.append(seq)
-            try await tx.execute(
+            try await tx.fetch(
                 """
                 INSERT INTO platform_events (seq, kind, target_hotkey, job_id, challenge_id, github_commit, compose_hash,
                   status, reason, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [.int(seq), .text(d.kind), .from(d.target), .from(d.jobId), .from(d.challengeId), .from(d.githubCommit),
-                 .from(d.composeHash), .from(d.status), .from(d.reason), .double(now)])
+                VALUES (\(seq), \(d.kind), \(d.target), \(d.jobId), \(d.challengeId), \(d.githubCommit),
+                  \(d.composeHash), \(d.status), \(d.reason), \(now))
+                """)
             if d.kind == PlatformMessageType.newJob, let job = d.jobId {
-                try await tx.execute("UPDATE jobs SET announce_seq = ? WHERE id = ?", [.int(seq), .text(job)])
+                try await tx.fetch("UPDATE jobs SET announce_seq = \(seq) WHERE id = \(job)")
             }
         }
         if tx.dialect == .postgres, let last = seqs.last {
             // Delivered to every replica's LISTEN connection when (and only if) this commits.
-            try await tx.execute("SELECT count(*) AS n FROM (SELECT pg_notify(?, ?)) AS x",
-                                 [.text(Self.eventChannel), .text(String(last))])
+            try await tx.fetch("SELECT count(*) AS n FROM (SELECT pg_notify(\(Self.eventChannel), \(String(last)))) AS x")
         }
         return seqs
     }
 
     private func reserveSeqs(_ tx: any SQLExecutor, count: Int) async throws -> Int64 {
-        guard let row = try await tx.queryOne(
-            "UPDATE platform_event_counter SET last_seq = last_seq + ? WHERE id = 1 RETURNING last_seq",
-            [.int(Int64(count))])
+        guard let row = try await tx.fetchOne(
+            "UPDATE platform_event_counter SET last_seq = last_seq + \(count) WHERE id = 1 RETURNING last_seq")
         else { throw APIError(.internalServerError, ErrorCode.internalError, "event counter missing") }
         return try row.int("last_seq") - Int64(count) + 1
     }
 
     /// The newest committed event sequence number.
     public func lastEventSeq() async throws -> Int64 {
-        try await db.queryOne("SELECT last_seq FROM platform_event_counter WHERE id = 1", [])?.int("last_seq") ?? 0
+        try await db.fetchOne("SELECT last_seq FROM platform_event_counter WHERE id = 1")?.int("last_seq") ?? 0
     }
 
     /// Events after `seq`, in order (for the pump).
     func events(after seq: Int64, limit: Int = 1000) async throws -> [EventRecord] {
-        try await db.query("SELECT * FROM platform_events WHERE seq > ? ORDER BY seq LIMIT ?",
-                           [.int(seq), .int(Int64(limit))]).map(EventRecord.init)
+        try await db.fetch("SELECT * FROM platform_events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)").map(EventRecord.init)
     }
 
     /// Catch-up for a validator connecting with `since` (the last seq it received) or none.
@@ -166,7 +162,7 @@ extension PlatformStore {
     ///   the server's): a `new_job` for every job it may claim now.
     /// Everything up to `upTo` is covered; live delivery continues after it.
     func replay(for hotkey: String, since: Int64?) async throws -> SocketReplay {
-        guard let counter = try await db.queryOne("SELECT last_seq, pruned_through FROM platform_event_counter WHERE id = 1", [])
+        guard let counter = try await db.fetchOne("SELECT last_seq, pruned_through FROM platform_event_counter WHERE id = 1")
         else { return SocketReplay(records: [], upTo: 0, mode: "snapshot") }
         let upTo = try counter.int("last_seq")
         let pruned = try counter.int("pruned_through")
@@ -174,23 +170,23 @@ extension PlatformStore {
         let from = useSince ? (since ?? 0) : 0
 
         var records: [EventRecord] = []
-        let jobs = try await db.query(
+        let jobs = try await db.fetch(
             """
             SELECT j.id, j.challenge_id, j.announce_seq FROM jobs j JOIN challenges c ON c.id = j.challenge_id
-            WHERE j.status = 'pending' AND c.status = 'active' AND j.announce_seq > ? AND j.announce_seq <= ?
-              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = ?)
+            WHERE j.status = 'pending' AND c.status = 'active' AND j.announce_seq > \(from) AND j.announce_seq <= \(upTo)
+              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(hotkey))
             ORDER BY j.announce_seq
-            """, [.int(from), .int(upTo), .text(hotkey)])
+            """)
         for r in jobs {
             records.append(EventRecord(seq: try r.int("announce_seq"), draft: .newJob(
                 jobId: try r.string("id"), challengeId: try r.string("challenge_id"))))
         }
         if useSince {
-            let rows = try await db.query(
+            let rows = try await db.fetch(
                 """
-                SELECT * FROM platform_events WHERE seq > ? AND seq <= ? AND kind <> ?
-                  AND (target_hotkey IS NULL OR target_hotkey = ?) ORDER BY seq
-                """, [.int(from), .int(upTo), .text(PlatformMessageType.newJob), .text(hotkey)])
+                SELECT * FROM platform_events WHERE seq > \(from) AND seq <= \(upTo) AND kind <> \(PlatformMessageType.newJob)
+                  AND (target_hotkey IS NULL OR target_hotkey = \(hotkey)) ORDER BY seq
+                """)
             var latestUpdate: [String: Int64] = [:]
             let events = try rows.map(EventRecord.init)
             for e in events where e.kind == PlatformMessageType.challengeUpdated {
@@ -209,14 +205,13 @@ extension PlatformStore {
     func pruneEvents(now: Double) async throws -> Int {
         let cutoff = now - limits.eventRetentionSeconds
         return try await db.transaction { tx in
-            guard let row = try await tx.queryOne(
-                "SELECT MAX(seq) AS m, COUNT(*) AS n FROM platform_events WHERE created_at < ?", [.double(cutoff)]),
+            guard let row = try await tx.fetchOne(
+                "SELECT MAX(seq) AS m, COUNT(*) AS n FROM platform_events WHERE created_at < \(cutoff)"),
                 let maxSeq = try row.optionalInt("m")
             else { return 0 }
-            try await tx.execute("DELETE FROM platform_events WHERE seq <= ?", [.int(maxSeq)])
-            try await tx.execute(
-                "UPDATE platform_event_counter SET pruned_through = ? WHERE id = 1 AND pruned_through < ?",
-                [.int(maxSeq), .int(maxSeq)])
+            try await tx.fetch("DELETE FROM platform_events WHERE seq <= \(maxSeq)")
+            try await tx.fetch(
+                "UPDATE platform_event_counter SET pruned_through = \(maxSeq) WHERE id = 1 AND pruned_through < \(maxSeq)")
             return Int(try row.int("n"))
         }
     }

@@ -6,11 +6,11 @@ import Store
 
 extension PlatformStore {
     func completedSubmissions(_ ex: any SQLExecutor, challengeId: String) async throws -> [ScoredSubmission] {
-        let rows = try await ex.query(
+        let rows = try await ex.fetch(
             """
             SELECT id, miner_hotkey, score, finished_at, updated_at FROM submissions
-            WHERE challenge_id = ? AND status = 'completed' AND score IS NOT NULL
-            """, [.text(challengeId)])
+            WHERE challenge_id = \(challengeId) AND status = 'completed' AND score IS NOT NULL
+            """)
         return try rows.map { r in
             ScoredSubmission(submissionId: try r.string("id"), minerHotkey: try r.string("miner_hotkey"),
                              score: try r.double("score"),
@@ -35,8 +35,8 @@ extension PlatformStore {
     /// `GET /mechanisms/{id}/weights`: `WeightRule.mechanismWeights` over the mechanism's
     /// active challenges.
     public func weights(mechanismId: Int) async throws -> MechanismWeightsResponse {
-        let rows = try await db.query(
-            "SELECT * FROM challenges WHERE mechanism_id = ? AND status = 'active' ORDER BY id", [.int(Int64(mechanismId))])
+        let rows = try await db.fetch(
+            "SELECT * FROM challenges WHERE mechanism_id = \(mechanismId) AND status = 'active' ORDER BY id")
         var inputs: [ChallengeScores] = []
         var challenges: [ChallengeRow] = []
         var minerCounts: [String: Int] = [:]

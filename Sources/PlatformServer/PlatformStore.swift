@@ -190,9 +190,8 @@ public struct PlatformStore: Sendable {
         for v in validators {
             let hotkey = try Self.canonicalHotkey(v)
             try await db.transaction { tx in
-                try await tx.execute(
-                    "INSERT INTO validators (hotkey, source, added_at) VALUES (?, 'config', ?) ON CONFLICT (hotkey) DO NOTHING",
-                    [.text(hotkey), .double(now)])
+                try await tx.fetch(
+                    "INSERT INTO validators (hotkey, source, added_at) VALUES (\(hotkey), 'config', \(now)) ON CONFLICT (hotkey) DO NOTHING")
                 return ()
             }
         }
@@ -231,13 +230,13 @@ public struct PlatformStore: Sendable {
     /// changes take effect at once, another process's within the TTL.
     public func isValidator(_ hotkey: String) async throws -> Bool {
         if let known = validatorCache.lookup(hotkey) { return known }
-        let found = try await db.queryOne("SELECT hotkey FROM validators WHERE hotkey = ?", [.text(hotkey)]) != nil
+        let found = try await db.fetchOne("SELECT hotkey FROM validators WHERE hotkey = \(hotkey)") != nil
         validatorCache.store(hotkey, found)
         return found
     }
 
     public func listValidators(connected: Set<String>) async throws -> ValidatorListResponse {
-        let rows = try await db.query("SELECT * FROM validators ORDER BY hotkey", [])
+        let rows = try await db.fetch("SELECT * FROM validators ORDER BY hotkey")
         return ValidatorListResponse(validators: try rows.map { r in
             let hk = try r.string("hotkey")
             return ValidatorEntry(hotkey: hk, source: try r.string("source"), connected: connected.contains(hk),
@@ -249,10 +248,9 @@ public struct PlatformStore: Sendable {
     public func addValidator(_ text: String, now: Double) async throws -> (ValidatorEntry, created: Bool) {
         let hotkey = try Self.canonicalHotkey(text)
         let result = try await db.transaction { tx in
-            let inserted = try await tx.query(
-                "INSERT INTO validators (hotkey, source, added_at) VALUES (?, 'admin', ?) ON CONFLICT (hotkey) DO NOTHING RETURNING hotkey",
-                [.text(hotkey), .double(now)])
-            guard let row = try await tx.queryOne("SELECT * FROM validators WHERE hotkey = ?", [.text(hotkey)]) else {
+            let inserted = try await tx.fetch(
+                "INSERT INTO validators (hotkey, source, added_at) VALUES (\(hotkey), 'admin', \(now)) ON CONFLICT (hotkey) DO NOTHING RETURNING hotkey")
+            guard let row = try await tx.fetchOne("SELECT * FROM validators WHERE hotkey = \(hotkey)") else {
                 throw APIError(.internalServerError, ErrorCode.internalError, "validator vanished")
             }
             return (ValidatorEntry(hotkey: hotkey, source: try row.string("source"), connected: false,
@@ -266,7 +264,7 @@ public struct PlatformStore: Sendable {
     public func removeValidator(_ text: String) async throws -> String {
         let hotkey = try Self.canonicalHotkey(text)
         let removed = try await db.transaction { tx in
-            let rows = try await tx.query("DELETE FROM validators WHERE hotkey = ? RETURNING hotkey", [.text(hotkey)])
+            let rows = try await tx.fetch("DELETE FROM validators WHERE hotkey = \(hotkey) RETURNING hotkey")
             // Every replica's hub closes this validator's sockets when the event reaches it.
             if !rows.isEmpty {
                 try await self.emit(tx, [EventDraft(kind: EventDraft.validatorRemoved, target: hotkey)],

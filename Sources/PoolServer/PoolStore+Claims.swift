@@ -35,18 +35,19 @@ extension PoolStore {
     /// validated (`accountId(ofAddress:field:)`).
     public func setRecipientColdkey(hotkey: String, coldkey: String, now: Double) async throws -> RecipientColdkeyUpdated {
         _ = try Self.accountId(ofAddress: coldkey, field: "recipient_coldkey")
-        try await db.execute(
+        try await db.fetch(
             """
-            INSERT INTO recipient_coldkeys (hotkey, recipient_coldkey, updated_at) VALUES (?, ?, ?)
+            INSERT INTO recipient_coldkeys (hotkey, recipient_coldkey, updated_at) VALUES (\(hotkey),
+              \(coldkey), \(now))
             ON CONFLICT (hotkey) DO UPDATE SET recipient_coldkey = excluded.recipient_coldkey, updated_at = excluded.updated_at
-            """, [.text(hotkey), .text(coldkey), .double(now)])
+            """)
         return RecipientColdkeyUpdated(hotkey: hotkey, recipientColdkey: coldkey, updatedAt: WireTime.string(now))
     }
 
     /// `hotkey`'s mapping; `recipient_coldkey`/`updated_at` are nil when none is set.
     public func recipientColdkey(hotkey: String) async throws -> RecipientColdkeyMapping {
-        guard let r = try await db.queryOne(
-            "SELECT recipient_coldkey, updated_at FROM recipient_coldkeys WHERE hotkey = ?", [.text(hotkey)])
+        guard let r = try await db.fetchOne(
+            "SELECT recipient_coldkey, updated_at FROM recipient_coldkeys WHERE hotkey = \(hotkey)")
         else { return RecipientColdkeyMapping(hotkey: hotkey, recipientColdkey: nil, updatedAt: nil) }
         return RecipientColdkeyMapping(
             hotkey: hotkey, recipientColdkey: try r.string("recipient_coldkey"),
@@ -61,11 +62,11 @@ extension PoolStore {
     func claimEntries(_ ex: any SQLExecutor, epoch: Int64, recipients: [String: String]) async throws
         -> [(entry: ClaimEntry, recipient: String)]
     {
-        let rows = try await ex.query(
+        let rows = try await ex.fetch(
             """
-            SELECT miner, CAST(SUM(paid_rao) AS BIGINT) AS amount FROM payouts WHERE epoch <= ?
+            SELECT miner, CAST(SUM(paid_rao) AS BIGINT) AS amount FROM payouts WHERE epoch <= \(epoch)
             GROUP BY miner HAVING SUM(paid_rao) > 0
-            """, [.int(epoch)])
+            """)
         var out: [(entry: ClaimEntry, recipient: String)] = []
         for r in rows {
             let hotkey = try r.string("miner")
@@ -82,21 +83,21 @@ extension PoolStore {
     /// epochs published.
     @discardableResult
     public func publishClaimEpochs(now: Double) async throws -> [Int64] {
-        let pending = try await db.query(
-            "SELECT epoch FROM epochs WHERE epoch NOT IN (SELECT epoch FROM claim_epochs) ORDER BY epoch", [])
+        let pending = try await db.fetch(
+            "SELECT epoch FROM epochs WHERE epoch NOT IN (SELECT epoch FROM claim_epochs) ORDER BY epoch")
         var published: [Int64] = []
         for row in pending {
             let epoch = try row.int("epoch")
             let done = try await db.transaction { tx -> Bool in
                 // Claim the epoch first: a concurrent publisher conflicts on the primary key.
-                let claimed = try await tx.query(
+                let claimed = try await tx.fetch(
                     """
                     INSERT INTO claim_epochs (epoch, root, num_leaves, total_rao, epoch_paid_rao, published_at)
-                    VALUES (?, '', 0, 0, 0, ?) ON CONFLICT (epoch) DO NOTHING RETURNING epoch
-                    """, [.int(epoch), .double(now)])
+                    VALUES (\(epoch), '', 0, 0, 0, \(now)) ON CONFLICT (epoch) DO NOTHING RETURNING epoch
+                    """)
                 guard !claimed.isEmpty else { return false }
                 var recipients: [String: String] = [:]
-                for r in try await tx.query("SELECT hotkey, recipient_coldkey FROM recipient_coldkeys", []) {
+                for r in try await tx.fetch("SELECT hotkey, recipient_coldkey FROM recipient_coldkeys") {
                     recipients[try r.string("hotkey")] = try r.string("recipient_coldkey")
                 }
                 let entries = try await claimEntries(tx, epoch: epoch, recipients: recipients)
@@ -109,23 +110,23 @@ extension PoolStore {
                 var start = 0
                 while start < tree.entries.count {
                     let slice = start..<min(start + batch, tree.entries.count)
-                    try await tx.execute(
+                    try await tx.fetch(
                         """
                         INSERT INTO claim_leaves (epoch, leaf_index, hotkey, recipient_coldkey, amount_rao, leaf)
-                        VALUES \(SQLText.rows(slice.count, columns: 6))
-                        """,
-                        slice.flatMap { i -> [SQLValue] in
+                        VALUES \(rows: slice.map { i -> [SQLValue] in
                             let e = tree.entries[i]
                             return [.int(epoch), .int(Int64(i)), .text(e.hotkey), .text(recipientOf[e.hotkey] ?? e.hotkey),
                                     .int(Int64(e.amountRao)), .text(ClaimMerkle.hex(tree.leaves[i]))]
                         })
+                        """)
                     start += batch
                 }
-                let paid = try await tx.queryOne("SELECT paid_rao FROM epochs WHERE epoch = ?", [.int(epoch)])?.int("paid_rao") ?? 0
-                try await tx.execute(
-                    "UPDATE claim_epochs SET root = ?, num_leaves = ?, total_rao = ?, epoch_paid_rao = ? WHERE epoch = ?",
-                    [.text(ClaimMerkle.hex(tree.root)), .int(Int64(tree.entries.count)), .int(Int64(total)), .int(paid),
-                     .int(epoch)])
+                let paid = try await tx.fetchOne("SELECT paid_rao FROM epochs WHERE epoch = \(epoch)")?.int("paid_rao") ?? 0
+                try await tx.fetch(
+                    """
+                    UPDATE claim_epochs SET root = \(ClaimMerkle.hex(tree.root)), num_leaves = \(tree.entries.count),
+                      total_rao = \(Int64(total)), epoch_paid_rao = \(paid) WHERE epoch = \(epoch)
+                    """)
                 return true
             }
             if done { published.append(epoch) }
@@ -134,12 +135,12 @@ extension PoolStore {
     }
 
     public func claimEpochList() async throws -> ClaimEpochList {
-        let epochs = try await db.query("SELECT epoch FROM claim_epochs ORDER BY epoch", []).map { try $0.int("epoch") }
+        let epochs = try await db.fetch("SELECT epoch FROM claim_epochs ORDER BY epoch").map { try $0.int("epoch") }
         return ClaimEpochList(epochs: epochs, defaultEpoch: epochs.last)
     }
 
     public func claimsHealth() async throws -> ClaimsHealth {
-        let r = try await db.queryOne("SELECT COUNT(*) AS n, MAX(epoch) AS latest FROM claim_epochs", [])
+        let r = try await db.fetchOne("SELECT COUNT(*) AS n, MAX(epoch) AS latest FROM claim_epochs")
         return ClaimsHealth(status: "healthy", epochsPublished: Int(try r?.int("n") ?? 0),
                             latestEpoch: try r?.optionalInt("latest"), leafHash: ClaimMerkle.scheme)
     }
@@ -147,12 +148,12 @@ extension PoolStore {
     /// The epoch row asked for, or the latest published one when `epoch` is nil; 404 otherwise.
     func claimEpochRow(_ epoch: Int64?) async throws -> SQLRow {
         if let epoch {
-            guard let r = try await db.queryOne("SELECT * FROM claim_epochs WHERE epoch = ?", [.int(epoch)]) else {
+            guard let r = try await db.fetchOne("SELECT * FROM claim_epochs WHERE epoch = \(epoch)") else {
                 throw APIError.notFound(PoolErrorCode.epochNotFound, "Epoch \(epoch) has not been published")
             }
             return r
         }
-        guard let r = try await db.queryOne("SELECT * FROM claim_epochs ORDER BY epoch DESC LIMIT 1", []) else {
+        guard let r = try await db.fetchOne("SELECT * FROM claim_epochs ORDER BY epoch DESC LIMIT 1") else {
             throw APIError.notFound(PoolErrorCode.epochNotFound, "No epoch has been published yet")
         }
         return r
@@ -172,8 +173,8 @@ extension PoolStore {
 
     /// The tree of a published epoch as stored (leaves in index order).
     func storedClaimTree(epoch: Int64) async throws -> (tree: ClaimTree, recipients: [String]) {
-        let rows = try await db.query(
-            "SELECT hotkey, recipient_coldkey, amount_rao FROM claim_leaves WHERE epoch = ? ORDER BY leaf_index", [.int(epoch)])
+        let rows = try await db.fetch(
+            "SELECT hotkey, recipient_coldkey, amount_rao FROM claim_leaves WHERE epoch = \(epoch) ORDER BY leaf_index")
         var entries: [ClaimEntry] = []
         var recipients: [String] = []
         for r in rows {
@@ -222,15 +223,15 @@ extension PoolStore {
     public func auditClaimEpochs(epoch: Int64? = nil) async throws -> [ClaimAudit] {
         let rows: [SQLRow]
         if let epoch {
-            rows = try await db.query("SELECT * FROM claim_epochs WHERE epoch = ?", [.int(epoch)])
+            rows = try await db.fetch("SELECT * FROM claim_epochs WHERE epoch = \(epoch)")
         } else {
-            rows = try await db.query("SELECT * FROM claim_epochs ORDER BY epoch", [])
+            rows = try await db.fetch("SELECT * FROM claim_epochs ORDER BY epoch")
         }
         var audits: [ClaimAudit] = []
         for row in rows {
             let info = try claimEpochInfo(row)
             var recipients: [String: String] = [:]
-            for r in try await db.query("SELECT hotkey, recipient_coldkey FROM claim_leaves WHERE epoch = ?", [.int(info.epoch)]) {
+            for r in try await db.fetch("SELECT hotkey, recipient_coldkey FROM claim_leaves WHERE epoch = \(info.epoch)") {
                 recipients[try r.string("hotkey")] = try r.string("recipient_coldkey")
             }
             var problems: [String] = []

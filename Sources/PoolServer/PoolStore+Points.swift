@@ -62,11 +62,11 @@ extension PoolStore {
     /// on a request path.
     public func windowPointsFromHistory(_ ex: any SQLExecutor, window: Int64) async throws -> WindowPointsResult {
         var agree: [Int64: [String]] = [:], disagree: [Int64: [String]] = [:]
-        for r in try await ex.query(
+        for r in try await ex.fetch(
             """
             SELECT e.algorithm_id, e.evaluator, e.in_consensus FROM evaluations e JOIN algorithms a ON a.id = e.algorithm_id
-            WHERE a.consensus_window = ? AND e.in_consensus IS NOT NULL
-            """, [.int(window)])
+            WHERE a.consensus_window = \(window) AND e.in_consensus IS NOT NULL
+            """)
         {
             let aid = try r.int("algorithm_id")
             if try r.bool("in_consensus") { agree[aid, default: []].append(try r.string("evaluator")) } else {
@@ -76,18 +76,17 @@ extension PoolStore {
         let verdicts = Set(agree.keys).union(disagree.keys).sorted().map {
             CandidateVerdict(candidateId: Int($0), agreeing: agree[$0] ?? [], disagreeing: disagree[$0] ?? [])
         }
-        let evolutions = try await ex.query(
+        let evolutions = try await ex.fetch(
             """
             SELECT id, author, consensus_score, parent_best, sota_before, local_best, dsl_hash FROM algorithms
-            WHERE origin = 'evolution' AND consensus_window = ?
-            """, [.int(window)]
-        ).map(Self.frozenEvolution)
+            WHERE origin = 'evolution' AND consensus_window = \(window)
+            """).map(Self.frozenEvolution)
         var history = RepetitionHistory()
-        for r in try await ex.query(
+        for r in try await ex.fetch(
             """
-            SELECT dsl_hash, COALESCE(author, '') AS author FROM algorithms WHERE window_created < ?
-              AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> ?)
-            """, [.int(window), .int(window)])
+            SELECT dsl_hash, COALESCE(author, '') AS author FROM algorithms WHERE window_created < \(window)
+              AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> \(window))
+            """)
         {
             history.authorsByHash[try r.string("dsl_hash"), default: []].insert(try r.string("author"))
         }
@@ -100,15 +99,15 @@ extension PoolStore {
     public func recountAllWindows() async throws {
         try await db.transaction { tx in
             var windows: Set<Int64> = []
-            for r in try await tx.query("SELECT DISTINCT window_number AS w FROM reputation", []) { windows.insert(try r.int("w")) }
-            for r in try await tx.query(
-                "SELECT DISTINCT consensus_window AS w FROM algorithms WHERE consensus_window IS NOT NULL", [])
+            for r in try await tx.fetch("SELECT DISTINCT window_number AS w FROM reputation") { windows.insert(try r.int("w")) }
+            for r in try await tx.fetch(
+                "SELECT DISTINCT consensus_window AS w FROM algorithms WHERE consensus_window IS NOT NULL")
             {
                 windows.insert(try r.int("w"))
             }
             for w in windows.sorted() {
                 let result = try await windowPointsFromHistory(tx, window: w)
-                try await tx.execute("DELETE FROM reputation WHERE window_number = ?", [.int(w)])
+                try await tx.fetch("DELETE FROM reputation WHERE window_number = \(w)")
                 let rows = result.miners.sorted(by: { $0.key < $1.key }).map { hotkey, p -> [SQLValue] in
                     [.text(hotkey), .int(w), .int(Int64(p.agreements)), .int(Int64(p.disagreements)),
                      .int(Int64(p.evolutionsConsidered)), .int(Int64(p.repeatedEvolutions)), .double(p.totalImprovement),
@@ -152,11 +151,11 @@ extension PoolStore {
         }
         var localBest: Double?
         if let source = try candidate.optionalString("source_assignment") {
-            localBest = try await tx.queryOne(
+            localBest = try await tx.fetchOne(
                 """
                 SELECT MAX(a.consensus_score) AS best FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
-                WHERE i.assignment_id = ?
-                """, [.text(source)])?.optionalDouble("best")
+                WHERE i.assignment_id = \(source)
+                """)?.optionalDouble("best")
         }
         return (parentBest, localBest)
     }
@@ -175,15 +174,14 @@ extension PoolStore {
                            gain: WindowTally.improvement(of: s.record, mode: rules.baselineMode))
         }
         for hash in Set(ordered.map(\.record.dslHash)).sorted() {
-            let earlier = try await tx.query(
+            let earlier = try await tx.fetch(
                 """
                 SELECT DISTINCT COALESCE(author, '') AS author FROM algorithms
-                WHERE dsl_hash = ? AND window_created < ?
-                  AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> ?)
-                """, [.text(hash), .int(window), .int(window)])
-            let inWindow = try await tx.query(
-                "SELECT id, author FROM algorithms WHERE dsl_hash = ? AND origin = 'evolution' AND consensus_window = ? ORDER BY id",
-                [.text(hash), .int(window)])
+                WHERE dsl_hash = \(hash) AND window_created < \(window)
+                  AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> \(window))
+                """)
+            let inWindow = try await tx.fetch(
+                "SELECT id, author FROM algorithms WHERE dsl_hash = \(hash) AND origin = 'evolution' AND consensus_window = \(window) ORDER BY id")
             let settledHere = ordered.filter { $0.record.dslHash == hash }
             let settledIds = Set(settledHere.map { Int64($0.record.algorithmId) })
             var after: [(id: Int64, author: String, dslHash: String)] = []
@@ -242,18 +240,18 @@ extension PoolStore {
                 totalImprovement: try row.double("total_improvement"))
             let gains = entry.gains.sorted { $0.id < $1.id }
             if let first = gains.first {
-                let later = try await tx.queryOne(
+                let later = try await tx.fetchOne(
                     """
                     SELECT COUNT(*) AS n FROM algorithms
-                    WHERE author = ? AND consensus_window = ? AND origin = 'evolution' AND id > ?
-                    """, [.text(key.miner), .int(key.window), .int(first.id)])?.int("n") ?? 0
+                    WHERE author = \(key.miner) AND consensus_window = \(key.window) AND origin = 'evolution' AND id > \(first.id)
+                    """)?.int("n") ?? 0
                 if later > Int64(gains.count - 1) {
                     counters.totalImprovement = 0
-                    for r in try await tx.query(
+                    for r in try await tx.fetch(
                         """
                         SELECT id, author, consensus_score, parent_best, sota_before, local_best, dsl_hash FROM algorithms
-                        WHERE author = ? AND consensus_window = ? AND origin = 'evolution' ORDER BY id
-                        """, [.text(key.miner), .int(key.window)])
+                        WHERE author = \(key.miner) AND consensus_window = \(key.window) AND origin = 'evolution' ORDER BY id
+                        """)
                     {
                         counters.addImprovement(WindowTally.improvement(of: try Self.frozenEvolution(r), mode: rules.baselineMode))
                     }

@@ -245,7 +245,7 @@ public struct PoolStore: Sendable {
     public func prepare(now: Double) async throws {
         // A pool created before window points were kept incrementally (schema 2) has rows
         // without the counters increments add to: recount them once after the upgrade.
-        let applied = (try? await db.query("SELECT version FROM schema_migrations WHERE component = 'pool'", [])) ?? []
+        let applied = (try? await db.fetch("SELECT version FROM schema_migrations WHERE component = 'pool'")) ?? []
         let versions = Set(applied.compactMap { try? $0.int("version") })
         let upgradingToIncrementalPoints = !versions.isEmpty && !versions.contains(2)
         try await db.migrate(Self.migrations, component: "pool")
@@ -257,17 +257,15 @@ public struct PoolStore: Sendable {
             for seed in algorithms.seeds(taskType: taskType) {
                 let dsl = try algorithms.normalize(dsl: seed, taskType: taskType, inputDim: dim)
                 try await db.transaction { tx in
-                    let exists = try await tx.queryOne(
-                        "SELECT id FROM algorithms WHERE task_type = ? AND dsl_hash = ? AND origin = 'seed'",
-                        [.text(taskType), .text(Self.hash(dsl))])
+                    let exists = try await tx.fetchOne(
+                        "SELECT id FROM algorithms WHERE task_type = \(taskType) AND dsl_hash = \(Self.hash(dsl)) AND origin = 'seed'")
                     guard exists == nil else { return }
-                    try await tx.execute(
+                    try await tx.fetch(
                         """
                         INSERT INTO algorithms (task_type, input_dim, dsl, dsl_hash, origin, window_created, status, created_at)
-                        VALUES (?, ?, ?, ?, 'seed', ?, 'in_evaluation', ?)
-                        """,
-                        [.text(taskType), .int(Int64(dim)), .text(dsl), .text(Self.hash(dsl)),
-                         .int(Int64(clock.number(at: now))), .double(now)])
+                        VALUES (\(taskType), \(dim), \(dsl), \(Self.hash(dsl)), 'seed',
+                          \(clock.number(at: now)), 'in_evaluation', \(now))
+                        """)
                 }
             }
         }
@@ -287,25 +285,25 @@ public struct PoolStore: Sendable {
 
     public func register(hotkey: String, now: Double) async throws -> MinerInfo {
         try await db.transaction { tx in
-            try await tx.execute(
+            try await tx.fetch(
                 """
-                INSERT INTO miners (hotkey, registered_at, last_seen_at) VALUES (?, ?, ?)
+                INSERT INTO miners (hotkey, registered_at, last_seen_at) VALUES (\(hotkey), \(now), \(now))
                 ON CONFLICT (hotkey) DO UPDATE SET last_seen_at = excluded.last_seen_at
-                """, [.text(hotkey), .double(now), .double(now)])
+                """)
             return try await minerInfo(tx, hotkey: hotkey, now: now)
         }
     }
 
     func touch(_ tx: any SQLExecutor, hotkey: String, now: Double) async throws {
-        try await tx.execute(
+        try await tx.fetch(
             """
-            INSERT INTO miners (hotkey, registered_at, last_seen_at) VALUES (?, ?, ?)
+            INSERT INTO miners (hotkey, registered_at, last_seen_at) VALUES (\(hotkey), \(now), \(now))
             ON CONFLICT (hotkey) DO UPDATE SET last_seen_at = excluded.last_seen_at
-            """, [.text(hotkey), .double(now), .double(now)])
+            """)
     }
 
     func minerInfo(_ ex: any SQLExecutor, hotkey: String, now: Double) async throws -> MinerInfo {
-        guard let row = try await ex.queryOne("SELECT * FROM miners WHERE hotkey = ?", [.text(hotkey)]) else {
+        guard let row = try await ex.fetchOne("SELECT * FROM miners WHERE hotkey = \(hotkey)") else {
             throw APIError.notFound(PoolErrorCode.minerNotFound, "Miner \(hotkey) is not registered")
         }
         let (total, window) = try await reputation(ex, hotkey: hotkey, window: Int64(clock.number(at: now)))
@@ -316,30 +314,29 @@ public struct PoolStore: Sendable {
     }
 
     func reputation(_ ex: any SQLExecutor, hotkey: String, window: Int64) async throws -> (Double, Double) {
-        let row = try await ex.queryOne(
+        let row = try await ex.fetchOne(
             """
             SELECT COALESCE(SUM(reward), 0) AS total,
-                   COALESCE(SUM(CASE WHEN window_number = ? THEN reward ELSE 0 END), 0) AS current
-            FROM reputation WHERE miner = ?
-            """, [.int(window), .text(hotkey)])
+                   COALESCE(SUM(CASE WHEN window_number = \(window) THEN reward ELSE 0 END), 0) AS current
+            FROM reputation WHERE miner = \(hotkey)
+            """)
         return (try row?.double("total") ?? 0, try row?.double("current") ?? 0)
     }
 
     public func stats(hotkey: String, now: Double) async throws -> StatsResponse {
         let window = Int64(clock.number(at: now))
-        guard let m = try await db.queryOne("SELECT * FROM miners WHERE hotkey = ?", [.text(hotkey)]) else {
+        guard let m = try await db.fetchOne("SELECT * FROM miners WHERE hotkey = \(hotkey)") else {
             throw APIError.notFound(PoolErrorCode.minerNotFound, "Miner \(hotkey) is not registered; POST \(PoolPaths.register) first")
         }
         let (total, current) = try await reputation(db, hotkey: hotkey, window: window)
-        let ev = try await db.queryOne(
+        let ev = try await db.fetchOne(
             """
             SELECT SUM(CASE WHEN in_consensus = 1 THEN 1 ELSE 0 END) AS agree,
                    SUM(CASE WHEN in_consensus = 0 THEN 1 ELSE 0 END) AS disagree
-            FROM evaluations WHERE evaluator = ?
-            """, [.text(hotkey)])
-        let active = try await db.queryOne(
-            "SELECT id FROM assignments WHERE miner = ? AND status = 'active' AND timeout_at > ?",
-            [.text(hotkey), .double(now)])
+            FROM evaluations WHERE evaluator = \(hotkey)
+            """)
+        let active = try await db.fetchOne(
+            "SELECT id FROM assignments WHERE miner = \(hotkey) AND status = 'active' AND timeout_at > \(now)")
         return StatsResponse(
             hotkey: hotkey, reputation: total, windowReputation: current, windowNumber: window,
             evaluationsSubmitted: try m.int("evaluations_submitted"),
@@ -353,12 +350,12 @@ public struct PoolStore: Sendable {
 
     func poolSummary(now: Double) async throws -> PoolSummary {
         let windowStart = clock.start(of: clock.number(at: now))
-        let row = try await db.queryOne(
+        let row = try await db.fetchOne(
             """
             SELECT (SELECT COUNT(*) FROM miners) AS total,
-                   (SELECT COUNT(*) FROM miners WHERE last_seen_at >= ?) AS active,
+                   (SELECT COUNT(*) FROM miners WHERE last_seen_at >= \(windowStart)) AS active,
                    (SELECT COUNT(*) FROM algorithms WHERE status = 'in_evaluation') AS candidates
-            """, [.double(windowStart)])
+            """)
         return PoolSummary(
             minersTotal: try row?.int("total") ?? 0, minersActiveWindow: try row?.int("active") ?? 0,
             candidatesInEvaluation: try row?.int("candidates") ?? 0, sotaByTask: try await sotaMap())
@@ -366,7 +363,7 @@ public struct PoolStore: Sendable {
 
     func sotaMap() async throws -> [String: Double] {
         var out: [String: Double] = [:]
-        for r in try await db.query("SELECT task_type, score FROM sota", []) {
+        for r in try await db.fetch("SELECT task_type, score FROM sota") {
             out[try r.string("task_type")] = try r.double("score")
         }
         return out
@@ -374,16 +371,17 @@ public struct PoolStore: Sendable {
 
     public func leaderboard(limit: Int, now: Double) async throws -> LeaderboardResponse {
         let window = Int64(clock.number(at: now))
-        let rows = try await db.query(
+        let rows = try await db.fetch(
             """
             SELECT m.hotkey, m.last_seen_at, m.evaluations_submitted, m.evolutions_submitted,
                    COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey), 0) AS total,
-                   COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey AND r.window_number = ?), 0) AS current
+                   COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey AND r.window_number = \(window)),
+                     0) AS current
             FROM miners m
             ORDER BY total DESC, current DESC, m.hotkey ASC
-            LIMIT ?
-            """, [.int(window), .int(Int64(limit))])
-        let total = try await db.queryOne("SELECT COUNT(*) AS n FROM miners", [])?.int("n") ?? 0
+            LIMIT \(limit)
+            """)
+        let total = try await db.fetchOne("SELECT COUNT(*) AS n FROM miners")?.int("n") ?? 0
         var entries: [LeaderboardEntry] = []
         for (i, r) in rows.enumerated() {
             entries.append(LeaderboardEntry(

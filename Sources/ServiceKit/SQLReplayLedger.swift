@@ -112,6 +112,6 @@ public final class SQLReplayLedger: ReplayLedger {
             return true
         }
         // A failed prune is retried with the next one; claims do not depend on it.
-        if due { _ = try? await db.execute("DELETE FROM used_signatures WHERE expires_at < ?", [.int(now)]) }
+        if due { _ = try? await db.fetch("DELETE FROM used_signatures WHERE expires_at < \(now)") }
     }
 }

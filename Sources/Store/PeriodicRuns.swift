@@ -37,22 +37,23 @@ public struct PeriodicRuns: Sendable {
     public func claim(_ name: String, interval: Double) async throws -> Bool {
         guard db.dialect == .postgres else { return true }
         let won = try await db.transaction { tx in
-            try await tx.query(
+            try await tx.fetch(
                 """
                 INSERT INTO periodic_runs AS p (name, holder, started_at, next_due, runs)
-                SELECT ?, ?, c.t, c.t + ?, 1 FROM (SELECT EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION AS t) AS c
+                SELECT \(name), \(holder), c.t, c.t + \(interval),
+                  1 FROM (SELECT EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION AS t) AS c
                 ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, started_at = EXCLUDED.started_at,
                   next_due = EXCLUDED.next_due, runs = p.runs + 1
                 WHERE p.next_due <= EXCLUDED.started_at
                 RETURNING p.runs
-                """, [.text(name), .text(holder), .double(interval)])
+                """)
         }
         return !won.isEmpty
     }
 
     /// The latest claim of `name`: who made it and how many runs there have been (nil before the first).
     public func latest(_ name: String) async throws -> (holder: String, runs: Int64)? {
-        guard let row = try await db.queryOne("SELECT holder, runs FROM periodic_runs WHERE name = ?", [.text(name)]) else {
+        guard let row = try await db.fetchOne("SELECT holder, runs FROM periodic_runs WHERE name = \(name)") else {
             return nil
         }
         return (try row.string("holder"), try row.int("runs"))
