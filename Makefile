@@ -2,7 +2,7 @@
 SWIFT ?= swift
 HOST ?= 127.0.0.1
 
-.PHONY: demo test build bench deps
+.PHONY: demo test build bench microbench deps
 
 deps:
 	@scripts/ensure-deps.sh
@@ -25,3 +25,9 @@ build: deps
 bench: deps
 	$(SWIFT) build -c release --product evalnet-bench
 	scripts/with-postgres.sh .build/release/evalnet-bench $(BENCH_ARGS)
+
+# Micro-benchmarks (ordo-one/benchmark, release build) in their own package under Benchmarks/,
+# so the main build never pays for that dependency. Extra plugin arguments: MICROBENCH_ARGS,
+# e.g. MICROBENCH_ARGS="--filter SR25519" or "baseline update main" / "baseline compare main".
+microbench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(MICROBENCH_ARGS)

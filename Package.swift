@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "evalnet", targets: ["evalnet"]),
         .executable(name: "evalnet-bench", targets: ["EvalnetBench"]),
+        // Libraries for the micro-benchmark package in Benchmarks/ (which depends on this one by path).
+        .library(name: "Hotkeys", targets: ["Hotkeys"]),
+        .library(name: "AlgorithmDSL", targets: ["AlgorithmDSL"]),
+        .library(name: "MinerEngine", targets: ["MinerEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
