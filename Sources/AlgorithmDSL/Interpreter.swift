@@ -6,6 +6,7 @@
 /// `s0`. The vector dimension is `max(meta.vector_dim, inputDim)`; matrices are square.
 import Foundation
 
+/// Runs one validated program on `inputDim` features, in memory allocated once at init.
 public struct Interpreter: Sendable {
     public let program: Program
     public let inputDim: Int

@@ -3,6 +3,7 @@
 /// use) rejects any line it cannot turn into a valid instruction; lenient mode skips such lines
 /// and reports them as warnings. Works on UTF-8 bytes; the syntax itself is ASCII.
 
+/// Turns DSL text into a validated `Program`, strictly or leniently (skipped lines as warnings).
 public enum DSLParser {
     /// Parses and validates a program. Throws the first error with its 1-based line number.
     public static func parse(_ text: String, strict: Bool = true) throws(DSLError) -> Program {

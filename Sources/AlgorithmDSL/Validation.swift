@@ -2,6 +2,7 @@
 
 /// A parse or validation failure. `description` reads like `line 3: unknown op 'FOO'`.
 public struct DSLError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure it is.
     public enum Kind: String, Sendable, Hashable {
         case syntax
         case unknownOp

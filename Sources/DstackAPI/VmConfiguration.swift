@@ -35,6 +35,7 @@ public struct PortMapping: Codable, Sendable, Equatable {
 
 /// GPU attachment (`gpus` of VmConfiguration).
 public struct GpuConfig: Codable, Sendable, Equatable {
+    /// One GPU to attach, by its PCI `slot` (as `ListGpus` reports it).
     public struct Slot: Codable, Sendable, Equatable {
         public var slot: String
         public init(slot: String) { self.slot = slot }

@@ -6,6 +6,7 @@
 import ArgumentParser
 import CStdio
 
+/// The `evalnet` root command.
 @available(macOS 14, *)
 public struct EvalnetCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(

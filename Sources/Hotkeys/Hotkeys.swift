@@ -35,6 +35,7 @@ public struct KeyFile: Codable, Sendable {
         return NSHomeDirectory() + "/.evalnet/hotkey.json"
     }
 
+    /// Why a key file could not be written or read.
     public enum Failure: Error, CustomStringConvertible {
         case exists(String)
         case unreadable(String, String)

@@ -225,6 +225,7 @@ public struct SR25519Keypair: Sendable {
     }
 }
 
+/// SR25519 verification over raw key bytes (strict schnorrkel rules, context `substrate`) and its transcript.
 public enum SR25519 {
     /// The transcript after "SigningContext" + context `substrate`, computed once.
     private static let contextTranscript: MerlinTranscript = {

@@ -1,5 +1,6 @@
 import CSodium
 
+/// Why an SS58 address was refused.
 public enum SS58Error: Error, Equatable, CustomStringConvertible, Sendable {
     case badCharacter(Character)
     case badLength(Int)

@@ -20,6 +20,7 @@ public final class StopSignal: Sendable {
     public var isRequested: Bool { state.withLock { $0 > 0 } }
 }
 
+/// Settings of `MinerLoop`: task type, lease sizes, workers, evolution budget, suite and when to stop.
 public struct MinerOptions: Sendable {
     public var taskType = "scalar_linear"
     public var evalBatchSize = 8
@@ -40,6 +41,7 @@ public struct MinerOptions: Sendable {
     public init() {}
 }
 
+/// What `MinerLoop.run` did: leases submitted, evaluations, evolutions, best score, reputation.
 public struct MinerSummary: Sendable, Equatable {
     public var leasesCompleted = 0
     public var evaluations = 0
@@ -49,6 +51,7 @@ public struct MinerSummary: Sendable, Equatable {
     public var reputationHistory: [Double] = []
 }
 
+/// The mining loop: register, then lease → evaluate → evolve → submit until stopped.
 public struct MinerLoop: Sendable {
     let client: PoolClient
     let options: MinerOptions

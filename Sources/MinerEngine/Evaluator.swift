@@ -14,6 +14,7 @@ public struct SuiteResult: Sendable, Hashable {
     public var failure: String?
 }
 
+/// Scores DSL programs on one task type's suite, after normalising them to the task's profile.
 public struct Evaluator: Sendable {
     public let taskType: String
     public let config: SuiteConfig

@@ -26,6 +26,7 @@ public struct EvolutionResult: Sendable, Hashable {
     public let evaluations: Int
 }
 
+/// Regularized evolution of one task type's programs, scored by `evaluator`.
 public struct Evolver: Sendable {
     public let taskType: String
     public let evaluator: Evaluator

@@ -2,7 +2,9 @@
 /// randomize argument). Every program a `Mutator` produces is already in the profile's normal form.
 import AlgorithmDSL
 
+/// Random instructions and mutations that stay within one `ComplianceProfile`.
 public struct Mutator: Sendable {
+    /// A mutation: insert an instruction, remove one, randomize one, or randomize one of its arguments.
     public enum Kind: String, Sendable, CaseIterable {
         case insert, remove, randomizeInstruction, randomizeArgument
     }

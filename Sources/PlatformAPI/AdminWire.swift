@@ -136,11 +136,13 @@ public struct ChallengeDetail: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /admin/challenges`.
 public struct ChallengeListResponse: Codable, Sendable, Equatable {
     public var challenges: [ChallengeDetail]
     public init(challenges: [ChallengeDetail]) { self.challenges = challenges }
 }
 
+/// A registered validator, as `GET /admin/validators` lists it and `PUT /admin/validators/{hotkey}` answers.
 public struct ValidatorEntry: Codable, Sendable, Equatable {
     public var hotkey: String
     /// `config` (from --validator) or `admin` (added through the API).
@@ -161,6 +163,7 @@ public struct ValidatorEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /admin/validators`.
 public struct ValidatorListResponse: Codable, Sendable, Equatable {
     public var validators: [ValidatorEntry]
     public init(validators: [ValidatorEntry]) { self.validators = validators }

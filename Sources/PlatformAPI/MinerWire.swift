@@ -78,6 +78,7 @@ public struct SubmissionView: Codable, Sendable, Equatable {
     }
 }
 
+/// One miner of `GET /challenges/{id}/leaderboard`: its best completed submission, score and weight.
 public struct LeaderboardEntry: Codable, Sendable, Equatable {
     public var rank: Int
     public var minerHotkey: String
@@ -121,6 +122,7 @@ public struct LeaderboardResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// One miner's normalized weight in `GET /mechanisms/{id}/weights`.
 public struct MinerWeight: Codable, Sendable, Equatable {
     public var hotkey: String
     public var weight: Double
@@ -131,6 +133,7 @@ public struct MinerWeight: Codable, Sendable, Equatable {
     }
 }
 
+/// One active challenge of `GET /mechanisms/{id}/weights`: its emission share and how many miners it ranks.
 public struct MechanismChallengeShare: Codable, Sendable, Equatable {
     public var challengeId: String
     public var name: String
@@ -175,6 +178,7 @@ public struct MechanismWeightsResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /health`: the database backend, connected validators and the last event `seq`.
 public struct PlatformHealth: Codable, Sendable, Equatable {
     public var status: String
     public var database: String

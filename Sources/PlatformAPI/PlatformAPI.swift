@@ -11,6 +11,7 @@ import TimeText
 
 // MARK: - Paths and headers
 
+/// The Platform API's paths (validator, miner and public, admin).
 public enum PlatformPaths {
     public static let health = "/health"
     // Validator API (seed contract).
@@ -48,6 +49,7 @@ public enum PlatformDefaults {
     public static var localURL: String { "http://\(host):\(port)" }
 }
 
+/// Header names of the Platform API besides the signed-request ones.
 public enum PlatformHeaders {
     /// The validator's SS58 hotkey; must equal the signed `X-Key`.
     public static let validatorHotkey = "X-Validator-Hotkey"

@@ -2,6 +2,7 @@
 import Foundation
 import TimeText
 
+/// The `type` of each WebSocket message between the platform and a validator.
 public enum PlatformMessageType {
     public static let newJob = "new_job"
     public static let challengeUpdated = "challenge_updated"

@@ -36,6 +36,7 @@ public struct ActiveChallenge: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /challenges/active`.
 public struct ActiveChallengesResponse: Codable, Sendable, Equatable {
     public var challenges: [ActiveChallenge]
     public init(challenges: [ActiveChallenge]) { self.challenges = challenges }
@@ -69,6 +70,7 @@ public struct PendingJob: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /jobs/pending`.
 public struct PendingJobsResponse: Codable, Sendable, Equatable {
     public var jobs: [PendingJob]
     public init(jobs: [PendingJob]) { self.jobs = jobs }
@@ -85,6 +87,7 @@ public struct SubmissionPayload: Codable, Sendable, Equatable {
     }
 }
 
+/// A submission stored elsewhere: its URL and the SHA-256 of its bytes.
 public struct ArtifactReference: Codable, Sendable, Equatable {
     /// `https://` (or `http://`) URL of the artifact.
     public var url: String
@@ -228,6 +231,8 @@ public struct OrmQueryRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// The answer of `POST /challenges/{id}/orm/query`: the rows kept, their count, and whether more
+/// were cut off.
 public struct OrmQueryResponse: Codable, Sendable, Equatable {
     public var rows: [[String: JSONValue]]
     public var rowCount: Int

@@ -17,6 +17,7 @@ public struct ChallengeShare: Sendable, Equatable {
     }
 }
 
+/// Why `EmissionShares` refused a challenge: share out of range, bad mechanism id, or an active total over 1.
 public enum EmissionShareError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidShare(Double)
     case invalidMechanism(Int)
@@ -84,6 +85,7 @@ public enum SubmissionStatus: String, Sendable, CaseIterable, Codable {
     case failed
 }
 
+/// One job of a submission as the aggregation sees it: its status and score.
 public struct JobOutcome: Sendable, Equatable {
     public var status: JobStatus
     public var score: Double?
@@ -94,6 +96,7 @@ public struct JobOutcome: Sendable, Equatable {
     }
 }
 
+/// A submission's status, score and job counts, from `ScoreAggregation.aggregate`.
 public struct SubmissionAggregate: Sendable, Equatable {
     public var status: SubmissionStatus
     /// Median of the completed jobs' scores; nil until one completes.
@@ -190,6 +193,7 @@ public struct ChallengeScores: Sendable, Equatable {
     }
 }
 
+/// The result of `WeightRule.mechanismWeights`: miner weights, their total, the allocated challenges.
 public struct MechanismWeights: Sendable, Equatable {
     /// (hotkey, weight) sorted by hotkey; zero weights omitted.
     public var weights: [(hotkey: String, weight: Double)]

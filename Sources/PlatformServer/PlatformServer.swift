@@ -22,6 +22,8 @@ import ServiceLifecycle
 import Store
 import Synchronization
 
+/// Settings of the platform service (`evalnet platform serve`, `runPlatform`): listen address,
+/// database, admin token, validators, limits and timings.
 public struct PlatformConfig: Sendable {
     public var host = PlatformDefaults.host
     /// The validator's default `platform_api_url` points here (`PlatformDefaults`).
@@ -53,6 +55,7 @@ public struct PlatformConfig: Sendable {
     public init() {}
 }
 
+/// The Platform API's documented routes, for `/openapi.json` and `/docs`.
 public enum PlatformCatalogue {
     static func ex(_ pairs: [String: JSONValue]) -> JSONValue { .object(pairs) }
 

@@ -8,6 +8,7 @@ import Foundation
 import TimeText
 @_exported import WireJSON
 
+/// The Pool API's paths.
 public enum PoolPaths {
     public static let health = "/health"
     public static let register = "/api/v1/miners/register"
@@ -44,6 +45,7 @@ public enum PoolErrorText {
     public static let leaseNotFound = "Active lease assignment not found"
 }
 
+/// Machine codes of the Pool API's JSON errors (`{"detail", "code"}`).
 public enum PoolErrorCode {
     public static let activeTask = ErrorCode("ACTIVE_TASK_EXISTS")
     public static let windowExhausted = ErrorCode("LEASE_WINDOW_EXHAUSTED")
@@ -77,6 +79,7 @@ public enum PoolErrorCode {
 /// A score that may be non-finite on the wire (`-Infinity`, `NaN` as Python writes them).
 public typealias WireScore = Double
 
+/// The body of `GET /health` (and `GET /status`): the current window number, its seconds left and length.
 public struct HealthResponse: Codable, Sendable, Equatable {
     public var status: String
     public var windowNumber: Int64
@@ -101,6 +104,7 @@ public struct HealthResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `POST /api/v1/miners/register`: the miner's reputation, registration and last-seen times.
 public struct MinerInfo: Codable, Sendable, Equatable {
     public var hotkey: String
     public var reputation: Double
@@ -124,6 +128,7 @@ public struct MinerInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// The pool-wide part of `StatsResponse`: miner counts, candidates in evaluation, SOTA per task type.
 public struct PoolSummary: Codable, Sendable, Equatable {
     public var minersTotal: Int64
     public var minersActiveWindow: Int64
@@ -145,6 +150,8 @@ public struct PoolSummary: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /api/v1/miners/stats`: the caller's reputation, work counts, payouts and
+/// active assignment, plus the pool summary.
 public struct StatsResponse: Codable, Sendable, Equatable {
     public var hotkey: String
     public var reputation: Double
@@ -194,6 +201,7 @@ public struct StatsResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// One miner of `GET /api/v1/miners/leaderboard`, ranked by total reputation.
 public struct LeaderboardEntry: Codable, Sendable, Equatable {
     public var rank: Int
     public var hotkey: String
@@ -221,6 +229,7 @@ public struct LeaderboardEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /api/v1/miners/leaderboard`: the top miners and the number of miners in all.
 public struct LeaderboardResponse: Codable, Sendable, Equatable {
     public var miners: [LeaderboardEntry]
     public var total: Int64
@@ -230,6 +239,7 @@ public struct LeaderboardResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /api/v1/tasks/pending_evaluations`: how many candidates the caller may still evaluate.
 public struct PendingEvaluationsResponse: Codable, Sendable, Equatable {
     public var hasPendingEvaluations: Bool
     public var count: Int64
@@ -265,6 +275,7 @@ public struct AlgorithmRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `POST /api/v1/tasks/lease`: the task type and the batch and gossip sizes wanted (all optional).
 public struct LeaseRequest: Codable, Sendable, Equatable {
     public var taskType: String?
     public var evalBatchSize: Int?
@@ -288,6 +299,8 @@ public struct LeaseRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// Algorithm ids gossiped for one task type: a lease carries the most gossiped recent ones, a
+/// lease submit the miner's own picks.
 public struct GossipPacket: Codable, Sendable, Equatable {
     public var taskType: String
     public var algorithmIds: [Int64]
@@ -306,6 +319,8 @@ public struct GossipPacket: Codable, Sendable, Equatable {
     }
 }
 
+/// The answer of `POST /api/v1/tasks/lease`: the lease id and deadline, algorithms to evaluate,
+/// seeds to evolve from, and gossip.
 public struct LeaseResponse: Codable, Sendable, Equatable {
     public var leaseId: String
     public var windowNumber: Int64
@@ -340,6 +355,7 @@ public struct LeaseResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// One algorithm's score as a miner submits it (here `NaN` equals `NaN`).
 public struct EvaluationEntry: Codable, Sendable, Equatable {
     public var algorithmId: Int64
     public var score: WireScore
@@ -359,6 +375,7 @@ public struct EvaluationEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// One evolved algorithm of a lease submit: its DSL and the ids of its parents.
 public struct EvolutionEntry: Codable, Sendable, Equatable {
     public var parentAlgorithmIds: [Int64]
     public var algorithmDsl: String
@@ -374,6 +391,8 @@ public struct EvolutionEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `POST /api/v1/tasks/{lease_id}/submit_lease`: evaluations, evolutions, optional
+/// gossip and the iteration count.
 public struct LeaseSubmission: Codable, Sendable, Equatable {
     public var evaluations: [EvaluationEntry]
     public var evolutions: [EvolutionEntry]
@@ -424,6 +443,8 @@ public struct EvolutionRejection: Codable, Sendable, Equatable {
     }
 }
 
+/// The answer of the submit routes (`submit_lease`, `submit_evolution`, `submit_evaluation`): what
+/// was accepted or refused, and which algorithms reached consensus.
 public struct SubmitResponse: Codable, Sendable, Equatable {
     public var status: String
     public var leaseId: String
@@ -482,6 +503,7 @@ public struct TaskRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// The answer of `POST /api/v1/tasks/request`: the batch id, its algorithms and its deadline.
 public struct BatchResponse: Codable, Sendable, Equatable {
     public var batchId: String
     public var taskType: String
@@ -501,11 +523,13 @@ public struct BatchResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// A parent algorithm by id (`parent_functions` of `submit_evolution`).
 public struct ParentRef: Codable, Sendable, Equatable {
     public var id: Int64
     public init(id: Int64) { self.id = id }
 }
 
+/// The body of `POST /api/v1/tasks/{batch_id}/submit_evolution`: one evolved function and its parents.
 public struct EvolutionSubmission: Codable, Sendable, Equatable {
     public var evolvedFunction: String
     public var parentFunctions: [ParentRef]
@@ -519,11 +543,14 @@ public struct EvolutionSubmission: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `POST /api/v1/tasks/{batch_id}/submit_evaluation`: a score per algorithm of the batch.
 public struct EvaluationSubmission: Codable, Sendable, Equatable {
     public var evaluations: [EvaluationEntry]
     public init(evaluations: [EvaluationEntry]) { self.evaluations = evaluations }
 }
 
+/// An entry of `GET /api/v1/results` (and the answer of `POST /api/v1/results/verify/{result_id}`):
+/// an algorithm whose score replaced its task's SOTA, `completed` until an operator verifies it.
 public struct ResultRecord: Codable, Sendable, Equatable {
     public var id: Int64
     public var taskType: String
@@ -562,11 +589,13 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /api/v1/results`.
 public struct ResultsResponse: Codable, Sendable, Equatable {
     public var results: [ResultRecord]
     public init(results: [ResultRecord]) { self.results = results }
 }
 
+/// The body of `GET /api/v1/results/sota`: a task type's current SOTA score and the result that set it.
 public struct SOTAResponse: Codable, Sendable, Equatable {
     public var taskType: String
     public var sotaThreshold: Double?
@@ -792,7 +821,10 @@ public struct ClaimProof: Codable, Sendable, Equatable {
     }
 }
 
+/// The body of `GET /api/v1/monitor/summary`: window, miner, lease, candidate and result counts,
+/// SOTA per task type, and alerts.
 public struct MonitorSummary: Codable, Sendable, Equatable {
+    /// The current window and its seconds left.
     public struct Window: Codable, Sendable, Equatable {
         public init(number: Int64, timeRemainingS: Int64) {
             self.number = number
@@ -805,6 +837,8 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
             case timeRemainingS = "time_remaining_s"
         }
     }
+    /// Active and overdue leases; leases issued and completed in the last 15 minutes, and the share
+    /// of those completed without evaluations.
     public struct Leases: Codable, Sendable, Equatable {
         public init(active: Int64, issued15m: Int64, completed15m: Int64, zeroEvalRatio: Double, overdue: Int64) {
             self.active = active
@@ -825,6 +859,7 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
             case zeroEvalRatio = "zero_eval_ratio"
         }
     }
+    /// Candidate algorithms in evaluation, scored by consensus, and without consensus.
     public struct Candidates: Codable, Sendable, Equatable {
         public init(inEvaluation: Int64, withConsensus: Int64, noConsensus: Int64) {
             self.inEvaluation = inEvaluation
@@ -840,6 +875,7 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
             case noConsensus = "no_consensus"
         }
     }
+    /// Results by status: completed and verified.
     public struct Results: Codable, Sendable, Equatable {
         public init(completed: Int64, verified: Int64) {
             self.completed = completed
@@ -848,6 +884,7 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
         public var completed: Int64
         public var verified: Int64
     }
+    /// One alert: its code, severity (`warn` or `crit`) and message.
     public struct Alert: Codable, Sendable, Equatable {
         public init(code: String, severity: String, message: String) {
             self.code = code
@@ -858,6 +895,7 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
         public var severity: String
         public var message: String
     }
+    /// The alerts, their count per severity, and `overall` (`ok`, `warn` or `crit`).
     public struct Alerts: Codable, Sendable, Equatable {
         public init(overall: String, counts: [String: Int], items: [Alert]) {
             self.overall = overall
@@ -896,6 +934,7 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
     }
 }
 
+/// A body holding only a `status` text.
 public struct StatusResponse: Codable, Sendable, Equatable {
     public var status: String
     public init(status: String) { self.status = status }

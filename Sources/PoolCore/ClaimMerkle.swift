@@ -27,6 +27,7 @@ public struct ClaimEntry: Sendable, Equatable {
     }
 }
 
+/// Why `ClaimTree` refused an epoch's entries.
 public enum ClaimMerkleError: Error, Equatable, Sendable, CustomStringConvertible {
     case badRecipientLength(hotkey: String, length: Int)
     case duplicateHotkey(String)

@@ -147,6 +147,7 @@ public struct PoolRules: Codable, Sendable, Equatable {
 
     // MARK: Codable
 
+    /// The snake_case config key of every knob (also the names `validate()` reports).
     public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
         case consensusThreshold = "consensus_threshold"
         case toleranceRatio = "tolerance_ratio"

@@ -13,6 +13,8 @@ import PoolCore
 import ServiceKit
 import Store
 
+/// Settings of the pool service (`evalnet pool serve`, `runPool`): listen address, database, rules,
+/// monitor token, operators and timings.
 public struct PoolConfig: Sendable {
     public var host = "127.0.0.1"
     public var port = 8434
@@ -40,6 +42,7 @@ public struct PoolConfig: Sendable {
     }
 }
 
+/// The Pool API's documented routes, for `/openapi.json` and `/docs`.
 public enum PoolCatalogue {
     static let miner = AuthClass.miner
 

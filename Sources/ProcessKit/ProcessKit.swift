@@ -107,6 +107,7 @@ public enum OutputDestination: Sendable, Equatable {
     case discard
 }
 
+/// Which bytes a capped capture keeps: the first (`head`) or the last (`tail`).
 public enum CaptureKeep: Sendable, Equatable {
     case head
     case tail
@@ -161,6 +162,7 @@ public struct SpawnRequest: Sendable {
     }
 }
 
+/// Why a process could not be started: an empty command or a failed system call.
 public enum SpawnError: Error, CustomStringConvertible, Sendable {
     case emptyCommand
     case system(String, Int32)

@@ -47,6 +47,7 @@ public enum SandboxIdentity: Sendable, Equatable, CustomStringConvertible {
 /// remounted read-only at the end. Nothing else of the host exists inside: no home
 /// directories, no `/root`, `/home`, `/var`, `/run`, `/tmp` of the host, no host `/proc`.
 public struct SandboxSpec: Sendable, Equatable {
+    /// A host path (`source`) bound read-only at `destination` inside the sandbox.
     public struct Bind: Sendable, Equatable {
         public var source: String
         public var destination: String
@@ -57,6 +58,7 @@ public struct SandboxSpec: Sendable, Equatable {
         }
     }
 
+    /// A symlink created inside the sandbox at `path`, pointing to `target`.
     public struct Symlink: Sendable, Equatable {
         public var target: String
         public var path: String

@@ -54,6 +54,7 @@ public enum AuthClass: String, Sendable {
 
 /// A path, query or header parameter of a route.
 public struct ParamDoc: Sendable {
+    /// Where the parameter travels: in the path, the query string or a header.
     public enum Location: String, Sendable { case path, query, header }
     public var name: String
     public var location: Location
@@ -188,6 +189,7 @@ public struct RouteDoc: Sendable {
     }
 }
 
+/// A service's documented API (title, version, routes), served as `/openapi.json` and `/docs`.
 public struct APICatalogue: Sendable {
     public var title: String
     public var version: String

@@ -19,12 +19,14 @@ public final class DrainState: Sendable {
 
 /// `/health/live` and `/health/ready`, for load balancers and orchestrators.
 public enum HealthChecks {
+    /// The body of `GET /health/live` (`status` is `alive`).
     public struct Live: Codable, Sendable, Equatable {
         public var status: String
 
         public init(status: String) { self.status = status }
     }
 
+    /// The body of `GET /health/ready` when ready: `status` and the database backend.
     public struct Ready: Codable, Sendable, Equatable {
         public var status: String
         public var database: String

@@ -73,6 +73,7 @@ public final class ServiceStopper: Sendable {
     }
 }
 
+/// Thrown by `launchServer` when the server does not report its port in time.
 public struct ServiceStartError: Error, CustomStringConvertible {
     public let description: String
 }

@@ -35,6 +35,8 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
     public init(nilLiteral: ()) { self = .null }
 }
 
+/// Why a database call failed: bad URL, unexpected row shape, migration, backend error,
+/// write conflict or NUL in text.
 public enum StoreError: Error, CustomStringConvertible, Sendable {
     case badURL(String)
     case missingColumn(String)
@@ -128,6 +130,7 @@ public struct SQLRow: Sendable {
     }
 }
 
+/// The backend an executor runs on; its raw value is the `database` the health routes report.
 public enum SQLDialect: String, Sendable {
     case sqlite
     case postgres
@@ -244,6 +247,7 @@ public enum DatabaseLocation: Sendable, Equatable {
     case sqlite(path: String)
     case postgres(PostgresSettings)
 
+    /// Connection settings parsed from a `postgres://user:pass@host:port/db` URL.
     public struct PostgresSettings: Sendable, Equatable {
         public var host: String
         public var port: Int

@@ -6,6 +6,7 @@ import Hotkeys
 /// sent over a raw socket, and after each one a check that the service still answers
 /// `/health`. `run` returns one line per broken expectation (empty when all held).
 public enum HostileRequests {
+    /// Header lines as (name, raw value bytes), so a value can hold any bytes.
     public typealias Headers = [(String, [UInt8])]
 
     /// Header sets that must each be refused with 401 and a JSON `{detail, code}`.

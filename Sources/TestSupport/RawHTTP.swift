@@ -26,6 +26,7 @@ public struct RawHTTPReply: Sendable {
     }
 }
 
+/// Raw HTTP/1.1 requests to a local port over a plain socket (`exchange`, `request`).
 public enum RawHTTP {
     /// Sends `request` to 127.0.0.1:`port` and reads until the server closes, the response
     /// is complete (Content-Length), or `timeoutSeconds` pass.

@@ -8,12 +8,14 @@ import Foundation
 import Logging
 import Store
 
+/// A database backend the store tests run on.
 public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite
     case postgres
     public var description: String { rawValue }
 }
 
+/// Fresh, isolated test databases on each available backend.
 public enum TestDatabases {
     public static var postgresURL: String? {
         let v = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"]

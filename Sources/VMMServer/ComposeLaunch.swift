@@ -26,6 +26,7 @@ public struct ComposeLaunch: Sendable, Equatable {
     /// Files to create: path relative to the VM root → content.
     public var files: [String: String]
 
+    /// Why a compose file cannot be run as a VM (`message` says what is wrong).
     public struct Invalid: Error, CustomStringConvertible, Sendable, Equatable {
         public var message: String
         public var description: String { message }

@@ -32,6 +32,7 @@ public indirect enum YAMLNode: Sendable, Equatable {
     }
 }
 
+/// Why `ComposeYAML.parse` refused a document.
 public struct YAMLError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     public var description: String { message }

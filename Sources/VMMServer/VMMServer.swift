@@ -13,6 +13,7 @@ import Hummingbird
 import Logging
 import ServiceKit
 
+/// Settings of `evalnet vmm serve`: listen host and port, and the directory holding VM state.
 public struct VMMServerConfig: Sendable {
     public var host = "127.0.0.1"
     public var port = 8090
@@ -21,6 +22,7 @@ public struct VMMServerConfig: Sendable {
     public init() {}
 }
 
+/// The local VMM's documented prpc routes, for `/openapi.json` and `/docs`.
 public enum VMMCatalogue {
     static let example = JSONValue.object(["id": .string("8d5b0f0e-…")])
     static let vmId = JSONSchema.of(VmId.self, ["id": [.keyword("minLength", .number(1))]])

@@ -30,6 +30,7 @@ public struct QuotaAllocation: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "allocation #\(id) for \(challengeId) (\(resources))" }
 }
 
+/// Why the quota manager refused an allocation.
 public enum QuotaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The challenge was never registered (or was removed).
     case unknownChallenge(String)

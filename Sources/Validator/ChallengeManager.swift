@@ -82,6 +82,7 @@ public struct ProvisionedChallenge: Sendable, Equatable {
     }
 }
 
+/// Where a challenge's checkout stands in `ChallengeManager`.
 public enum ChallengeState: String, Codable, Sendable {
     /// First checkout in progress.
     case provisioning
@@ -93,6 +94,7 @@ public enum ChallengeState: String, Codable, Sendable {
     case failed
 }
 
+/// A challenge's checkout state as `ChallengeManager` reports it (`getChallengeStatus`, `allStatuses`).
 public struct ChallengeStatus: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
@@ -116,6 +118,8 @@ public struct ChallengeStatus: Codable, Sendable, Equatable {
     }
 }
 
+/// Why a challenge could not be provisioned or acquired (spec, git, `evalnet.toml`, compose file
+/// or hash, not ready).
 public enum ChallengeError: Error, CustomStringConvertible, Sendable, Equatable {
     case invalidSpec(String)
     case git(command: String, status: String, stderr: String)

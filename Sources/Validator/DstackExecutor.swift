@@ -12,6 +12,7 @@ import Glibc
 import Darwin
 #endif
 
+/// Settings of `DstackExecutor`: the VMM to call, the default image, timeouts and log lines.
 public struct DstackExecutorOptions: Sendable, Equatable {
     /// The VMM's base URL (e.g. `http://127.0.0.1:11530` or `evalnet vmm serve`'s URL).
     public var vmmURL: String

@@ -123,6 +123,7 @@ public enum EvaluatorLimits {
     public static let rejectExitCode: Int32 = 2
 }
 
+/// Why `EvaluatorResult.parse` refused an evaluator's result document.
 public enum EvaluatorResultError: Error, CustomStringConvertible, Equatable {
     case tooLarge(Int)
     case notJSON(String)

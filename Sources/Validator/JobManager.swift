@@ -30,6 +30,7 @@ public actor JobManager {
     /// The `error` posted for a job cancelled because the validator is stopping.
     public static let shutdownError = "cancelled: the validator is shutting down (SIGINT/SIGTERM)"
 
+    /// Counts of the jobs this manager claimed or lost to another validator, and how they ended (`statistics`).
     public struct JobManagerStats: Sendable, Equatable {
         public var claimed = 0
         public var completed = 0

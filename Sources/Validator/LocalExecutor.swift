@@ -32,6 +32,7 @@ public enum SandboxMode: String, Sendable, Codable, CaseIterable {
     case off
 }
 
+/// Settings of `LocalExecutor`: work directories, network and sandbox policy, limits and output caps.
 public struct LocalExecutorOptions: Sendable, Equatable {
     /// Per-job working directories are created (and removed) under this directory.
     public var workRoot: URL

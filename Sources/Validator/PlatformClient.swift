@@ -10,6 +10,7 @@ import PlatformAPI
 import SignedClient
 import Synchronization
 
+/// Why a `PlatformClient` call failed.
 public enum PlatformClientError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Network failure or 5xx: try again later.
     case unavailable(String)
