@@ -22,6 +22,7 @@ public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
         self.init(sql: stringInterpolation.sql, binds: stringInterpolation.binds)
     }
 
+    /// Builds the text and binds of an interpolated statement.
     public struct StringInterpolation: StringInterpolationProtocol {
         var sql = ""
         var binds: [SQLValue] = []
