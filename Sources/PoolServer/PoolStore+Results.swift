@@ -175,7 +175,9 @@ extension PoolStore {
             alerts.append(.init(code: "zero_eval_ratio", severity: "warn",
                                 message: String(format: "%.0f%% of recent leases completed with no evaluations", zeroRatio * 100)))
         }
-        if try n("in_eval") > 0, try n("miners_active") <= Int64(rules.consensusThreshold) {
+        // Someone is mining but too few for consensus (an author never evaluates its own
+        // candidate): the newcomer's "three miners, nothing ever scored" case.
+        if try n("in_eval") > 0, try n("miners_active") >= 1, try n("miners_active") <= Int64(rules.consensusThreshold) {
             alerts.append(.init(
                 code: "consensus_unreachable", severity: "warn",
                 message: "\(try n("miners_active")) miners active this window; consensus needs \(rules.consensusThreshold) evaluators besides the author, so at least \(rules.consensusThreshold + 1) miners"))
