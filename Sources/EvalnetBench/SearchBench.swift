@@ -7,6 +7,7 @@ import MinerEngine
 import PoolAPI
 import PoolServer
 import ServiceKit
+import Store
 
 /// `evalnet-bench search`: a pool (held-out check on) with `miners` real `MinerLoop`s mining
 /// `scalar_linear` for `minutes`; every minute the search rate and the SOTA's consensus,
@@ -167,6 +168,23 @@ func runSearchBenchmark(plan: SearchBenchPlan) async throws {
                  max(0, history.count - 1), regressions))
     if let best = history.last {
         print("search.sota_dsl\n\(best.algorithmDsl)")
+    }
+    // Candidates the held-out gate refused: consensus above the SOTA of their time, no result.
+    if let db = try? await openDatabase(.sqlite(path: dir.appendingPathComponent("pool.db").path), logger: logger) {
+        let refused = (try? await db.query(
+            """
+            SELECT a.dsl, a.consensus_score, a.held_out_score, a.sota_before FROM algorithms a
+            WHERE a.status = 'scored' AND a.sota_before IS NOT NULL AND a.consensus_score > a.sota_before
+              AND NOT EXISTS (SELECT 1 FROM results r WHERE r.algorithm_id = a.id)
+            """, [])) ?? []
+        let scored = (try? await db.queryOne("SELECT COUNT(*) AS n FROM algorithms WHERE status = 'scored'", [])?.int("n")) ?? 0
+        var lowerUnseen = 0
+        for row in refused {
+            guard let dsl = try? row.string("dsl") else { continue }
+            if unseenScore(dsl) < (prior ?? -.infinity) { lowerUnseen += 1 }
+        }
+        print("search.gate \(scored) candidates reached consensus; \(refused.count) beat the SOTA of their time on consensus but were refused by the held-out check; \(lowerUnseen) of those score below the final SOTA on the unseen tasks")
+        await db.shutdown()
     }
     await observer.shutdown()
     for (client, _) in miners { await client.shutdown() }
