@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "PoolServer",
             dependencies: [
-                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys", "AlgorithmDSL",
+                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys", "AlgorithmDSL", "MinerEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -227,14 +227,14 @@ let package = Package(
         .testTarget(
             name: "PoolServerTests",
             dependencies: [
-                "PoolServer", "PoolAPI", "PoolCore", "Store", "TestSupport", "Hotkeys", "ServiceKit", "AlgorithmDSL",
+                "PoolServer", "PoolAPI", "PoolCore", "Store", "TestSupport", "Hotkeys", "ServiceKit", "AlgorithmDSL", "MinerEngine",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "MinerTests",
-            dependencies: ["Miner", "MinerEngine", "SignedClient", "PoolServer", "PoolAPI", "ServiceKit", "TestSupport", "Hotkeys",
+            dependencies: ["Miner", "MinerEngine", "SignedClient", "PoolServer", "PoolCore", "AlgorithmDSL", "PoolAPI", "ServiceKit", "TestSupport", "Hotkeys",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

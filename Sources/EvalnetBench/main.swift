@@ -209,6 +209,15 @@ if wants("pool") {
         try await runPoolBenchmarks(plan: plan, backend: options["backend"] ?? "both")
     }
 }
+// Minutes long: only when named (`evalnet-bench search [--minutes 10] [--miners 4] [--jobs 1]`).
+if suites.contains("search") {
+    var plan = SearchBenchPlan()
+    plan.minutes = option("minutes", 5)
+    plan.miners = Int(option("miners", 4))
+    plan.jobs = Int(option("jobs", 1))
+    plan.compareSeconds = option("compare-seconds", 20)
+    try await runSearchBenchmark(plan: plan)
+}
 if wants("platform") {
     let replicas = Int(option("replicas", 1))
     if replicas > 1 { try await runPlatformReplicaBenchmarks(replicas: replicas) } else { try await runPlatformBenchmarks() }

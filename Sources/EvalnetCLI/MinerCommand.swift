@@ -18,7 +18,14 @@ struct MinerCommand: AsyncParsableCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Lease, evaluate, evolve and submit until stopped (Ctrl-C).")
         @OptionGroup var common: Common
-        @Option(help: "Parallel evaluation/evolution workers.") var workers = 1
+        @Option(help: "Parallel evaluation/evolution jobs, one interpreter each (default: the machine's cores).")
+        var jobs: Int?
+        @Option(help: "Old name of --jobs.") var workers: Int?
+        @Flag(help: "Score every evolved program in full (no functional-equivalence cache, no hurdles).")
+        var plainSearch = false
+        @Option(help: "Extra tasks (beside the public suite) the search scores programs on.") var searchExtraTasks = 8
+        @Option(help: "Tasks of the selection suite the best programs are checked on before submitting (0 = off).")
+        var selectionTasks = 16
         @Option(help: "Task type to mine.") var taskType = "scalar_linear"
         @Option(help: "Generations of evolution per lease.") var generations = 160
         @Option(help: "Algorithms to evaluate per lease.") var evalBatchSize = 8
@@ -30,7 +37,10 @@ struct MinerCommand: AsyncParsableCommand {
         func run() async throws {
             let keypair = try KeyFile.load(from: common.key)
             var options = MinerOptions()
-            options.workers = max(1, workers)
+            options.workers = max(1, jobs ?? workers ?? ProcessInfo.processInfo.activeProcessorCount)
+            options.search = plainSearch ? .plain : .fast
+            options.searchExtraTasks = max(0, searchExtraTasks)
+            options.selectionTasks = max(0, selectionTasks)
             options.taskType = taskType
             options.generations = generations
             options.evalBatchSize = evalBatchSize

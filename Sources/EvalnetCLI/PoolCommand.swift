@@ -26,6 +26,8 @@ struct PoolCommand: AsyncParsableCommand {
         @Option(help: "On SIGTERM, seconds /health/ready answers 503 before the server stops accepting (match the load balancer's health checks).")
         var drainSeconds = 3.0
         @Option(help: "This replica's name (periodic_runs.holder, logs); default host-pid-random.") var replicaId: String?
+        @Option(help: "Secret seed of the held-out tasks (env EVALNET_POOL_HELD_OUT_SEED); default: generated on first start and kept in the database.")
+        var heldOutSeed: Int?
         @Option(help: "Log level.") var logLevel = "info"
 
         func validate() throws {
@@ -52,6 +54,7 @@ struct PoolCommand: AsyncParsableCommand {
             if let leasesPerWindow { config.rules.leasesPerWindow = leasesPerWindow == 0 ? nil : leasesPerWindow }
             config.monitorToken = monitorToken ?? ProcessInfo.processInfo.environment["EVALNET_MONITOR_TOKEN"]
             config.operatorHotkeys = Set(operatorHotkey)
+            config.heldOutSeed = heldOutSeed ?? ProcessInfo.processInfo.environment["EVALNET_POOL_HELD_OUT_SEED"].flatMap { Int($0) }
             do { try config.rules.validate() } catch { throw ValidationError("\(error)") }
             var logger = Logger(label: "evalnet.pool")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

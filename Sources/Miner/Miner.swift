@@ -37,8 +37,46 @@ public struct MinerOptions: Sendable {
     /// Stop after this many seconds (nil: run until stopped).
     public var durationSeconds: Double?
     public var randomSeed: UInt64 = UInt64.random(in: 1...UInt64.max)
+    /// Functional-equivalence cache and hurdles in the search (`SearchOptions.fast`).
+    public var search = SearchOptions.fast
+    /// Tasks beyond the public suite that evolution scores programs on (0: the public suite alone).
+    public var searchExtraTasks = 8
+    public var searchSeed = 7771
+    /// Tasks of the selection suite the best programs are re-scored on before one is submitted
+    /// (0: submit the search's best as is).
+    public var selectionTasks = 16
+    public var selectionSeed = 424_242
+    /// When set, the search's counters are added to it after each lease (benchmarks).
+    public var counters: SearchCounters?
 
     public init() {}
+}
+
+/// Running totals of a miner's search, shared with whoever watches it.
+public final class SearchCounters: Sendable {
+    public struct Totals: Sendable, Equatable {
+        /// Children produced by evolution (candidates considered).
+        public var generations = 0
+        /// Programs run through the engine (cache and FEC hits excluded; hurdle stops included).
+        public var evaluations = 0
+        public var functionalCacheHits = 0
+        public var hurdleStops = 0
+        /// Lease candidates evaluated in full on the public suite.
+        public var leaseEvaluations = 0
+    }
+
+    private let state = Mutex(Totals())
+    public init() {}
+    public var totals: Totals { state.withLock { $0 } }
+    func add(_ t: Totals) {
+        state.withLock {
+            $0.generations += t.generations
+            $0.evaluations += t.evaluations
+            $0.functionalCacheHits += t.functionalCacheHits
+            $0.hurdleStops += t.hurdleStops
+            $0.leaseEvaluations += t.leaseEvaluations
+        }
+    }
 }
 
 /// What `MinerLoop.run` did: leases submitted, evaluations, evolutions, best score, reputation.
@@ -49,6 +87,36 @@ public struct MinerSummary: Sendable, Equatable {
     public var bestScore = -Double.infinity
     public var reputation = 0.0
     public var reputationHistory: [Double] = []
+    /// This miner's own candidates waiting for evaluators, as of the last lease.
+    public var candidatesWaiting: Int64 = 0
+}
+
+/// The evaluators of one public suite: the suite itself (lease evaluations, exact), the search
+/// suite (public + extra tasks) and the selection suite (tasks neither of them has).
+public struct MinerSuites: Sendable {
+    public let publicSuite: Evaluator
+    public let search: Evaluator
+    public let selection: Evaluator?
+
+    public init(taskType: String, publicConfig: SuiteConfig, options: MinerOptions) throws(EngineError) {
+        publicSuite = try Evaluator(taskType: taskType, config: publicConfig)
+        let searchConfig = try Selection.searchSuite(public: publicConfig, taskType: taskType,
+                                                     extraTasks: options.searchExtraTasks, seed: options.searchSeed)
+        if searchConfig == publicConfig {
+            search = publicSuite
+        } else {
+            search = try Evaluator(taskType: taskType, config: searchConfig)
+        }
+        if options.selectionTasks > 0 {
+            var config = try SuiteConfig.disjoint(
+                taskType: taskType, seed: options.selectionSeed, count: options.selectionTasks,
+                samples: publicConfig.nSamples, inputDim: publicConfig.inputDim, excluding: [publicConfig, searchConfig])
+            config.cifarDirectory = publicConfig.cifarDirectory
+            selection = try Evaluator(taskType: taskType, config: config)
+        } else {
+            selection = nil
+        }
+    }
 }
 
 /// The mining loop: register, then lease → evaluate → evolve → submit until stopped.
@@ -80,9 +148,11 @@ public struct MinerLoop: Sendable {
 
     public func run(stop: StopSignal) async throws -> MinerSummary {
         let started = Date()
-        let evaluator = try Evaluator(taskType: options.taskType, config: options.suite)
+        let initial = try MinerSuites(taskType: options.taskType, publicConfig: options.suite, options: options)
+        var suites = [options.suite: initial]
         let info = try await retrying("register", stop: stop) { try await client.register() }
-        output("registered \(info.hotkey) (reputation \(format(info.reputation))); data: \(evaluator.dataSource)")
+        output("registered \(info.hotkey) (reputation \(format(info.reputation))); data: \(suites[options.suite]?.publicSuite.dataSource.description ?? "-"); jobs: \(max(1, options.workers))")
+        var lastWaitingNote = Date.distantPast
         var summary = MinerSummary()
         var leaseNumber = 0
         while !stop.isRequested {
@@ -111,7 +181,15 @@ public struct MinerLoop: Sendable {
                 continue
             }
             leaseNumber += 1
-            let submission = await work(on: lease, evaluator: evaluator, stop: stop, summary: &summary)
+            // Under suite rotation the lease names the window's suite; every evaluator of the
+            // window uses it, so consensus holds within the window.
+            let config = Self.suiteConfig(for: lease.evalSuite, base: options.suite)
+            if suites[config] == nil {
+                if suites.count > 4 { suites = suites.filter { $0.key == options.suite } }
+                suites[config] = try MinerSuites(taskType: options.taskType, publicConfig: config, options: options)
+            }
+            guard let current = suites[config] else { continue }
+            let submission = await work(on: lease, suites: current, stop: stop, summary: &summary)
             let deadline = WireTime.parse(lease.timeoutAt).map { Date(timeIntervalSince1970: $0) }
             do {
                 let result = try await retrying("submit", stop: stop, until: deadline ?? Date().addingTimeInterval(30)) {
@@ -128,24 +206,54 @@ public struct MinerLoop: Sendable {
             if let stats = try? await client.stats() {
                 summary.reputation = stats.reputation
                 summary.reputationHistory.append(stats.reputation)
+                summary.candidatesWaiting = stats.ownCandidatesWaiting ?? 0
+                if let note = Self.waitingNote(stats), Date().timeIntervalSince(lastWaitingNote) >= 60 {
+                    output(note)
+                    lastWaitingNote = Date()
+                }
             }
             output(String(
-                format: "lease %d %@ | window %lld | evaluated %d | evolved %d | best %@ | reputation %@",
+                format: "lease %d %@ | window %lld | evaluated %d | evolved %d | best %@ | reputation %@ | own candidates waiting %lld",
                 leaseNumber, String(lease.leaseId.prefix(8)), lease.windowNumber, submission.evaluations.count,
-                submission.evolutions.count, format(summary.bestScore), format(summary.reputation)))
+                submission.evolutions.count, format(summary.bestScore), format(summary.reputation), summary.candidatesWaiting))
         }
         if stop.isRequested { output("stopped after submitting the lease in hand") }
         return summary
     }
 
+    /// The public suite of a lease: the window's rotated suite when the lease names one, else `base`.
+    public static func suiteConfig(for suite: EvalSuite?, base: SuiteConfig) -> SuiteConfig {
+        guard let suite else { return base }
+        var config = base
+        config.seed = suite.seed
+        config.taskCount = suite.taskCount
+        config.nSamples = suite.samples
+        config.taskIDs = nil
+        return config
+    }
+
+    /// A line for a miner whose candidates wait for evaluators, saying why when the pool has too
+    /// few miners for consensus; nil when none of its candidates waits.
+    public static func waitingNote(_ stats: StatsResponse) -> String? {
+        guard let waiting = stats.ownCandidatesWaiting, waiting > 0 else { return nil }
+        guard let k = stats.consensusThreshold else { return "\(waiting) of your candidates are waiting for evaluators" }
+        let others = max(0, stats.pool.minersActiveWindow - 1)
+        if others < Int64(k) {
+            return "\(waiting) of your candidates are waiting for evaluators: consensus needs \(k) miners other than you "
+                + "(the pool has \(others) other active this window; a miner never evaluates its own candidates)"
+        }
+        return "\(waiting) of your candidates are waiting for evaluators (consensus needs \(k) of the \(others) other miners)"
+    }
+
     /// Evaluates the lease's algorithms and evolves from the best of them, within the lease's time.
-    func work(on lease: LeaseResponse, evaluator: Evaluator, stop: StopSignal, summary: inout MinerSummary) async
+    func work(on lease: LeaseResponse, suites: MinerSuites, stop: StopSignal, summary: inout MinerSummary) async
         -> LeaseSubmission
     {
+        let evaluator = suites.publicSuite
         let timeout = WireTime.parse(lease.timeoutAt) ?? (Date().timeIntervalSince1970 + 60)
         let deadline = timeout - options.submitBufferSeconds
         let workers = max(1, options.workers)
-        // Evaluate in `workers` parallel slices.
+        // Evaluate in `workers` parallel slices, exactly on the public suite.
         let records = lease.evaluateAlgorithms
         let scores: [(Int64, Double)] = await withTaskGroup(of: [(Int64, Double)].self) { group in
             for w in 0..<workers {
@@ -162,6 +270,11 @@ public struct MinerLoop: Sendable {
         }
         let evaluations = scores.sorted { $0.0 < $1.0 }.map { EvaluationEntry(algorithmId: $0.0, score: $0.1) }
         var iterations = evaluations.count
+        if let counters = options.counters {
+            var t = SearchCounters.Totals()
+            t.leaseEvaluations = evaluations.count
+            counters.add(t)
+        }
 
         var evolutions: [EvolutionEntry] = []
         if lease.evolveBudget > 0 && !stop.isRequested {
@@ -171,16 +284,21 @@ public struct MinerLoop: Sendable {
             let seedDSLs = parents.map(\.algorithmDsl)
             let generations = options.generations
             let base = options.randomSeed &+ UInt64(bitPattern: Int64(lease.leaseId.hashValue))
+            let search = suites.search
+            let searchOptions = options.search
             struct Outcome: Sendable {
-                var dsl: String
+                var top: [String]
                 var score: Double
                 var generations: Int
+                var result: EvolutionResult
             }
+            // One evolver (one interpreter at a time) per job.
             let results: [Outcome] = await withTaskGroup(of: Outcome?.self) { group in
                 for w in 0..<workers {
                     group.addTask {
                         guard var evolver = try? Evolver(
-                            taskType: evaluator.taskType, evaluator: evaluator, seed: base &+ UInt64(w), seedDSLs: seedDSLs)
+                            taskType: search.taskType, evaluator: search, seed: base &+ UInt64(w), seedDSLs: seedDSLs,
+                            options: searchOptions)
                         else { return nil }
                         var last = evolver.run(generations: 0)
                         var done = 0
@@ -189,15 +307,37 @@ public struct MinerLoop: Sendable {
                             last = evolver.run(generations: chunk)
                             done += chunk
                         }
-                        return Outcome(dsl: last.bestDSL, score: last.bestScore, generations: done)
+                        let top = [last.bestDSL] + evolver.topCandidates(limit: 4).map(\.dsl)
+                        return Outcome(top: top, score: last.bestScore, generations: done, result: last)
                     }
                 }
                 return await group.reduce(into: []) { acc, r in if let r { acc.append(r) } }
             }
             iterations += results.reduce(0) { $0 + $1.generations }
-            if let best = results.max(by: { $0.score < $1.score }), best.score.isFinite {
-                summary.bestScore = max(summary.bestScore, best.score)
-                evolutions.append(EvolutionEntry(parentAlgorithmIds: parents.map(\.id), algorithmDsl: best.dsl))
+            if let counters = options.counters {
+                var t = SearchCounters.Totals()
+                for r in results {
+                    t.generations += r.result.totalGenerations
+                    t.evaluations += r.result.evaluations
+                    t.functionalCacheHits += r.result.functionalCacheHits
+                    t.hurdleStops += r.result.hurdleStops
+                }
+                counters.add(t)
+            }
+            // Before submitting, the best programs are checked on the selection tasks; the one
+            // that holds up best (mean of public and selection score) is submitted.
+            let pool = results.sorted { $0.score > $1.score }.flatMap(\.top)
+            var chosen: (dsl: String, score: Double)?
+            if let selection = suites.selection {
+                if let pick = Selection.pick(pool, publicSuite: evaluator, selectionSuite: selection) {
+                    chosen = (pick.dsl, pick.publicScore)
+                }
+            } else if let best = results.max(by: { $0.score < $1.score }), let dsl = best.top.first {
+                chosen = (dsl, evaluator.score(dsl: dsl))
+            }
+            if let chosen, chosen.score.isFinite {
+                summary.bestScore = max(summary.bestScore, chosen.score)
+                evolutions.append(EvolutionEntry(parentAlgorithmIds: parents.map(\.id), algorithmDsl: chosen.dsl))
             }
         }
         for s in scores where s.1.isFinite { summary.bestScore = max(summary.bestScore, s.1) }

@@ -14,6 +14,18 @@ public struct SuiteResult: Sendable, Hashable {
     public var failure: String?
 }
 
+/// An early-stopping hurdle: after `afterTasks` tasks, a candidate whose mean task score is below
+/// `score` is not scored further.
+public struct Hurdle: Sendable, Hashable {
+    public var score: Double
+    public var afterTasks: Int
+
+    public init(score: Double, afterTasks: Int) {
+        self.score = score
+        self.afterTasks = afterTasks
+    }
+}
+
 /// Scores DSL programs on one task type's suite, after normalising them to the task's profile.
 public struct Evaluator: Sendable {
     public let taskType: String
@@ -47,26 +59,76 @@ public struct Evaluator: Sendable {
     }
 
     public func evaluate(program: Program) -> SuiteResult {
+        evaluate(program: program, hurdle: nil).result
+    }
+
+    /// Scores like `evaluate(program:)`, but when `hurdle` is given, stops after its first
+    /// `afterTasks` tasks if their mean is below its `score` (an early-stopping hurdle for hopeless
+    /// candidates). A stopped candidate's score is that partial mean (`stoppedEarly` true); a
+    /// candidate that clears the hurdle gets exactly the full evaluation's result.
+    public func evaluate(program: Program, hurdle: Hurdle?) -> (result: SuiteResult, stoppedEarly: Bool) {
         let normalized = normalize(program, profile: profile)
         if normalized.predict.isEmpty {
-            return SuiteResult(score: -.infinity, taskScores: [], failure: "program has no predict instruction")
+            return (SuiteResult(score: -.infinity, taskScores: [], failure: "program has no predict instruction"), false)
         }
         var interpreter: Interpreter
         do {
             interpreter = try Interpreter(program: normalized, inputDim: config.inputDim)
         } catch {
-            return SuiteResult(score: -.infinity, taskScores: [], failure: error.description)
+            return (SuiteResult(score: -.infinity, taskScores: [], failure: error.description), false)
         }
         var scores: [Double] = []
         scores.reserveCapacity(suite.tasks.count)
         for task in suite.tasks {
             guard let taskScore = Self.run(task, &interpreter, scoring: suite.scoring, epochs: config.epochs) else {
-                return SuiteResult(score: -.infinity, taskScores: [],
-                                   failure: "non-finite prediction on task \(task.label)")
+                return (SuiteResult(score: -.infinity, taskScores: [],
+                                    failure: "non-finite prediction on task \(task.label)"), false)
             }
             scores.append(taskScore)
+            if let hurdle, scores.count == hurdle.afterTasks, scores.count < suite.tasks.count {
+                let mean = scores.reduce(0, +) / Double(scores.count)
+                if mean < hurdle.score {
+                    return (SuiteResult(score: mean, taskScores: scores, failure: "stopped at the hurdle"), true)
+                }
+            }
         }
-        return SuiteResult(score: Self.median(scores), taskScores: scores, failure: nil)
+        return (SuiteResult(score: Self.median(scores), taskScores: scores, failure: nil), false)
+    }
+
+    /// A functional fingerprint (AutoML-Zero's functional-equivalence check): the program's
+    /// predictions while it trains on the first `trainExamples` examples of the suite's first task
+    /// and then predicts its first `probeExamples` validation examples, each with its 16 lowest
+    /// mantissa bits cleared. Programs with equal fingerprints are taken to score alike; nil when
+    /// the program cannot run or predicts a non-finite value on the probe (it is scored in full).
+    public func fingerprint(program: Program, trainExamples: Int = 10, probeExamples: Int = 10) -> [UInt64]? {
+        let normalized = normalize(program, profile: profile)
+        guard !normalized.predict.isEmpty, let task = suite.tasks.first,
+              var interpreter = try? Interpreter(program: normalized, inputDim: config.inputDim)
+        else { return nil }
+        let d = task.inputDim
+        var out: [UInt64] = []
+        out.reserveCapacity(trainExamples + probeExamples)
+        func key(_ p: Double) -> UInt64 { p == 0 ? 0 : p.bitPattern & ~UInt64(0xFFFF) }
+        interpreter.reset()
+        interpreter.runSetup(rng: DeterministicRNG(seed: task.evalSeed))
+        let ok: Bool = task.trainX.withUnsafeBufferPointer { xs in
+            for i in 0..<min(trainExamples, task.trainCount) {
+                let p = interpreter.train(x: UnsafeBufferPointer(rebasing: xs[(i * d)..<((i + 1) * d)]), y: task.trainY[i])
+                if !p.isFinite { return false }
+                out.append(key(p))
+            }
+            return true
+        }
+        guard ok else { return nil }
+        let probed: Bool = task.validX.withUnsafeBufferPointer { xs in
+            for i in 0..<min(probeExamples, task.validCount) {
+                let p = interpreter.predict(x: UnsafeBufferPointer(rebasing: xs[(i * d)..<((i + 1) * d)]))
+                if !p.isFinite { return false }
+                out.append(key(p))
+            }
+            return true
+        }
+        return probed ? out : nil
     }
 
     /// Runs one task; nil on the first non-finite prediction.

@@ -12,6 +12,32 @@ public struct Candidate: Sendable, Hashable {
     public let score: Double
     /// Generation that produced it (0 for seeds and the initial population).
     public let generation: Int
+    /// Mean of its first `SearchOptions.hurdleTasks` task scores (what the hurdle compares);
+    /// −∞ when unknown.
+    public var earlyMean: Double = -.infinity
+    /// True when the hurdle stopped its evaluation (`score` is then `earlyMean`).
+    public var stoppedEarly = false
+}
+
+/// Speed-ups of the search (AutoML-Zero §4): both off by default, so a plain `Evolver` scores
+/// every program in full.
+public struct SearchOptions: Sendable, Hashable {
+    /// Functional-equivalence caching: a program whose fingerprint (`Evaluator.fingerprint`) was
+    /// seen before gets that program's score without being evaluated.
+    public var functionalCache: Bool
+    /// Early-stopping hurdle: after `hurdleTasks` tasks, a child whose mean is below the median
+    /// of the population's means over the same tasks is not evaluated further.
+    public var hurdles: Bool
+    public var hurdleTasks: Int
+
+    public init(functionalCache: Bool = false, hurdles: Bool = false, hurdleTasks: Int = 2) {
+        self.functionalCache = functionalCache
+        self.hurdles = hurdles
+        self.hurdleTasks = hurdleTasks
+    }
+
+    public static let plain = SearchOptions()
+    public static let fast = SearchOptions(functionalCache: true, hurdles: true)
 }
 
 /// Outcome of `Evolver.run`.
@@ -24,6 +50,10 @@ public struct EvolutionResult: Sendable, Hashable {
     public let totalGenerations: Int
     /// Distinct programs scored since the evolver was created (cache hits excluded).
     public let evaluations: Int
+    /// Children whose score came from the functional-equivalence cache.
+    public var functionalCacheHits = 0
+    /// Evaluations stopped at the hurdle.
+    public var hurdleStops = 0
 }
 
 /// Regularized evolution of one task type's programs, scored by `evaluator`.
@@ -33,6 +63,7 @@ public struct Evolver: Sendable {
     public let populationSize: Int
     public let tournamentSize: Int
     public let mutator: Mutator
+    public let options: SearchOptions
 
     /// Current population, oldest first.
     public private(set) var population: [Candidate] = []
@@ -42,9 +73,12 @@ public struct Evolver: Sendable {
     public private(set) var evaluations = 0
     /// Seed DSL texts that could not be parsed or normalised to a program with a predict phase.
     public private(set) var rejectedSeeds = 0
+    public private(set) var functionalCacheHits = 0
+    public private(set) var hurdleStops = 0
 
     private var rng: DeterministicRNG
-    private var cache: [Program: Double] = [:]
+    private var cache: [Program: Candidate] = [:]
+    private var functionalCache: [[UInt64]: Candidate] = [:]
     private var archive: [Candidate] = []
     private static let cacheLimit = 8192
     private static let archiveLimit = 32
@@ -54,7 +88,7 @@ public struct Evolver: Sendable {
     ///     in `rejectedSeeds`). With none usable, the population starts from random programs.
     ///   - populationSize: clamped to 2...1000; `tournamentSize` to 1...populationSize.
     public init(taskType: String, evaluator: Evaluator, seed: UInt64, populationSize: Int = 32,
-                tournamentSize: Int = 8, seedDSLs: [String] = []) throws(EngineError) {
+                tournamentSize: Int = 8, seedDSLs: [String] = [], options: SearchOptions = .plain) throws(EngineError) {
         guard taskType == evaluator.taskType else {
             throw EngineError.invalidConfig("evolver task_type '\(taskType)' does not match evaluator '\(evaluator.taskType)'")
         }
@@ -63,6 +97,7 @@ public struct Evolver: Sendable {
         self.populationSize = min(max(populationSize, 2), 1000)
         self.tournamentSize = min(max(tournamentSize, 1), self.populationSize)
         mutator = Mutator(profile: evaluator.profile)
+        self.options = options
         rng = DeterministicRNG(seed: seed)
 
         var seeds: [Program] = []
@@ -131,7 +166,8 @@ public struct Evolver: Sendable {
             ran += 1
         }
         return EvolutionResult(bestDSL: best.dsl, bestScore: best.score, generations: ran,
-                               totalGenerations: generations, evaluations: evaluations)
+                               totalGenerations: generations, evaluations: evaluations,
+                               functionalCacheHits: functionalCacheHits, hurdleStops: hurdleStops)
     }
 
     /// Up to `limit` best distinct programs seen so far, best first.
@@ -142,19 +178,56 @@ public struct Evolver: Sendable {
     // MARK: - Internals
 
     private mutating func scored(_ program: Program, generation: Int) -> Candidate {
-        let score: Double
-        if let cached = cache[program] {
-            score = cached
-        } else {
-            score = evaluator.score(program: program)
-            evaluations += 1
-            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[program] = score
+        if let cached = cache[program] { return relabel(cached, program: program, generation: generation) }
+        var key: [UInt64]?
+        if options.functionalCache {
+            key = evaluator.fingerprint(program: program)
+            if let key, let twin = functionalCache[key] {
+                functionalCacheHits += 1
+                let candidate = relabel(twin, program: program, generation: generation)
+                remember(program, candidate, key: nil)
+                return candidate
+            }
         }
-        return Candidate(program: program, dsl: program.render(), score: score, generation: generation)
+        // Seeds and the initial population are scored in full (they set the hurdle).
+        let hurdle = options.hurdles && generation > 0 ? currentHurdle() : nil
+        let (result, stopped) = evaluator.evaluate(program: program, hurdle: hurdle)
+        evaluations += 1
+        if stopped { hurdleStops += 1 }
+        let k = max(1, options.hurdleTasks)
+        let early = result.taskScores.count >= k ? result.taskScores.prefix(k).reduce(0, +) / Double(k) : -.infinity
+        var candidate = Candidate(program: program, dsl: program.render(), score: result.score, generation: generation)
+        candidate.earlyMean = early
+        candidate.stoppedEarly = stopped
+        remember(program, candidate, key: key)
+        return candidate
+    }
+
+    private func relabel(_ c: Candidate, program: Program, generation: Int) -> Candidate {
+        var out = Candidate(program: program, dsl: program.render(), score: c.score, generation: generation)
+        out.earlyMean = c.earlyMean
+        out.stoppedEarly = c.stoppedEarly
+        return out
+    }
+
+    private mutating func remember(_ program: Program, _ candidate: Candidate, key: [UInt64]?) {
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[program] = candidate
+        if let key {
+            if functionalCache.count >= Self.cacheLimit { functionalCache.removeAll(keepingCapacity: true) }
+            functionalCache[key] = candidate
+        }
+    }
+
+    /// The median of the population's early means (nil while fewer than half are known).
+    private func currentHurdle() -> Hurdle? {
+        let means = population.map(\.earlyMean).filter(\.isFinite).sorted()
+        guard means.count * 2 >= population.count, !means.isEmpty else { return nil }
+        return Hurdle(score: means[means.count / 2], afterTasks: max(1, options.hurdleTasks))
     }
 
     private mutating func consider(_ candidate: Candidate) {
+        if candidate.stoppedEarly { return }
         if candidate.score > best.score { best = candidate }
         if archive.contains(where: { $0.dsl == candidate.dsl }) { return }
         if archive.count >= Self.archiveLimit, let last = archive.last, candidate.score <= last.score { return }

@@ -57,6 +57,9 @@ public struct SuiteConfig: Sendable, Hashable {
     public var syntheticRawDim: Int
     public var syntheticDataSeed: UInt64
     public var syntheticClassSeparation: Double
+    /// Explicit task ids (then `taskCount` is their number and `seed` still seeds the
+    /// interpreter streams); nil: `taskCount` ids drawn with `seed` (the default).
+    public var taskIDs: [Int]?
 
     public init(taskCount: Int = 8, nSamples: Int = 200, seed: Int = 1337, epochs: Int = 1, inputDim: Int = 16,
                 cifarDirectory: String? = nil, syntheticRawDim: Int = 64, syntheticDataSeed: UInt64 = 40926,
@@ -70,6 +73,28 @@ public struct SuiteConfig: Sendable, Hashable {
         self.syntheticRawDim = syntheticRawDim
         self.syntheticDataSeed = syntheticDataSeed
         self.syntheticClassSeparation = syntheticClassSeparation
+        self.taskIDs = nil
+    }
+
+    /// A suite of `count` tasks drawn with `seed` from the task type's id space, leaving out every
+    /// task of `excluding` (so held-out, selection or unseen suites never share a task with the
+    /// public one). `count` is cut to what is left.
+    public static func disjoint(taskType: String, seed: Int, count: Int, samples: Int = 200, inputDim: Int = 16,
+                                excluding: [SuiteConfig]) throws(EngineError) -> SuiteConfig {
+        let family = try TaskRegistry.family(for: taskType)
+        var taken = Set<Int>()
+        for other in excluding { taken.formUnion(other.resolvedTaskIDs(poolSize: family.taskPoolSize)) }
+        let order = TaskSeeds.sampleTaskIDs(count: family.taskPoolSize, poolSize: family.taskPoolSize,
+                                            taskSeed: seed, inputDim: inputDim)
+        let ids = Array(order.filter { !taken.contains($0) }.prefix(max(1, count)))
+        var config = SuiteConfig(taskCount: ids.count, nSamples: samples, seed: seed, inputDim: inputDim)
+        config.taskIDs = ids
+        return config
+    }
+
+    /// The task ids this config scores, in suite order.
+    public func resolvedTaskIDs(poolSize: Int) -> [Int] {
+        taskIDs ?? TaskSeeds.sampleTaskIDs(count: taskCount, poolSize: poolSize, taskSeed: seed, inputDim: inputDim)
     }
 
     func validate(taskPoolSize: Int) throws(EngineError) {
@@ -77,6 +102,11 @@ public struct SuiteConfig: Sendable, Hashable {
             if !ok { throw EngineError.invalidConfig(message) }
         }
         try require((1...taskPoolSize).contains(taskCount), "task_count=\(taskCount) must be in 1...\(taskPoolSize)")
+        if let taskIDs {
+            try require(taskIDs.count == taskCount, "task_ids has \(taskIDs.count) ids, task_count=\(taskCount)")
+            try require(taskIDs.allSatisfy { (0..<taskPoolSize).contains($0) }, "task_ids must be in 0..<\(taskPoolSize)")
+        }
+        try require((-1_000_000_000...1_000_000_000).contains(seed), "seed=\(seed) must be within ±1e9")
         try require((4...1_000_000).contains(nSamples), "n_samples=\(nSamples) must be in 4...1000000")
         try require((1...100).contains(epochs), "epochs=\(epochs) must be in 1...100")
         try require((1...DSLLimits.maxVectorDim).contains(inputDim),

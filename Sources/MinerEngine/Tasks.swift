@@ -112,8 +112,7 @@ public struct ScalarLinearTasks: TaskFamily {
         let n = config.nSamples
         let nTrain = n / 2
         let suiteSeed = TaskSeeds.suiteSeed(taskSeed: config.seed, inputDim: d)
-        let ids = TaskSeeds.sampleTaskIDs(count: config.taskCount, poolSize: taskPoolSize,
-                                          taskSeed: config.seed, inputDim: d)
+        let ids = config.resolvedTaskIDs(poolSize: taskPoolSize)
         var tasks: [TaskData] = []
         for id in ids {
             let paramSeed = 1000 + id
@@ -172,8 +171,7 @@ public struct Cifar10BinaryTasks: TaskFamily {
         }
         let d = config.inputDim
         let suiteSeed = TaskSeeds.suiteSeed(taskSeed: config.seed, inputDim: d)
-        let ids = TaskSeeds.sampleTaskIDs(count: config.taskCount, poolSize: taskPoolSize,
-                                          taskSeed: config.seed, inputDim: d)
+        let ids = config.resolvedTaskIDs(poolSize: taskPoolSize)
         var tasks: [TaskData] = []
         for id in ids {
             tasks.append(try Self.buildTask(id: id, raw: raw, config: config, suiteSeed: suiteSeed))

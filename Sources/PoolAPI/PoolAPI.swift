@@ -86,6 +86,11 @@ public struct HealthResponse: Codable, Sendable, Equatable {
     public var currentBlock: Int64
     public var timeRemainingS: Int64
     public var windowSeconds: Int64
+    /// Evaluators (other than the author) a candidate needs to reach consensus.
+    public var consensusThreshold: Int?
+    /// Miners that must be mining for any candidate to reach consensus (threshold + 1: an
+    /// author never evaluates its own candidate).
+    public var minersNeededForConsensus: Int?
 
     enum CodingKeys: String, CodingKey {
         case status
@@ -93,9 +98,14 @@ public struct HealthResponse: Codable, Sendable, Equatable {
         case currentBlock = "current_block"
         case timeRemainingS = "time_remaining_s"
         case windowSeconds = "window_seconds"
+        case consensusThreshold = "consensus_threshold"
+        case minersNeededForConsensus = "miners_needed_for_consensus"
     }
 
-    public init(status: String, windowNumber: Int64, currentBlock: Int64, timeRemainingS: Int64, windowSeconds: Int64) {
+    public init(status: String, windowNumber: Int64, currentBlock: Int64, timeRemainingS: Int64, windowSeconds: Int64,
+                consensusThreshold: Int? = nil) {
+        self.consensusThreshold = consensusThreshold
+        self.minersNeededForConsensus = consensusThreshold.map { $0 + 1 }
         self.status = status
         self.windowNumber = windowNumber
         self.currentBlock = currentBlock
@@ -166,9 +176,15 @@ public struct StatsResponse: Codable, Sendable, Equatable {
     public var paidRao: Int64
     public var activeAssignment: String?
     public var pool: PoolSummary
+    /// The caller's own evolutions still waiting for evaluators (other miners).
+    public var ownCandidatesWaiting: Int64?
+    /// Evaluators a candidate needs for consensus.
+    public var consensusThreshold: Int?
 
     enum CodingKeys: String, CodingKey {
         case hotkey, reputation, pool
+        case ownCandidatesWaiting = "own_candidates_waiting"
+        case consensusThreshold = "consensus_threshold"
         case windowReputation = "window_reputation"
         case windowNumber = "window_number"
         case evaluationsSubmitted = "evaluations_submitted"
@@ -319,6 +335,26 @@ public struct GossipPacket: Codable, Sendable, Equatable {
     }
 }
 
+/// The evaluation suite of a window when the pool rotates suites (`suite_rotation`): the
+/// `task_seed`, number of tasks and samples per task every evaluator of the window uses. Public:
+/// derived from the window number and the pool's public rotation salt.
+public struct EvalSuite: Codable, Sendable, Hashable {
+    public var seed: Int
+    public var taskCount: Int
+    public var samples: Int
+
+    enum CodingKeys: String, CodingKey {
+        case seed, samples
+        case taskCount = "task_count"
+    }
+
+    public init(seed: Int, taskCount: Int, samples: Int) {
+        self.seed = seed
+        self.taskCount = taskCount
+        self.samples = samples
+    }
+}
+
 /// The answer of `POST /api/v1/tasks/lease`: the lease id and deadline, algorithms to evaluate,
 /// seeds to evolve from, and gossip.
 public struct LeaseResponse: Codable, Sendable, Equatable {
@@ -330,8 +366,11 @@ public struct LeaseResponse: Codable, Sendable, Equatable {
     public var evaluateAlgorithms: [AlgorithmRecord]
     public var seedAlgorithms: [AlgorithmRecord]
     public var gossip: GossipPacket
+    /// The suite to evaluate with when the pool rotates suites (absent: the fixed public suite).
+    public var evalSuite: EvalSuite?
 
     enum CodingKeys: String, CodingKey {
+        case evalSuite = "eval_suite"
         case leaseId = "lease_id"
         case windowNumber = "window_number"
         case timeoutAt = "timeout_at"
@@ -562,8 +601,14 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     public var status: String
     public var createdAt: String
     public var verifiedAt: String?
+    /// The pool's own score of the algorithm on its secret held-out tasks (null: not scored).
+    public var heldOutScore: Double?
+    /// Per-task detail of the held-out check (on `verify`).
+    public var heldOut: HeldOutDetail?
 
     enum CodingKeys: String, CodingKey {
+        case heldOutScore = "held_out_score"
+        case heldOut = "held_out"
         case id, score, status
         case taskType = "task_type"
         case algorithmId = "algorithm_id"
@@ -575,7 +620,10 @@ public struct ResultRecord: Codable, Sendable, Equatable {
     }
 
     public init(id: Int64, taskType: String, algorithmId: Int64, algorithmDsl: String, inputDim: Int, score: Double,
-                minerHotkey: String?, status: String, createdAt: String, verifiedAt: String?) {
+                minerHotkey: String?, status: String, createdAt: String, verifiedAt: String?,
+                heldOutScore: Double? = nil, heldOut: HeldOutDetail? = nil) {
+        self.heldOutScore = heldOutScore
+        self.heldOut = heldOut
         self.id = id
         self.taskType = taskType
         self.algorithmId = algorithmId
@@ -586,6 +634,35 @@ public struct ResultRecord: Codable, Sendable, Equatable {
         self.status = status
         self.createdAt = createdAt
         self.verifiedAt = verifiedAt
+    }
+}
+
+/// What the pool's held-out check found for an algorithm.
+public struct HeldOutDetail: Codable, Sendable, Equatable {
+    /// Median of `task_scores`; null when the program failed on a held-out task.
+    public var score: Double?
+    public var taskCount: Int
+    public var taskScores: [Double]
+    /// The consensus score on the public suite, for comparison.
+    public var consensusScore: Double?
+    /// consensus − held-out: how much better the program looks on the public tasks.
+    public var gap: Double?
+    public var failure: String?
+
+    enum CodingKeys: String, CodingKey {
+        case score, gap, failure
+        case taskCount = "task_count"
+        case taskScores = "task_scores"
+        case consensusScore = "consensus_score"
+    }
+
+    public init(score: Double?, taskCount: Int, taskScores: [Double], consensusScore: Double?, failure: String?) {
+        self.score = score
+        self.taskCount = taskCount
+        self.taskScores = taskScores
+        self.consensusScore = consensusScore
+        self.gap = score.flatMap { h in consensusScore.map { $0 - h } }
+        self.failure = failure
     }
 }
 
@@ -602,8 +679,11 @@ public struct SOTAResponse: Codable, Sendable, Equatable {
     public var resultId: Int64?
     public var algorithmId: Int64?
     public var updatedAt: String?
+    /// The SOTA's score on the pool's held-out tasks (a new SOTA must beat it too).
+    public var heldOutScore: Double?
 
     enum CodingKeys: String, CodingKey {
+        case heldOutScore = "held_out_score"
         case taskType = "task_type"
         case sotaThreshold = "sota_threshold"
         case resultId = "result_id"
@@ -628,6 +708,7 @@ public struct SOTAResponse: Codable, Sendable, Equatable {
         if let resultId { try c.encode(resultId, forKey: .resultId) } else { try c.encodeNil(forKey: .resultId) }
         if let algorithmId { try c.encode(algorithmId, forKey: .algorithmId) } else { try c.encodeNil(forKey: .algorithmId) }
         if let updatedAt { try c.encode(updatedAt, forKey: .updatedAt) } else { try c.encodeNil(forKey: .updatedAt) }
+        if let heldOutScore { try c.encode(heldOutScore, forKey: .heldOutScore) } else { try c.encodeNil(forKey: .heldOutScore) }
     }
 }
 

@@ -70,6 +70,21 @@ public struct PoolRules: Codable, Sendable, Equatable {
     /// Minimum `iterations` on a lease submission.
     public var minLeaseIterations: Int = 0
 
+    // MARK: Generalisation (held-out check, suite rotation)
+    /// Tasks in the pool's secret held-out suite; a new SOTA must beat the current one on it
+    /// as well as on consensus (`HeldOutGate`). 0 turns the check off.
+    public var heldOutTasks: Int = 32
+    /// Samples per held-out task.
+    public var heldOutSamples: Int = 200
+    /// When true, each lease carries the window's `eval_suite` (seed from the window number and
+    /// `rotation_salt`), so no fixed suite can be memorised. Off by default: upstream miners
+    /// always evaluate the fixed public suite.
+    public var suiteRotation: Bool = false
+    public var rotationTaskCount: Int = 8
+    public var rotationSamples: Int = 200
+    /// Public salt of the rotation seeds (not a secret: miners must be able to agree).
+    public var rotationSalt: Int = 0
+
     public init() {}
 
     /// The reference defaults.
@@ -142,6 +157,10 @@ public struct PoolRules: Codable, Sendable, Equatable {
         require(gossipMax >= 0, .gossipMax, "must be >= 0 (got \(gossipMax))")
         require(evalSlotMargin >= 0, .evalSlotMargin, "must be >= 0 (got \(evalSlotMargin))")
         require(minLeaseIterations >= 0, .minLeaseIterations, "must be >= 0 (got \(minLeaseIterations))")
+        require((0...256).contains(heldOutTasks), .heldOutTasks, "must be within 0...256 (got \(heldOutTasks))")
+        require((4...10_000).contains(heldOutSamples), .heldOutSamples, "must be within 4...10000 (got \(heldOutSamples))")
+        require((1...256).contains(rotationTaskCount), .rotationTaskCount, "must be within 1...256 (got \(rotationTaskCount))")
+        require((4...10_000).contains(rotationSamples), .rotationSamples, "must be within 4...10000 (got \(rotationSamples))")
         if !problems.isEmpty { throw PoolRulesError(problems: problems) }
     }
 
@@ -172,6 +191,12 @@ public struct PoolRules: Codable, Sendable, Equatable {
         case gossipMax = "gossip_max"
         case evalSlotMargin = "eval_slot_margin"
         case minLeaseIterations = "min_lease_iterations"
+        case heldOutTasks = "held_out_tasks"
+        case heldOutSamples = "held_out_samples"
+        case suiteRotation = "suite_rotation"
+        case rotationTaskCount = "rotation_task_count"
+        case rotationSamples = "rotation_samples"
+        case rotationSalt = "rotation_salt"
     }
 
     /// All config-file keys, e.g. for rejecting unknown keys in a config section.
@@ -222,6 +247,12 @@ public struct PoolRules: Codable, Sendable, Equatable {
         gossipMax = try int(.gossipMax, d.gossipMax)
         evalSlotMargin = try int(.evalSlotMargin, d.evalSlotMargin)
         minLeaseIterations = try int(.minLeaseIterations, d.minLeaseIterations)
+        heldOutTasks = try int(.heldOutTasks, d.heldOutTasks)
+        heldOutSamples = try int(.heldOutSamples, d.heldOutSamples)
+        suiteRotation = try c.decodeIfPresent(Bool.self, forKey: .suiteRotation) ?? d.suiteRotation
+        rotationTaskCount = try int(.rotationTaskCount, d.rotationTaskCount)
+        rotationSamples = try int(.rotationSamples, d.rotationSamples)
+        rotationSalt = try int(.rotationSalt, d.rotationSalt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -253,6 +284,12 @@ public struct PoolRules: Codable, Sendable, Equatable {
         try c.encode(gossipMax, forKey: .gossipMax)
         try c.encode(evalSlotMargin, forKey: .evalSlotMargin)
         try c.encode(minLeaseIterations, forKey: .minLeaseIterations)
+        try c.encode(heldOutTasks, forKey: .heldOutTasks)
+        try c.encode(heldOutSamples, forKey: .heldOutSamples)
+        try c.encode(suiteRotation, forKey: .suiteRotation)
+        try c.encode(rotationTaskCount, forKey: .rotationTaskCount)
+        try c.encode(rotationSamples, forKey: .rotationSamples)
+        try c.encode(rotationSalt, forKey: .rotationSalt)
     }
 }
 

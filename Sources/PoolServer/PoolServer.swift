@@ -34,6 +34,9 @@ public struct PoolConfig: Sendable {
     public var drainSeconds = 0.0
     /// This process's name among replicas (in `periodic_runs.holder` and the logs).
     public var replicaId = ReplicaIdentity.current
+    /// Secret seed of the held-out tasks (`--held-out-seed`, `EVALNET_POOL_HELD_OUT_SEED`); nil =
+    /// generated on first start and kept in the database (`pool_secrets`). Never served.
+    public var heldOutSeed: Int?
 
     public init() {
         // One active lease at a time already bounds each miner; a per-window quota would
@@ -230,7 +233,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
         return JSONResponse(HealthResponse(
             status: "healthy", windowNumber: Int64(store.clock.number(at: t)), currentBlock: 0,
             timeRemainingS: Int64(store.clock.secondsRemaining(at: t).rounded(.up)),
-            windowSeconds: Int64(config.rules.windowSeconds)))
+            windowSeconds: Int64(config.rules.windowSeconds), consensusThreshold: config.rules.consensusThreshold))
     }
     router.get("/health", use: health)
     router.get("/status", use: health)
@@ -410,9 +413,16 @@ public func runPool(config: PoolConfig, algorithms: any AlgorithmPolicy, logger:
                     onReady: (@Sendable (Int) async -> Void)? = nil) async throws {
     try config.rules.validate()
     let db = try await openDatabase(try DatabaseLocation.parse(config.database), logger: logger)
-    let store = PoolStore(db: db, rules: config.rules, algorithms: algorithms)
+    let store = PoolStore(db: db, rules: config.rules, algorithms: algorithms, heldOutSeed: config.heldOutSeed)
     do {
         try await store.prepare(now: Date().timeIntervalSince1970)
+        let k = config.rules.consensusThreshold
+        logger.notice("""
+            consensus needs \(k) evaluators other than a candidate's author: at least \(k + 1) miners must be \
+            mining for any candidate to be scored (fewer: candidates wait for evaluators forever)
+            """)
+        logger.info("generalisation rules", metadata: [
+            "held_out_tasks": "\(config.rules.heldOutTasks)", "suite_rotation": "\(config.rules.suiteRotation)"])
         let drain = DrainState()
         let router = makePoolRouter(store: store, config: config, drain: drain)
         let app = Application(

@@ -13,6 +13,14 @@ extension SQLExecutor {
 }
 
 extension PoolStore {
+    /// The window's evaluation suite when the pool rotates suites (`suite_rotation`), else nil.
+    public func evalSuite(window: Int64) -> EvalSuite? {
+        guard rules.suiteRotation else { return nil }
+        let s = SuiteRotation.suite(window: window, salt: rules.rotationSalt, taskCount: rules.rotationTaskCount,
+                                    samples: rules.rotationSamples)
+        return EvalSuite(seed: s.seed, taskCount: s.taskCount, samples: s.samples)
+    }
+
     /// Above this many candidates waiting for evaluation, leases carry no evolve budget,
     /// so evaluation catches up before more candidates are proposed.
     static let evolutionBacklogLimit = 500
@@ -152,10 +160,12 @@ extension PoolStore {
                 VALUES (\(id), \(hotkey), 'lease', \(taskType), \(window), \(budget), \(now), \(timeout), 'active')
                 """)
             try await insertItems(tx, assignment: id, [("evaluate", evaluate), ("seed", seeds)])
-            return LeaseResponse(
+            var response = LeaseResponse(
                 leaseId: id, windowNumber: window, timeoutAt: WireTime.string(timeout), evolveBudget: budget,
                 taskType: taskType, evaluateAlgorithms: try evaluate.map(record), seedAlgorithms: try seeds.map(record),
                 gossip: try await gossipPacket(tx, taskType: taskType, limit: sizes.gossipLimit, window: window))
+            response.evalSuite = evalSuite(window: window)
+            return response
         }
     }
 

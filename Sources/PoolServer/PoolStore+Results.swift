@@ -11,7 +11,8 @@ extension PoolStore {
             algorithmDsl: try r.string("dsl"), inputDim: Int(try r.int("input_dim")), score: try r.double("score"),
             minerHotkey: try r.optionalString("miner"), status: try r.string("status"),
             createdAt: WireTime.string(try r.double("created_at")),
-            verifiedAt: try r.optionalDouble("verified_at").map(WireTime.string))
+            verifiedAt: try r.optionalDouble("verified_at").map(WireTime.string),
+            heldOutScore: try r.optionalDouble("held_out_score"))
     }
 
     /// `GET /results`: verified results (or another status), best first.
@@ -38,13 +39,29 @@ extension PoolStore {
         guard let r = try await db.queryOne("SELECT * FROM sota WHERE task_type = ?", [.text(taskType)]) else {
             return SOTAResponse(taskType: taskType, sotaThreshold: nil, resultId: nil, algorithmId: nil, updatedAt: nil)
         }
-        return SOTAResponse(
+        var out = SOTAResponse(
             taskType: taskType, sotaThreshold: try r.double("score"), resultId: try r.int("result_id"),
             algorithmId: try r.int("algorithm_id"), updatedAt: WireTime.string(try r.double("updated_at")))
+        out.heldOutScore = try r.optionalDouble("held_out_score")
+        return out
     }
 
     /// `POST /results/verify/{id}`: completed → verified. Unknown → 404, not completed → 409.
+    /// The answer carries the held-out detail (`held_out`: per-task scores on the pool's
+    /// secret tasks beside the consensus score), computed after the transaction.
     public func verify(resultId: Int64, by hotkey: String, now: Double) async throws -> ResultRecord {
+        var record = try await verifyRow(resultId: resultId, by: hotkey, now: now)
+        if let row = try await db.queryOne("SELECT dsl_hash FROM algorithms WHERE id = ?", [.int(record.algorithmId)]),
+           let outcome = heldOut.score(taskType: record.taskType, dsl: record.algorithmDsl, dslHash: try row.string("dsl_hash"),
+                                       inputDim: record.inputDim)
+        {
+            record.heldOut = HeldOutDetail(score: outcome.score, taskCount: heldOut.tasks, taskScores: outcome.taskScores,
+                                           consensusScore: record.score, failure: outcome.failure)
+        }
+        return record
+    }
+
+    func verifyRow(resultId: Int64, by hotkey: String, now: Double) async throws -> ResultRecord {
         try await db.transaction { tx in
             guard let r = try await tx.queryOne("SELECT status FROM results WHERE id = ?\(tx.forUpdate)", [.int(resultId)]) else {
                 throw APIError.notFound(PoolErrorCode.resultNotFound, "Result \(resultId) does not exist")
@@ -157,6 +174,13 @@ extension PoolStore {
         if completed >= 5 && zeroRatio > 0.5 {
             alerts.append(.init(code: "zero_eval_ratio", severity: "warn",
                                 message: String(format: "%.0f%% of recent leases completed with no evaluations", zeroRatio * 100)))
+        }
+        // Someone is mining but too few for consensus (an author never evaluates its own
+        // candidate): the newcomer's "three miners, nothing ever scored" case.
+        if try n("in_eval") > 0, try n("miners_active") >= 1, try n("miners_active") <= Int64(rules.consensusThreshold) {
+            alerts.append(.init(
+                code: "consensus_unreachable", severity: "warn",
+                message: "\(try n("miners_active")) miners active this window; consensus needs \(rules.consensusThreshold) evaluators besides the author, so at least \(rules.consensusThreshold + 1) miners"))
         }
         if try n("in_eval") == 0 {
             alerts.append(.init(code: "no_candidates", severity: "warn", message: "No candidates are waiting for evaluation"))

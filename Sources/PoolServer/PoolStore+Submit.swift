@@ -34,6 +34,27 @@ extension PoolStore {
         }
 
         let evolutions = normalized
+        // The pool's held-out scores of the lease's candidates still in evaluation (any may
+        // reach consensus in this submit), computed before the transaction so no lock is held
+        // while the engine runs; cached per DSL hash, so each candidate is scored once.
+        var heldOutScores: [Int64: HeldOutScorer.Outcome] = [:]
+        if heldOut.isActive, !ids.isEmpty {
+            let wanted = Set(ids)
+            for r in try await db.query(
+                """
+                SELECT a.id, a.task_type, a.input_dim, a.dsl, a.dsl_hash FROM assignment_items i
+                JOIN algorithms a ON a.id = i.algorithm_id
+                WHERE i.assignment_id = ? AND i.role = 'evaluate' AND a.status = 'in_evaluation'
+                """, [.text(assignmentId)])
+            {
+                let id = try r.int("id")
+                guard wanted.contains(id) else { continue }
+                heldOutScores[id] = heldOut.score(
+                    taskType: try r.string("task_type"), dsl: try r.string("dsl"), dslHash: try r.string("dsl_hash"),
+                    inputDim: Int(try r.int("input_dim")))
+            }
+        }
+        let preScored = heldOutScores
         return try await db.transaction { tx in
             guard let a = try await tx.queryOne("SELECT * FROM assignments WHERE id = ?\(tx.forUpdate)", [.text(assignmentId)]),
                 try a.string("miner") == hotkey, expectKind.contains(try a.string("kind"))
@@ -149,7 +170,8 @@ extension PoolStore {
                  .int(Int64(accepted.count)), .double(now), .text(hotkey)])
 
             let reached = try await settleConsensus(
-                tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now)
+                tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
+                heldOutScores: preScored)
             let response = SubmitResponse(
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,
@@ -221,7 +243,9 @@ extension PoolStore {
     /// the candidates' rows as locked before this submit changed them (`evaluated` got one
     /// more evaluation each). Returns the ids that reached consensus now.
     func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], locked: [Int64: SQLRow], evaluated: Set<Int64>,
-                         window: Int64, now: Double) async throws -> [Int64] {
+                         window: Int64, now: Double, heldOutScores: [Int64: HeldOutScorer.Outcome] = [:])
+        async throws -> [Int64]
+    {
         var reached: [Int64] = []
         var ledger = PointsLedger()
         var settled: [SettledEvolution] = []
@@ -231,7 +255,7 @@ extension PoolStore {
         if !present.isEmpty {
             for r in try await tx.query(
                 """
-                SELECT algorithm_id, evaluator, score, in_consensus FROM evaluations
+                SELECT algorithm_id, evaluator, score, in_consensus, window_number FROM evaluations
                 WHERE algorithm_id IN (\(SQLText.list(present.count))) ORDER BY algorithm_id, id
                 """, present.map { .int($0) })
             {
@@ -240,12 +264,14 @@ extension PoolStore {
         }
         for cid in candidates {
             guard let cand = locked[cid] else { continue }
-            let evals = evaluationsOf[cid] ?? []
+            var evals = evaluationsOf[cid] ?? []
             if let fixed = try cand.optionalDouble("consensus_score") {
                 // Already scored: judge evaluations not yet judged against the fixed score.
                 let scoredIn = try cand.optionalInt("consensus_window")
                 var judged: [String] = [], agreeing: Set<String> = []
                 for e in evals where try e.value("in_consensus") == .null {
+                    // Under suite rotation only votes on the suite of the consensus window count.
+                    if rules.suiteRotation, let w = scoredIn, try e.int("window_number") != w { continue }
                     let agree = Settlement.lateVoteAgrees(try e.optionalDouble("score"), consensusScore: fixed, rules: rules)
                     let who = try e.string("evaluator")
                     judged.append(who)
@@ -255,6 +281,9 @@ extension PoolStore {
                 try await markConsensus(tx, candidate: cid, judged: judged, agreeing: agreeing)
                 continue
             }
+            // Under suite rotation each window has its own suite: only this window's votes are
+            // comparable (earlier ones stay unjudged).
+            if rules.suiteRotation { evals = try evals.filter { try $0.int("window_number") == window } }
             let votes = try evals.map { Vote(evaluator: try $0.string("evaluator"), score: try $0.optionalDouble("score")) }
             let evalCount = Int(try cand.int("eval_count")) + (evaluated.contains(cid) ? 1 : 0)
             let score: Double, agreeing: Set<String>
@@ -275,16 +304,30 @@ extension PoolStore {
             let taskType = try cand.string("task_type")
             // The SOTA row is read without a lock (every consensus reads it; locking it would
             // queue them all behind each other) and locked only to replace it, below.
-            let sotaBefore = try await tx.queryOne("SELECT score FROM sota WHERE task_type = ?", [.text(taskType)])?
-                .double("score")
+            let sotaRow = try await tx.queryOne("SELECT score, held_out_score FROM sota WHERE task_type = ?", [.text(taskType)])
+            let sotaBefore = try sotaRow?.double("score")
+            var held = heldOutScores[cid]
+            if held == nil, heldOut.isActive {
+                // Not scored before the transaction (it was not in evaluation then): score now.
+                held = heldOut.score(taskType: taskType, dsl: try cand.string("dsl"), dslHash: try cand.string("dsl_hash"),
+                                     inputDim: Int(try cand.int("input_dim")))
+            }
+            let gateScores = GateScores(consensus: score, heldOut: held?.score)
+            func verdict(_ row: SQLRow?) throws -> HeldOutGate.Verdict {
+                HeldOutGate.judge(
+                    candidate: gateScores,
+                    sota: try row.map { GateScores(consensus: try $0.double("score"), heldOut: try $0.optionalDouble("held_out_score")) },
+                    checked: held != nil)
+            }
             let isEvolution = try cand.string("origin") == "evolution"
             let (parentBest, localBest) = isEvolution ? try await baselineInputs(tx, candidate: cand) : (nil, nil)
             try await tx.execute(
                 """
                 UPDATE algorithms SET status = 'scored', consensus_score = ?, consensus_window = ?, sota_before = ?,
-                  parent_best = ?, local_best = ? WHERE id = ?
+                  parent_best = ?, local_best = ?, held_out_score = ? WHERE id = ?
                 """,
-                [.double(score), .int(window), .from(sotaBefore), .from(parentBest), .from(localBest), .int(cid)])
+                [.double(score), .int(window), .from(sotaBefore), .from(parentBest), .from(localBest),
+                 .from(held?.score), .int(cid)])
             if isEvolution {
                 settled.append(SettledEvolution(
                     record: EvolutionRecord(
@@ -295,25 +338,29 @@ extension PoolStore {
             }
             // On PostgreSQL the row is read again under its lock (another submit may have
             // replaced it since); on SQLite the write transaction holds the database.
-            var replaces = Settlement.replacesSOTA(score, current: sotaBefore)
+            // A new SOTA must beat the current one on consensus and on the held-out tasks
+            // (`HeldOutGate`).
+            var replaces = try verdict(sotaRow) == .replaces
             if replaces, tx.dialect == .postgres {
-                replaces = Settlement.replacesSOTA(score, current: try await tx.queryOne(
-                    "SELECT score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])?.double("score"))
+                replaces = try verdict(try await tx.queryOne(
+                    "SELECT score, held_out_score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])) == .replaces
             }
             if replaces {
                 let result = try await tx.queryOne(
                     """
-                    INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at)
-                    VALUES (?, ?, ?, ?, 'completed', ?) RETURNING id
-                    """, [.int(cid), .text(taskType), .double(score), try cand.value("author"), .double(now)])
+                    INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at, held_out_score)
+                    VALUES (?, ?, ?, ?, 'completed', ?, ?) RETURNING id
+                    """, [.int(cid), .text(taskType), .double(score), try cand.value("author"), .double(now), .from(held?.score)])
                 if let rid = try result?.int("id") {
                     try await tx.execute(
                         """
-                        INSERT INTO sota (task_type, score, result_id, algorithm_id, updated_at) VALUES (?, ?, ?, ?, ?)
+                        INSERT INTO sota (task_type, score, result_id, algorithm_id, updated_at, held_out_score)
+                        VALUES (?, ?, ?, ?, ?, ?)
                         ON CONFLICT (task_type) DO UPDATE SET score = excluded.score, result_id = excluded.result_id,
-                          algorithm_id = excluded.algorithm_id, updated_at = excluded.updated_at
+                          algorithm_id = excluded.algorithm_id, updated_at = excluded.updated_at,
+                          held_out_score = excluded.held_out_score
                         WHERE excluded.score > sota.score
-                        """, [.text(taskType), .double(score), .int(rid), .int(cid), .double(now)])
+                        """, [.text(taskType), .double(score), .int(rid), .int(cid), .double(now), .from(held?.score)])
                 }
             }
             reached.append(cid)

@@ -39,6 +39,11 @@ extension AlgorithmPolicy {
     }
 }
 
+/// `pool_secrets` holds no readable held-out seed.
+struct HeldOutSeedError: Error, CustomStringConvertible {
+    var description: String { "pool_secrets holds no readable held_out_seed" }
+}
+
 /// Pool persistence: schema, and every write as one transaction. Each public method is
 /// one API operation; nothing half-written survives a failure inside it.
 public struct PoolStore: Sendable {
@@ -46,12 +51,17 @@ public struct PoolStore: Sendable {
     public let rules: PoolRules
     public let algorithms: any AlgorithmPolicy
     public let clock: WindowClock
+    /// The pool's own held-out scoring (secret seed loaded or created by `prepare`).
+    public let heldOut: HeldOutScorer
 
-    public init(db: any SQLDatabase, rules: PoolRules, algorithms: any AlgorithmPolicy) {
+    /// `heldOutSeed`: the secret seed of the held-out tasks; nil = the one stored in the
+    /// database (`pool_secrets`), generated on first start.
+    public init(db: any SQLDatabase, rules: PoolRules, algorithms: any AlgorithmPolicy, heldOutSeed: Int? = nil) {
         self.db = db
         self.rules = rules
         self.algorithms = algorithms
         self.clock = rules.windowClock()
+        self.heldOut = HeldOutScorer(tasks: rules.heldOutTasks, samples: rules.heldOutSamples, seed: heldOutSeed)
     }
 
     static let migrations: [Migration] = [
@@ -239,6 +249,19 @@ public struct PoolStore: Sendable {
             """,
             "CREATE UNIQUE INDEX claim_leaves_position ON claim_leaves (epoch, leaf_index)",
         ]),
+        // The held-out check: the pool's secret (never served by any route), and the held-out
+        // score of every candidate at consensus, of every result and of the SOTA.
+        Migration(version: 5, name: "held-out scores", portable: [
+            """
+            CREATE TABLE pool_secrets (
+              name TEXT PRIMARY KEY,
+              value TEXT NOT NULL,
+              created_at {{real}} NOT NULL)
+            """,
+            "ALTER TABLE algorithms ADD COLUMN held_out_score {{real}}",
+            "ALTER TABLE results ADD COLUMN held_out_score {{real}}",
+            "ALTER TABLE sota ADD COLUMN held_out_score {{real}}",
+        ]),
     ]
 
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.
@@ -252,6 +275,7 @@ public struct PoolStore: Sendable {
         if upgradingToIncrementalPoints { try await recountAllWindows() }
         try await SQLReplayLedger.prepare(db)
         try await PeriodicRuns.prepare(db)
+        try await loadHeldOutSeed(now: now)
         for taskType in algorithms.taskTypes {
             let dim = algorithms.inputDim(taskType: taskType)
             for seed in algorithms.seeds(taskType: taskType) {
@@ -269,6 +293,21 @@ public struct PoolStore: Sendable {
                 }
             }
         }
+    }
+
+    /// Loads the held-out seed from `pool_secrets`, creating it (random, 1...999_999_937) the
+    /// first time; replicas starting together keep whichever was inserted first. A seed given
+    /// in the configuration wins and is not stored.
+    func loadHeldOutSeed(now: Double) async throws {
+        guard rules.heldOutTasks > 0, heldOut.seed == nil else { return }
+        let fresh = Int.random(in: 1...999_999_937)
+        try await db.execute(
+            "INSERT INTO pool_secrets (name, value, created_at) VALUES ('held_out_seed', ?, ?) ON CONFLICT (name) DO NOTHING",
+            [.text(String(fresh)), .double(now)])
+        guard let text = try await db.queryOne("SELECT value FROM pool_secrets WHERE name = 'held_out_seed'", [])?
+            .string("value"), let seed = Int(text)
+        else { throw HeldOutSeedError() }
+        heldOut.setSeedIfUnset(seed)
     }
 
     /// A stable content hash (FNV-1a 64) for DSL repetition checks and idempotent submits.
@@ -337,7 +376,9 @@ public struct PoolStore: Sendable {
             """)
         let active = try await db.fetchOne(
             "SELECT id FROM assignments WHERE miner = \(hotkey) AND status = 'active' AND timeout_at > \(now)")
-        return StatsResponse(
+        let waiting = try await db.fetchOne(
+            "SELECT COUNT(*) AS n FROM algorithms WHERE author = \(hotkey) AND status = 'in_evaluation'")
+        var out = StatsResponse(
             hotkey: hotkey, reputation: total, windowReputation: current, windowNumber: window,
             evaluationsSubmitted: try m.int("evaluations_submitted"),
             evaluationsInConsensus: try ev?.optionalInt("agree") ?? 0,
@@ -346,6 +387,9 @@ public struct PoolStore: Sendable {
             evolutionsAccepted: try m.int("evolutions_accepted"),
             pendingRao: try m.int("carried_rao"), paidRao: try m.int("paid_rao"),
             activeAssignment: try active?.string("id"), pool: try await poolSummary(now: now))
+        out.ownCandidatesWaiting = try waiting?.int("n") ?? 0
+        out.consensusThreshold = rules.consensusThreshold
+        return out
     }
 
     func poolSummary(now: Double) async throws -> PoolSummary {

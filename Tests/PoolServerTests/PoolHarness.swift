@@ -41,7 +41,7 @@ struct PoolHarness: Sendable {
         config.rules.windowSeconds = 3600
         configure(&config)
         let db = wrap(try await TestDatabases.fresh(backend))
-        let store = PoolStore(db: db, rules: config.rules, algorithms: AlgorithmCatalog())
+        let store = PoolStore(db: db, rules: config.rules, algorithms: AlgorithmCatalog(), heldOutSeed: config.heldOutSeed)
         let clock = TestClock()
         try await store.prepare(now: clock.now)
         return PoolHarness(store: store, config: config, clock: clock, db: db)
