@@ -36,7 +36,7 @@ extension PoolStore {
 
     public func sota(taskType: String) async throws -> SOTAResponse {
         try checkTaskType(taskType)
-        guard let r = try await db.queryOne("SELECT * FROM sota WHERE task_type = ?", [.text(taskType)]) else {
+        guard let r = try await db.fetchOne("SELECT * FROM sota WHERE task_type = \(taskType)") else {
             return SOTAResponse(taskType: taskType, sotaThreshold: nil, resultId: nil, algorithmId: nil, updatedAt: nil)
         }
         var out = SOTAResponse(
@@ -51,7 +51,7 @@ extension PoolStore {
     /// secret tasks beside the consensus score), computed after the transaction.
     public func verify(resultId: Int64, by hotkey: String, now: Double) async throws -> ResultRecord {
         var record = try await verifyRow(resultId: resultId, by: hotkey, now: now)
-        if let row = try await db.queryOne("SELECT dsl_hash FROM algorithms WHERE id = ?", [.int(record.algorithmId)]),
+        if let row = try await db.fetchOne("SELECT dsl_hash FROM algorithms WHERE id = \(record.algorithmId)"),
            let outcome = heldOut.score(taskType: record.taskType, dsl: record.algorithmDsl, dslHash: try row.string("dsl_hash"),
                                        inputDim: record.inputDim)
         {
@@ -63,18 +63,16 @@ extension PoolStore {
 
     func verifyRow(resultId: Int64, by hotkey: String, now: Double) async throws -> ResultRecord {
         try await db.transaction { tx in
-            guard let r = try await tx.queryOne("SELECT status FROM results WHERE id = ?\(tx.forUpdate)", [.int(resultId)]) else {
+            guard let r = try await tx.fetchOne("SELECT status FROM results WHERE id = \(resultId)\(sql: tx.forUpdate)") else {
                 throw APIError.notFound(PoolErrorCode.resultNotFound, "Result \(resultId) does not exist")
             }
             let status = try r.string("status")
             guard status == "completed" else {
                 throw APIError.conflict(PoolErrorCode.resultNotCompleted, "Result \(resultId) is '\(status)', only a completed result can be verified")
             }
-            try await tx.execute("UPDATE results SET status = 'verified', verified_at = ?, verified_by = ? WHERE id = ?",
-                                 [.double(now), .text(hotkey), .int(resultId)])
-            guard let row = try await tx.queryOne(
-                "SELECT r.*, a.dsl, a.input_dim FROM results r JOIN algorithms a ON a.id = r.algorithm_id WHERE r.id = ?",
-                [.int(resultId)])
+            try await tx.fetch("UPDATE results SET status = 'verified', verified_at = \(now), verified_by = \(hotkey) WHERE id = \(resultId)")
+            guard let row = try await tx.fetchOne(
+                "SELECT r.*, a.dsl, a.input_dim FROM results r JOIN algorithms a ON a.id = r.algorithm_id WHERE r.id = \(resultId)")
             else { throw APIError.notFound(PoolErrorCode.resultNotFound, "Result \(resultId) does not exist") }
             return try resultRecord(row)
         }
@@ -86,29 +84,28 @@ extension PoolStore {
     @discardableResult
     public func closeFinishedEpochs(now: Double) async throws -> [Int64] {
         let current = Int64(clock.number(at: now))
-        let open = try await db.query(
+        let open = try await db.fetch(
             """
             SELECT DISTINCT window_number FROM reputation
-            WHERE window_number < ? AND window_number NOT IN (SELECT epoch FROM epochs) ORDER BY window_number
-            """, [.int(current)])
+            WHERE window_number < \(current) AND window_number NOT IN (SELECT epoch FROM epochs) ORDER BY window_number
+            """)
         var closed: [Int64] = []
         for row in open {
             let epoch = try row.int("window_number")
             let done = try await db.transaction { tx -> Bool in
                 // Claim the epoch first: a concurrent closer conflicts on the primary key.
-                let claimed = try await tx.query(
+                let claimed = try await tx.fetch(
                     """
                     INSERT INTO epochs (epoch, budget_rao, fee_rao, paid_rao, carried_rao, unallocated_rao, computed_at)
-                    VALUES (?, 0, 0, 0, 0, 0, ?) ON CONFLICT (epoch) DO NOTHING RETURNING epoch
-                    """, [.int(epoch), .double(now)])
+                    VALUES (\(epoch), 0, 0, 0, 0, 0, \(now)) ON CONFLICT (epoch) DO NOTHING RETURNING epoch
+                    """)
                 guard !claimed.isEmpty else { return false }
                 var reputation: [String: Double] = [:]
-                for r in try await tx.query("SELECT miner, reward FROM reputation WHERE window_number = ? AND reward > 0",
-                                            [.int(epoch)]) {
+                for r in try await tx.fetch("SELECT miner, reward FROM reputation WHERE window_number = \(epoch) AND reward > 0") {
                     reputation[try r.string("miner")] = try r.double("reward")
                 }
                 var carried: [String: UInt64] = [:]
-                for r in try await tx.query("SELECT hotkey, carried_rao FROM miners WHERE carried_rao > 0", []) {
+                for r in try await tx.fetch("SELECT hotkey, carried_rao FROM miners WHERE carried_rao > 0") {
                     carried[try r.string("hotkey")] = UInt64(max(0, try r.int("carried_rao")))
                 }
                 let payout = PayoutCalculator.computeEpoch(reputation: reputation, carried: carried, rules: rules)
@@ -117,24 +114,22 @@ extension PoolStore {
                 for hotkey in everyone.sorted() {
                     let paid = payout.payouts[hotkey] ?? 0
                     let carry = payout.carryOver[hotkey] ?? 0
-                    try await tx.execute(
-                        "UPDATE miners SET carried_rao = ?, paid_rao = paid_rao + ? WHERE hotkey = ?",
-                        [.int(Int64(carry)), .int(Int64(paid)), .text(hotkey)])
+                    try await tx.fetch(
+                        "UPDATE miners SET carried_rao = \(Int64(carry)), paid_rao = paid_rao + \(Int64(paid)) WHERE hotkey = \(hotkey)")
                     if (payout.allocations[hotkey] ?? 0) > 0 || paid > 0 {
-                        try await tx.execute(
-                            "INSERT INTO payouts (epoch, miner, allocation_rao, paid_rao, carried_rao) VALUES (?, ?, ?, ?, ?)",
-                            [.int(epoch), .text(hotkey), .int(Int64(payout.allocations[hotkey] ?? 0)), .int(Int64(paid)),
-                             .int(Int64(carry))])
+                        try await tx.fetch(
+                            "INSERT INTO payouts (epoch, miner, allocation_rao, paid_rao, carried_rao) VALUES (\(epoch), \(hotkey), \(Int64(payout.allocations[hotkey] ?? 0)), \(Int64(paid)), \(Int64(carry)))")
                     }
                 }
-                try await tx.execute(
+                try await tx.fetch(
                     """
-                    UPDATE epochs SET budget_rao = ?, fee_rao = ?, paid_rao = ?, carried_rao = ?, unallocated_rao = ?
-                    WHERE epoch = ?
-                    """,
-                    [.int(Int64(payout.budgetRao)), .int(Int64(payout.feeRao)),
-                     .int(Int64(payout.payouts.values.reduce(0, +))), .int(Int64(payout.carryOver.values.reduce(0, +))),
-                     .int(Int64(payout.unallocatedRao)), .int(epoch)])
+                    UPDATE epochs SET budget_rao = \(Int64(payout.budgetRao)),
+                      fee_rao = \(Int64(payout.feeRao)),
+                      paid_rao = \(Int64(payout.payouts.values.reduce(0, +))),
+                      carried_rao = \(Int64(payout.carryOver.values.reduce(0, +))),
+                      unallocated_rao = \(Int64(payout.unallocatedRao))
+                    WHERE epoch = \(epoch)
+                    """)
                 return true
             }
             if done { closed.append(epoch) }
@@ -148,22 +143,21 @@ extension PoolStore {
     public func monitorSummary(now: Double) async throws -> MonitorSummary {
         let window = clock.number(at: now)
         let since = now - 15 * 60
-        let l = try await db.queryOne(
+        let l = try await db.fetchOne(
             """
-            SELECT (SELECT COUNT(*) FROM assignments WHERE status = 'active' AND timeout_at > ?) AS active,
-                   (SELECT COUNT(*) FROM assignments WHERE issued_at >= ?) AS issued,
-                   (SELECT COUNT(*) FROM assignments WHERE status = 'completed' AND completed_at >= ?) AS completed,
-                   (SELECT COUNT(*) FROM assignments WHERE status = 'completed' AND completed_at >= ? AND evaluations_count = 0) AS zero_eval,
-                   (SELECT COUNT(*) FROM assignments WHERE status = 'active' AND timeout_at <= ?) AS overdue,
+            SELECT (SELECT COUNT(*) FROM assignments WHERE status = 'active' AND timeout_at > \(now)) AS active,
+                   (SELECT COUNT(*) FROM assignments WHERE issued_at >= \(since)) AS issued,
+                   (SELECT COUNT(*) FROM assignments WHERE status = 'completed' AND completed_at >= \(since)) AS completed,
+                   (SELECT COUNT(*) FROM assignments WHERE status = 'completed' AND completed_at >= \(since) AND evaluations_count = 0) AS zero_eval,
+                   (SELECT COUNT(*) FROM assignments WHERE status = 'active' AND timeout_at <= \(now)) AS overdue,
                    (SELECT COUNT(*) FROM algorithms WHERE status = 'in_evaluation') AS in_eval,
                    (SELECT COUNT(*) FROM algorithms WHERE status = 'scored') AS scored,
                    (SELECT COUNT(*) FROM algorithms WHERE status = 'no_consensus') AS no_consensus,
                    (SELECT COUNT(*) FROM results WHERE status = 'completed') AS r_completed,
                    (SELECT COUNT(*) FROM results WHERE status = 'verified') AS r_verified,
                    (SELECT COUNT(*) FROM miners) AS miners_total,
-                   (SELECT COUNT(*) FROM miners WHERE last_seen_at >= ?) AS miners_active
-            """,
-            [.double(now), .double(since), .double(since), .double(since), .double(now), .double(clock.start(of: window))])
+                   (SELECT COUNT(*) FROM miners WHERE last_seen_at >= \(clock.start(of: window))) AS miners_active
+            """)
         func n(_ k: String) throws -> Int64 { try l?.int(k) ?? 0 }
         let completed = try n("completed")
         let zeroRatio = completed > 0 ? Double(try n("zero_eval")) / Double(completed) : 0

@@ -40,12 +40,12 @@ extension PoolStore {
         var heldOutScores: [Int64: HeldOutScorer.Outcome] = [:]
         if heldOut.isActive, !ids.isEmpty {
             let wanted = Set(ids)
-            for r in try await db.query(
+            for r in try await db.fetch(
                 """
                 SELECT a.id, a.task_type, a.input_dim, a.dsl, a.dsl_hash FROM assignment_items i
                 JOIN algorithms a ON a.id = i.algorithm_id
-                WHERE i.assignment_id = ? AND i.role = 'evaluate' AND a.status = 'in_evaluation'
-                """, [.text(assignmentId)])
+                WHERE i.assignment_id = \(assignmentId) AND i.role = 'evaluate' AND a.status = 'in_evaluation'
+                """)
             {
                 let id = try r.int("id")
                 guard wanted.contains(id) else { continue }
@@ -56,7 +56,7 @@ extension PoolStore {
         }
         let preScored = heldOutScores
         return try await db.transaction { tx in
-            guard let a = try await tx.queryOne("SELECT * FROM assignments WHERE id = ?\(tx.forUpdate)", [.text(assignmentId)]),
+            guard let a = try await tx.fetchOne("SELECT * FROM assignments WHERE id = \(assignmentId)\(sql: tx.forUpdate)"),
                 try a.string("miner") == hotkey, expectKind.contains(try a.string("kind"))
             else { throw Self.leaseNotFound(assignmentId) }
             let status = try a.string("status")
@@ -70,11 +70,11 @@ extension PoolStore {
             let budget = Int(try a.int("evolve_budget"))
             let window = Int64(clock.number(at: now))
 
-            let items = try await tx.query(
+            let items = try await tx.fetch(
                 """
                 SELECT i.algorithm_id, i.role, a.dsl_hash, a.origin FROM assignment_items i
-                JOIN algorithms a ON a.id = i.algorithm_id WHERE i.assignment_id = ?
-                """, [.text(assignmentId)])
+                JOIN algorithms a ON a.id = i.algorithm_id WHERE i.assignment_id = \(assignmentId)
+                """)
             let evaluable = Set(try items.filter { try $0.string("role") == "evaluate" }.map { try $0.int("algorithm_id") })
             let known = Set(try items.map { try $0.int("algorithm_id") })
             for e in submission.evaluations where !evaluable.contains(e.algorithmId) {
@@ -130,44 +130,40 @@ extension PoolStore {
                     continue
                 }
                 for p in evo.parents where !known.contains(p) {
-                    let exists = try await tx.queryOne("SELECT id FROM algorithms WHERE id = ? AND task_type = ?",
-                                                       [.int(p), .text(taskType)])
+                    let exists = try await tx.fetchOne("SELECT id FROM algorithms WHERE id = \(p) AND task_type = \(taskType)")
                     if exists == nil {
                         throw APIError.badRequest(PoolErrorCode.unknownParent, "evolutions[\(i)]: parent algorithm \(p) does not exist")
                     }
                 }
-                let row = try await tx.queryOne(
+                let row = try await tx.fetchOne(
                     """
                     INSERT INTO algorithms (task_type, input_dim, dsl, dsl_hash, parent_ids, author, origin,
                       source_assignment, window_created, status, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'evolution', ?, ?, 'in_evaluation', ?) RETURNING id
-                    """,
-                    [.text(taskType), .int(Int64(dim)), .text(dsl), .text(Self.hash(dsl)),
-                     .text(evo.parents.map(String.init).joined(separator: ",")), .text(hotkey), .text(assignmentId),
-                     .int(window), .double(now)])
+                    VALUES (\(taskType), \(Int64(dim)), \(dsl), \(Self.hash(dsl)), \(evo.parents.map(String.init).joined(separator: ",")), \(hotkey), 'evolution', \(assignmentId), \(window), 'in_evaluation', \(now)) RETURNING id
+                    """)
                 if let newId = try row?.int("id") { accepted.append(newId) }
             }
 
             if let g = submission.gossip, g.taskType == taskType {
                 for aid in g.algorithmIds.prefix(rules.gossipMax) {
-                    guard try await tx.queryOne("SELECT id FROM algorithms WHERE id = ?", [.int(aid)]) != nil else { continue }
-                    try await tx.execute(
+                    guard try await tx.fetchOne("SELECT id FROM algorithms WHERE id = \(aid)") != nil else { continue }
+                    try await tx.fetch(
                         """
-                        INSERT INTO gossip (task_type, algorithm_id, miner, window_number, created_at) VALUES (?, ?, ?, ?, ?)
+                        INSERT INTO gossip (task_type, algorithm_id, miner, window_number,
+                          created_at) VALUES (\(taskType), \(aid), \(hotkey), \(window), \(now))
                         ON CONFLICT (task_type, algorithm_id, miner) DO UPDATE SET window_number = excluded.window_number,
                           created_at = excluded.created_at
-                        """, [.text(taskType), .int(aid), .text(hotkey), .int(window), .double(now)])
+                        """)
                 }
             }
 
-            try await tx.execute(
+            try await tx.fetch(
                 """
-                UPDATE miners SET evaluations_submitted = evaluations_submitted + ?,
-                  evolutions_submitted = evolutions_submitted + ?, evolutions_accepted = evolutions_accepted + ?,
-                  last_seen_at = ? WHERE hotkey = ?
-                """,
-                [.int(Int64(submission.evaluations.count)), .int(Int64(min(evolutions.count, budget))),
-                 .int(Int64(accepted.count)), .double(now), .text(hotkey)])
+                UPDATE miners SET evaluations_submitted = evaluations_submitted + \(Int64(submission.evaluations.count)),
+                  evolutions_submitted = evolutions_submitted + \(Int64(min(evolutions.count, budget))),
+                    evolutions_accepted = evolutions_accepted + \(Int64(accepted.count)),
+                  last_seen_at = \(now) WHERE hotkey = \(hotkey)
+                """)
 
             let reached = try await settleConsensus(
                 tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
@@ -177,13 +173,13 @@ extension PoolStore {
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,
                 consensusReached: reached)
             let stored = String(decoding: try JSONBody.encoder().encode(response), as: UTF8.self)
-            try await tx.execute(
+            try await tx.fetch(
                 """
-                UPDATE assignments SET status = 'completed', completed_at = ?, iterations = ?, evaluations_count = ?,
-                  submission_hash = ?, response = ? WHERE id = ?
-                """,
-                [.double(now), .int(Int64(submission.iterations)), .int(Int64(submission.evaluations.count)),
-                 .text(fingerprint), .text(stored), .text(assignmentId)])
+                UPDATE assignments SET status = 'completed', completed_at = \(now),
+                  iterations = \(Int64(submission.iterations)),
+                  evaluations_count = \(Int64(submission.evaluations.count)),
+                  submission_hash = \(fingerprint), response = \(stored) WHERE id = \(assignmentId)
+                """)
             return response
         }
     }
@@ -290,7 +286,7 @@ extension PoolStore {
             switch Settlement.decide(votes: votes, evaluationCount: evalCount, rules: rules) {
             case .waiting: continue
             case .retired:
-                try await tx.execute("UPDATE algorithms SET status = 'no_consensus' WHERE id = ?", [.int(cid)])
+                try await tx.fetch("UPDATE algorithms SET status = 'no_consensus' WHERE id = \(cid)")
                 continue
             case let .scored(s, a): (score, agreeing) = (s, a)
             }
@@ -304,7 +300,7 @@ extension PoolStore {
             let taskType = try cand.string("task_type")
             // The SOTA row is read without a lock (every consensus reads it; locking it would
             // queue them all behind each other) and locked only to replace it, below.
-            let sotaRow = try await tx.queryOne("SELECT score, held_out_score FROM sota WHERE task_type = ?", [.text(taskType)])
+            let sotaRow = try await tx.fetchOne("SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)")
             let sotaBefore = try sotaRow?.double("score")
             var held = heldOutScores[cid]
             if held == nil, heldOut.isActive {
@@ -321,13 +317,13 @@ extension PoolStore {
             }
             let isEvolution = try cand.string("origin") == "evolution"
             let (parentBest, localBest) = isEvolution ? try await baselineInputs(tx, candidate: cand) : (nil, nil)
-            try await tx.execute(
+            try await tx.fetch(
                 """
-                UPDATE algorithms SET status = 'scored', consensus_score = ?, consensus_window = ?, sota_before = ?,
-                  parent_best = ?, local_best = ?, held_out_score = ? WHERE id = ?
-                """,
-                [.double(score), .int(window), .from(sotaBefore), .from(parentBest), .from(localBest),
-                 .from(held?.score), .int(cid)])
+                UPDATE algorithms SET status = 'scored', consensus_score = \(score),
+                  consensus_window = \(window), sota_before = \(sotaBefore),
+                  parent_best = \(parentBest), local_best = \(localBest),
+                    held_out_score = \(held?.score) WHERE id = \(cid)
+                """)
             if isEvolution {
                 settled.append(SettledEvolution(
                     record: EvolutionRecord(
@@ -342,25 +338,25 @@ extension PoolStore {
             // (`HeldOutGate`).
             var replaces = try verdict(sotaRow) == .replaces
             if replaces, tx.dialect == .postgres {
-                replaces = try verdict(try await tx.queryOne(
-                    "SELECT score, held_out_score FROM sota WHERE task_type = ?\(tx.forUpdate)", [.text(taskType)])) == .replaces
+                replaces = try verdict(try await tx.fetchOne(
+                    "SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)\(sql: tx.forUpdate)")) == .replaces
             }
             if replaces {
-                let result = try await tx.queryOne(
+                let result = try await tx.fetchOne(
                     """
                     INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at, held_out_score)
-                    VALUES (?, ?, ?, ?, 'completed', ?, ?) RETURNING id
-                    """, [.int(cid), .text(taskType), .double(score), try cand.value("author"), .double(now), .from(held?.score)])
+                    VALUES (\(cid), \(taskType), \(score), \(try cand.value("author")), 'completed', \(now), \(held?.score)) RETURNING id
+                    """)
                 if let rid = try result?.int("id") {
-                    try await tx.execute(
+                    try await tx.fetch(
                         """
                         INSERT INTO sota (task_type, score, result_id, algorithm_id, updated_at, held_out_score)
-                        VALUES (?, ?, ?, ?, ?, ?)
+                        VALUES (\(taskType), \(score), \(rid), \(cid), \(now), \(held?.score))
                         ON CONFLICT (task_type) DO UPDATE SET score = excluded.score, result_id = excluded.result_id,
                           algorithm_id = excluded.algorithm_id, updated_at = excluded.updated_at,
                           held_out_score = excluded.held_out_score
                         WHERE excluded.score > sota.score
-                        """, [.text(taskType), .double(score), .int(rid), .int(cid), .double(now), .from(held?.score)])
+                        """)
                 }
             }
             reached.append(cid)

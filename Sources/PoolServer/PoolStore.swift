@@ -301,10 +301,9 @@ public struct PoolStore: Sendable {
     func loadHeldOutSeed(now: Double) async throws {
         guard rules.heldOutTasks > 0, heldOut.seed == nil else { return }
         let fresh = Int.random(in: 1...999_999_937)
-        try await db.execute(
-            "INSERT INTO pool_secrets (name, value, created_at) VALUES ('held_out_seed', ?, ?) ON CONFLICT (name) DO NOTHING",
-            [.text(String(fresh)), .double(now)])
-        guard let text = try await db.queryOne("SELECT value FROM pool_secrets WHERE name = 'held_out_seed'", [])?
+        try await db.fetch(
+            "INSERT INTO pool_secrets (name, value, created_at) VALUES ('held_out_seed', \(String(fresh)), \(now)) ON CONFLICT (name) DO NOTHING")
+        guard let text = try await db.fetchOne("SELECT value FROM pool_secrets WHERE name = 'held_out_seed'")?
             .string("value"), let seed = Int(text)
         else { throw HeldOutSeedError() }
         heldOut.setSeedIfUnset(seed)
