@@ -67,13 +67,15 @@ enum Sodium {
 }
 
 /// A public key decoded by libdecaf, with the multiples its verifications use precomputed
-/// (about 2.5 KiB), built on the first verification so a key parsed only to be checked or
-/// printed costs neither the time nor the memory. The C side only reads a built table, and it
-/// is freed on `deinit`.
+/// (4 KiB of libdecaf points for single checks, built on the first verification; 7.5 KiB of
+/// affine multiples for batch checks, built on the first batch that includes the key), so a
+/// key parsed only to be checked or printed costs neither the time nor the memory. The C side
+/// only reads built tables, and they are freed on `deinit`.
 final class PreparedKey: Sendable {
     private enum State {
         case pending
-        case ready(OpaquePointer)
+        /// Decoded, with its single-check tables; `batch` when the batch tables are built too.
+        case ready(OpaquePointer, batch: Bool)
         case unusable
     }
 
@@ -87,21 +89,35 @@ final class PreparedKey: Sendable {
     /// The decoded key's tables, built on first use; nil when the encoding does not decode to a
     /// non-identity point. Valid while this object lives.
     var handle: OpaquePointer? {
+        state.withLock { state -> OpaquePointer? in Self.built(&state, encoding) }
+    }
+
+    /// The handle with its batch tables built too (on first use, under the lock); nil when the
+    /// key cannot take part in a batch (its signatures are then checked one by one).
+    var batchHandle: OpaquePointer? {
         state.withLock { state -> OpaquePointer? in
-            switch state {
-            case let .ready(handle): return handle
-            case .unusable: return nil
-            case .pending:
-                let built = encoding?.withUnsafeBufferPointer { evalnet_r255_key_new($0.baseAddress.unsafelyUnwrapped) }
-                state = built.map { .ready($0) } ?? .unusable
-                return built
-            }
+            guard let handle = Self.built(&state, encoding) else { return nil }
+            if case .ready(_, batch: true) = state { return handle }
+            guard evalnet_r255_key_prepare_batch(handle) == 1 else { return nil }
+            state = .ready(handle, batch: true)
+            return handle
+        }
+    }
+
+    private static func built(_ state: inout State, _ encoding: [UInt8]?) -> OpaquePointer? {
+        switch state {
+        case let .ready(handle, _): return handle
+        case .unusable: return nil
+        case .pending:
+            let built = encoding?.withUnsafeBufferPointer { evalnet_r255_key_new($0.baseAddress.unsafelyUnwrapped) }
+            state = built.map { .ready($0, batch: false) } ?? .unusable
+            return built
         }
     }
 
     deinit {
         state.withLock { state in
-            if case let .ready(handle) = state { evalnet_r255_key_free(handle) }
+            if case let .ready(handle, _) = state { evalnet_r255_key_free(handle) }
             state = .unusable
         }
     }
@@ -159,6 +175,8 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
     /// is checked with one multiscalar multiplication; a forged signature passes with
     /// probability about 2^-128. When the combined check fails, the signatures are checked one
     /// by one so the result names the bad ones. Every rule of `verify` applies to each item.
+    /// Signatures by the same key share that key's term; keys are cheapest when reused across
+    /// batches (their tables are built on first use).
     public static func verifyBatch(
         _ items: [(publicKey: SR25519PublicKey, signature: [UInt8], message: [UInt8])]
     ) -> BatchResult {
@@ -348,6 +366,12 @@ public enum SR25519 {
         encoding.count == 32 && evalnet_r255_is_valid_point(encoding) == 1
     }
 
+    /// True when the batch check's own decoder accepts `encoding` (32 bytes); it must answer
+    /// as `decafDecodes` does.
+    static func batchDecodes(_ encoding: [UInt8]) -> Bool {
+        encoding.count == 32 && evalnet_r255_batch_decodes(encoding) == 1
+    }
+
     /// The libsodium verification this module used before libdecaf: two constant-time scalar
     /// multiplications. Kept as the reference the fast paths are tested against.
     static func verifyReference(signature: [UInt8], message: [UInt8], publicKeyBytes pk: [UInt8]) -> Bool {
@@ -382,7 +406,7 @@ public enum SR25519 {
         var start = 0
         while start < items.count {
             let end = min(start + batchSlice, items.count)
-            invalid += verifySlice(items, start..<end)
+            invalid += verifySlice(items, start..<end).invalid
             start = end
         }
         return SR25519PublicKey.BatchResult(invalidIndices: invalid)
@@ -390,9 +414,11 @@ public enum SR25519 {
 
     /// The indices in `range` that fail: items that break a rule before any arithmetic are
     /// set aside; the rest are checked together, then one by one if the combined check fails.
-    private static func verifySlice(
+    /// `combined` is the multiscalar check's answer (1 passed, 0 failed, -1 out of memory; nil
+    /// when no item reached it), so tests can tell the combined path from the fall-back.
+    static func verifySlice(
         _ items: [(publicKey: SR25519PublicKey, signature: [UInt8], message: [UInt8])], _ range: Range<Int>
-    ) -> [Int] {
+    ) -> (invalid: [Int], combined: Int32?) {
         var invalid: [Int] = []
         var members: [Int] = []
         var keys: [OpaquePointer?] = []
@@ -405,7 +431,7 @@ public enum SR25519 {
         for i in range {
             let (key, signature, message) = items[i]
             var accepted = false
-            if let handle = key.prepared.handle {
+            if let handle = key.prepared.batchHandle {
                 accepted = verifyPrepared(signature: signature, message: message, publicKey: key.bytes) {
                     r, s, challenge in
                     rs.append(contentsOf: UnsafeBufferPointer(start: r, count: 32))
@@ -417,10 +443,13 @@ public enum SR25519 {
                     members.append(i)
                     keys.append(handle)
                 }
+            } else if key.prepared.handle != nil {
+                // A usable key without batch tables (memory exhausted): checked on its own.
+                accepted = key.verify(signature: signature, message: message)
             }
             if !accepted { invalid.append(i) }
         }
-        guard !members.isEmpty else { return invalid }
+        guard !members.isEmpty else { return (invalid, nil) }
         let weights = Sodium.randomBytes(16 * members.count)
         let combined = withExtendedLifetime(items) {
             keys.withUnsafeBufferPointer { k in
@@ -433,7 +462,7 @@ public enum SR25519 {
             }
             invalid.sort()
         }
-        return invalid
+        return (invalid, combined)
     }
 }
 

@@ -17,6 +17,12 @@ typedef struct evalnet_r255_key evalnet_r255_key;
 evalnet_r255_key *evalnet_r255_key_new(const uint8_t encoding[32]);
 void evalnet_r255_key_free(evalnet_r255_key *key);
 
+/* Builds the key's tables for batch checks (7.5 KiB, once: later calls return at once). The
+ * caller serialises the first call per key and publishes its effect to the threads that pass
+ * the key to evalnet_r255_verify_batch. 1 when the tables are ready, 0 when they cannot be
+ * built (memory exhausted, or an encoding only libdecaf decodes). */
+int evalnet_r255_key_prepare_batch(evalnet_r255_key *key);
+
 /* 1 when `encoding` is a canonical ristretto255 encoding (the identity included), else 0. */
 int evalnet_r255_is_valid_point(const uint8_t encoding[32]);
 
@@ -31,9 +37,14 @@ int evalnet_r255_verify_key(const evalnet_r255_key *key, const uint8_t r[32], co
 
 /* Batch check of n signatures (schnorrkel verify_batch semantics): with 16-byte random
  * weights z_i, 1 when sum z_i*R_i + sum (z_i*k_i)*A_i - (sum z_i*s_i)*B is the identity.
- * r, s: 32n bytes; challenges: 64n; weights: 16n. 0 when the equation fails or any R_i,
- * s_i or k_i is unusable (caller then checks one by one). -1 when memory is exhausted. */
+ * r, s: 32n bytes; challenges: 64n; weights: 16n; every key prepared by
+ * evalnet_r255_key_prepare_batch. 0 when the equation fails or any R_i, s_i, k_i or key is
+ * unusable (caller then checks one by one). -1 when memory is exhausted. */
 int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *r,
                               const uint8_t *s, const uint8_t *challenges, const uint8_t *weights);
+
+/* 1 when the batch check's own ristretto255 decoder accepts `encoding` (it must accept exactly
+ * what libdecaf accepts, the identity included); for tests. */
+int evalnet_r255_batch_decodes(const uint8_t encoding[32]);
 
 #endif
