@@ -1015,12 +1015,6 @@ public struct MonitorSummary: Codable, Sendable, Equatable {
     }
 }
 
-/// A body holding only a `status` text.
-public struct StatusResponse: Codable, Sendable, Equatable {
-    public var status: String
-    public init(status: String) { self.status = status }
-}
-
 /// ISO-8601 UTC timestamps as the API writes them.
 public enum WireTime {
     /// `unixSeconds` as RFC 3339 UTC with milliseconds (`2026-11-30T16:36:34.123Z`), the
