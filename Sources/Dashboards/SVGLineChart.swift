@@ -37,6 +37,8 @@ public struct SVGLineChart: Sendable {
     public var xName: String
     /// Labels an x tick (default: the number itself).
     public var xLabel: @Sendable (Int64) -> String
+    /// Counts: the axis starts at 0 and its ticks are whole numbers.
+    public var counts = false
     public var width = 640.0
     public var height = 220.0
 
@@ -61,15 +63,18 @@ public struct SVGLineChart: Sendable {
         let drawn = drawnSeries
         let all = drawn.flatMap(\.points)
         let esc = HTMLText.escape
-        var out = "<svg class=\"chart\" id=\"\(esc(id))\" viewBox=\"0 0 \(Self.num(width)) \(Self.num(height))\" "
-            + "role=\"img\" aria-label=\"\(esc(title))\" preserveAspectRatio=\"xMidYMid meet\">"
+        func open(_ h: Double) -> String {
+            "<svg class=\"chart\" id=\"\(esc(id))\" viewBox=\"0 0 \(Self.num(width)) \(Self.num(h))\" "
+                + "role=\"img\" aria-label=\"\(esc(title))\" preserveAspectRatio=\"xMidYMid meet\">"
+        }
         guard let minX = all.map(\.x).min(), let maxX = all.map(\.x).max(),
               let minY = all.map(\.y).min(), let maxY = all.map(\.y).max()
         else {
-            out += "<text class=\"empty\" x=\"\(Self.num(width / 2))\" y=\"\(Self.num(height / 2))\" text-anchor=\"middle\">no data yet</text></svg>"
-            return out
+            // A short box: nothing to draw.
+            return open(60) + "<text class=\"empty\" x=\"\(Self.num(width / 2))\" y=\"34\" text-anchor=\"middle\">no data yet</text></svg>"
         }
-        let (lowY, highY) = Self.yRange(minY, maxY)
+        var out = open(height)
+        let (lowY, highY) = counts ? (0, max(4, (max(0, maxY) / 4).rounded(.up) * 4)) : Self.yRange(minY, maxY)
         let plotW = width - Self.left - Self.right, plotH = height - Self.top - Self.bottom
         func px(_ x: Int64) -> Double {
             maxX == minX ? Self.left + plotW / 2 : Self.left + Double(x - minX) / Double(maxX - minX) * plotW
@@ -84,12 +89,15 @@ public struct SVGLineChart: Sendable {
             let v = lowY + (highY - lowY) * Double(i) / 4
             let y = py(v)
             out += "<line class=\"grid\" x1=\"\(Self.num(Self.left))\" y1=\"\(Self.num(y))\" x2=\"\(Self.num(width - Self.right))\" y2=\"\(Self.num(y))\"/>"
-            out += "<text x=\"\(Self.num(Self.left - 4))\" y=\"\(Self.num(y + 4))\" text-anchor=\"end\">\(esc(Self.tickLabel(v, span: highY - lowY)))</text>"
+            let label = counts ? String(format: "%.0f", v) : Self.tickLabel(v, span: highY - lowY)
+            out += "<text x=\"\(Self.num(Self.left - 4))\" y=\"\(Self.num(y + 4))\" text-anchor=\"end\">\(esc(label))</text>"
         }
         for x in Self.xTicks(minX, maxX) {
-            out += "<text x=\"\(Self.num(px(x)))\" y=\"\(Self.num(Self.top + plotH + 16))\" text-anchor=\"middle\">\(esc(xLabel(x)))</text>"
+            // The last label ends at the axis end, so it is not cut off.
+            let anchor = x == maxX && maxX > minX ? "end" : "middle"
+            out += "<text x=\"\(Self.num(px(x)))\" y=\"\(Self.num(Self.top + plotH + 16))\" text-anchor=\"\(anchor)\">\(esc(xLabel(x)))</text>"
         }
-        out += "<text class=\"xname\" x=\"\(Self.num(width - Self.right))\" y=\"\(Self.num(height - 2))\" text-anchor=\"end\">\(esc(xName))</text>"
+        out += "<text class=\"xname\" x=\"\(Self.num(Self.left))\" y=\"\(Self.num(height - 2))\" text-anchor=\"start\">\(esc(xName))</text>"
         out += "</g>"
 
         for (n, s) in drawn.enumerated() where !s.points.isEmpty {
@@ -140,7 +148,7 @@ public struct SVGLineChart: Sendable {
         let stepX = max(1, Int64((Double(span) / 6).rounded(.up)))
         var ticks = Array(stride(from: minX, through: maxX, by: Int(stepX)))
         if ticks.last != maxX {
-            if let last = ticks.last, maxX - last < stepX / 2 { ticks.removeLast() }
+            if let last = ticks.last, last != minX, (maxX - last) * 4 < stepX * 3 { ticks.removeLast() }
             ticks.append(maxX)
         }
         return ticks
