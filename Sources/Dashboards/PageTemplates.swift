@@ -69,7 +69,7 @@ enum PageTemplates {
         .sev-ok .val,.sev-ok>b{color:var(--ok)} .sev-warn .val,.sev-warn>b{color:var(--warn)} .sev-crit .val,.sev-crit>b{color:var(--crit)}
         .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));gap:14px}
         figure{margin:0;min-width:0} figcaption{font-size:12px;color:var(--mut);margin-bottom:4px}
-        svg.chart{width:100%;height:auto;display:block}
+        svg.chart{width:100%;height:auto;display:block} .jobs svg.chart{max-width:860px;margin:0 auto}
         svg .axis line{stroke:var(--line)} svg .axis text{fill:var(--mut);font-size:11px}
         svg line.grid{stroke:var(--line);stroke-dasharray:2 3} svg .empty{fill:var(--mut);font-size:13px}
         svg .series path{fill:none;stroke-width:2}
@@ -96,7 +96,8 @@ enum PageTemplates {
         .bar{background:var(--line);height:6px;border-radius:3px;min-width:70px} .bar i{display:block;height:6px;border-radius:3px;background:var(--s0)}
         .live{font-size:12px;color:var(--ok)} .live.stale{color:var(--crit)}
         .gen{font-size:12px;color:var(--mut);margin-top:16px}
-        @media (max-width:600px){main{padding:4px 8px 16px} .val{font-size:21px} .hide-sm{display:none} header{padding:8px}}
+        @media (max-width:600px){main{padding:4px 8px 16px} .val{font-size:21px} .hide-sm{display:none} header{padding:8px}
+        svg .axis text{font-size:17px} svg .series path{stroke-width:3}}
         """
 
     static let pool = """
@@ -145,7 +146,7 @@ enum PageTemplates {
         <h2>Jobs by state</h2>
         <section class="grid">{{#states}}<div class="card"><div class="lbl">{{state}}</div><div class="val" data-k="jobs-{{state}}">{{count}}</div></div>\
         {{/states}}</section>
-        <div class="card wide" style="margin-top:10px"><figure><figcaption>Jobs per minute, last hour {{{jobsLegend}}}</figcaption>{{{jobsChart}}}</figure></div>
+        <div class="card wide jobs" style="margin-top:10px"><figure><figcaption>Jobs per minute, last hour {{{jobsLegend}}}</figcaption>{{{jobsChart}}}</figure></div>
         <h2>Challenges</h2>
         <div class="scroll"><table id="challenges"><thead><tr><th>Name</th><th>Status</th><th class="num">Mechanism</th>\
         <th class="num">Emission share</th><th class="hide-sm">Commit</th></tr></thead><tbody>

@@ -207,11 +207,10 @@ public struct PlatformDashboardView: Sendable {
                 ChartSeries(id: "jobs-failed", label: "failed", points: minutes.map { ChartPoint(x: -$0.minute, y: Double($0.failed)) }),
             ],
             xName: "minutes ago", xLabel: { $0 == 0 ? "now" : "\(-$0)" })
-        var wide = chart
-        wide.counts = true
-        wide.width = 1000
-        wide.height = 200
-        jobsChart = wide.svg()
+        var counts = chart
+        counts.counts = true
+        counts.height = 200
+        jobsChart = counts.svg()
         jobsLegend = chart.legendHTML()
         validators = input.validators.map {
             ValidatorView(hotkey: $0.hotkey, short: DashboardFormat.shortKey($0.hotkey), source: $0.source, connected: $0.connected,
