@@ -161,7 +161,12 @@ public struct SVGLineChart: Sendable {
     }
 
     /// A coordinate with two decimals (enough for a 640-wide view box).
-    static func num(_ v: Double) -> String { String(format: "%.2f", v) }
+    static func num(_ v: Double) -> String {
+        guard v.isFinite else { return "0.00" }
+        let cents = Int((v * 100).rounded())
+        let whole = abs(cents) / 100, frac = abs(cents) % 100
+        return (cents < 0 ? "-" : "") + String(whole) + (frac < 10 ? ".0" : ".") + String(frac)
+    }
 
     /// A data value as written in `data-y` and tooltips: shortest round-trip text.
     static func value(_ v: Double) -> String { "\(v)" }

@@ -30,6 +30,8 @@ func runDashboardBenchmarks(miners: Int, windows: Int, renders: Int) async throw
         try await body()
         return seconds(clock.now - start) * 1000
     }
+    // CPU time of this process (the machine may be shared: wall time then counts others' work).
+    var cpuGather: [Double] = [], cpuRender: [Double] = []
     // Warm-up (statement caches, template parsing), then `renders` measured pages.
     _ = try PoolDashboardView(try await PoolDashboard.gather(store: store, now: now)).renderPage()
     var gather: [Double] = [], render: [Double] = [], total: [Double] = []
@@ -37,9 +39,13 @@ func runDashboardBenchmarks(miners: Int, windows: Int, renders: Int) async throw
     var bytes = 0
     for _ in 0..<renders {
         var input = PoolDashboardInput()
+        let c0 = processCPUMilliseconds()
         let g = try await time { input = try await PoolDashboard.gather(store: store, now: now) }
+        let c1 = processCPUMilliseconds()
         var html = ""
         let r = try await time { html = try PoolDashboardView(input).renderPage() }
+        cpuGather.append(c1 - c0)
+        cpuRender.append(processCPUMilliseconds() - c1)
         bytes = html.utf8.count
         gather.append(g)
         render.append(r)
@@ -51,15 +57,34 @@ func runDashboardBenchmarks(miners: Int, windows: Int, renders: Int) async throw
         let first = Int64(store.clock.number(at: now)) - PoolDashboard.historyWindows + 1
         parts["consensus_per_window", default: []].append(try await time { _ = try await store.consensusPerWindow(from: first) })
     }
+    // As the route serves it: viewers within `snapshotMaxAge` of a gathering share it.
+    let snapshots = DashboardSnapshots<PoolDashboardInput>(maxAge: PoolDashboard.snapshotMaxAge)
+    _ = try await snapshots.value { try await PoolDashboard.gather(store: store, now: now) }
+    var served: [Double] = []
+    for _ in 0..<renders {
+        served.append(try await time {
+            _ = try PoolDashboardView(try await snapshots.value { try await PoolDashboard.gather(store: store, now: now) }).renderPage()
+        })
+    }
     func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
     func p95(_ xs: [Double]) -> Double { xs.sorted()[min(xs.count - 1, Int(Double(xs.count) * 0.95))] }
     let label = "\(miners) miners, \(windows) windows"
     print(String(format: "dashboard.pool_page[%@] median %.1f ms (gather %.1f ms + render %.1f ms), p95 %.1f ms, %d renders, %d KiB",
                  label, median(total), median(gather), median(render), p95(total), renders, bytes / 1024))
+    print(String(format: "dashboard.pool_page_cpu[%@] median %.1f ms (gather %.1f ms + render %.1f ms) of this process's CPU",
+                 label, median(zip(cpuGather, cpuRender).map(+)), median(cpuGather), median(cpuRender)))
+    print(String(format: "dashboard.pool_page_served[%@] median %.1f ms (shared snapshot younger than %.0f s + render)",
+                 label, median(served), seconds(PoolDashboard.snapshotMaxAge)))
     for name in parts.keys.sorted() {
         print(String(format: "dashboard.gather.%@ median %.1f ms", name, median(parts[name] ?? [0])))
     }
     await db.shutdown()
+}
+
+private func processCPUMilliseconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) * 1000 + Double(t.tv_nsec) / 1e6
 }
 
 private func seconds(_ d: Duration) -> Double {

@@ -12,6 +12,8 @@ import Store
 /// here from the jobs table.
 public enum PlatformDashboard {
     public static let path = "/dashboard"
+    /// Viewers within this time of a gathering share it (the page itself refreshes every 5 s).
+    public static let snapshotMaxAge = Duration.seconds(2)
     public static let recentRows = 20
     public static let timelineMinutes: Int64 = 60
 
@@ -51,9 +53,10 @@ public enum PlatformDashboard {
 
     static func addRoutes(to router: Router<BasicRequestContext>, store: PlatformStore, hub: EventHub, auth: PlatformAuth,
                           now: @escaping @Sendable () -> Double) {
+        let snapshots = DashboardSnapshots<PlatformDashboardInput>(maxAge: snapshotMaxAge)
         router.get(RouterPath(path)) { request, _ in
             try auth.adminPage(request)
-            let input = try await gather(store: store, connected: await hub.connectedHotkeys(), now: now())
+            let input = try await snapshots.value { try await gather(store: store, connected: await hub.connectedHotkeys(), now: now()) }
             let view = PlatformDashboardView(input)
             let html = request.uri.queryParameters["fragment"] == "1" ? try view.renderFragment() : try view.renderPage()
             var headers: HTTPFields = [:]

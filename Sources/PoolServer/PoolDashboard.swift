@@ -15,6 +15,8 @@ public enum PoolDashboard {
     /// Leaderboard rows on the page.
     public static let leaderboardRows = 25
     public static let path = "/dashboard"
+    /// Viewers within this time of a gathering share it (the page itself refreshes every 5 s).
+    public static let snapshotMaxAge = Duration.seconds(2)
 
     /// Gathers what the page shows at `now`.
     public static func gather(store: PoolStore, now: Double) async throws -> PoolDashboardInput {
@@ -87,9 +89,10 @@ public enum PoolDashboard {
 
     static func addRoutes(to router: Router<BasicRequestContext>, store: PoolStore, config: PoolConfig,
                           now: @escaping @Sendable () -> Double) {
+        let snapshots = DashboardSnapshots<PoolDashboardInput>(maxAge: snapshotMaxAge)
         router.get(RouterPath(path)) { request, _ in
             try authorize(request, token: config.monitorToken, allowQuery: true)
-            let view = PoolDashboardView(try await gather(store: store, now: now()))
+            let view = PoolDashboardView(try await snapshots.value { try await gather(store: store, now: now()) })
             let fragmentOnly = request.uri.queryParameters["fragment"] == "1"
             return DashboardHTTP.response(fragmentOnly ? try view.renderFragment() : try view.renderPage())
         }
