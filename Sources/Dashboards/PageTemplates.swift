@@ -97,7 +97,7 @@ enum PageTemplates {
         .live{font-size:12px;color:var(--ok)} .live.stale{color:var(--crit)}
         .gen{font-size:12px;color:var(--mut);margin-top:16px}
         @media (max-width:600px){main{padding:4px 8px 16px} .val{font-size:21px} .hide-sm{display:none} header{padding:8px}
-        svg .axis text{font-size:17px} svg .series path{stroke-width:3}}
+        svg .axis text{font-size:14px} svg .series path{stroke-width:3}}
         """
 
     static let pool = """
