@@ -13,7 +13,7 @@ demo: deps
 	.build/release/evalnet demo $(DEMO_ARGS)
 
 test:
-	@scripts/ensure-deps.sh --with-postgres
+	@scripts/ensure-deps.sh --with-postgres --with-browser
 	$(SWIFT) build --build-tests
 	@# The cross-replica delivery timing (0.25 s) is measured alone, after everything else.
 	scripts/with-postgres.sh sh -c '$(SWIFT) test --skip-build --skip PlatformReplicaTests $(TEST_ARGS) && $(SWIFT) test --skip-build --filter PlatformReplicaTests $(TEST_ARGS)'

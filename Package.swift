@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .systemLibrary(
@@ -114,10 +115,16 @@ let package = Package(
             dependencies: ["CSodium"],
             swiftSettings: strict
         ),
+        // Operator dashboards: view models, inline SVG charts and HTML templates (no HTTP, no storage).
+        .target(
+            name: "Dashboards",
+            dependencies: [.product(name: "Mustache", package: "swift-mustache")],
+            swiftSettings: strict
+        ),
         .target(
             name: "PoolServer",
             dependencies: [
-                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys", "AlgorithmDSL", "MinerEngine",
+                "PoolAPI", "PoolCore", "ServiceKit", "Store", "Hotkeys", "AlgorithmDSL", "MinerEngine", "Dashboards",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -170,7 +177,7 @@ let package = Package(
         .target(
             name: "PlatformServer",
             dependencies: [
-                "PlatformAPI", "PlatformCore", "ServiceKit", "Store", "Hotkeys", "CSodium",
+                "PlatformAPI", "PlatformCore", "ServiceKit", "Store", "Hotkeys", "CSodium", "Dashboards",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
@@ -201,7 +208,7 @@ let package = Package(
             name: "EvalnetBench",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit", "AlgorithmDSL", "MinerEngine",
-                "PlatformServer", "PlatformAPI", "Store", "CProcessShim",
+                "PlatformServer", "PlatformAPI", "Store", "CProcessShim", "Dashboards",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -286,6 +293,11 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DashboardsTests",
+            dependencies: ["Dashboards"],
             swiftSettings: strict
         ),
         .testTarget(

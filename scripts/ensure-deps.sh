@@ -2,16 +2,21 @@
 # Installs the system packages evalnet needs (Debian/Ubuntu), printing what it installs.
 # libdecaf-dev gives variable-time ristretto255 arithmetic for SR25519 verification (libsodium
 # keeps the secret-key operations). bubblewrap is the sandbox of the validator's local executor (`[sandbox] mode`).
-# Usage: scripts/ensure-deps.sh [--with-postgres]
+# chromium (headless) loads the dashboards in the browser tests.
+# Usage: scripts/ensure-deps.sh [--with-postgres] [--with-browser]
 set -euo pipefail
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in libsodium-dev libdecaf-dev pkg-config libsqlite3-dev git bubblewrap; do have_pkg "$p" || need+=("$p"); done
 # setpriv (drops root inside the sandbox) is in util-linux, essential on Debian; checked anyway.
 command -v setpriv >/dev/null || need+=(util-linux)
-if [[ "${1:-}" == "--with-postgres" ]]; then
-  have_pkg postgresql || need+=(postgresql)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --with-postgres) have_pkg postgresql || need+=(postgresql) ;;
+    --with-browser) have_pkg chromium || need+=(chromium) ;;
+    *) echo "ensure-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 if ((${#need[@]} == 0)); then
   echo "ensure-deps: all system packages present"
   exit 0

@@ -237,3 +237,7 @@ if wants("platform") {
     let replicas = Int(option("replicas", 1))
     if replicas > 1 { try await runPlatformReplicaBenchmarks(replicas: replicas) } else { try await runPlatformBenchmarks() }
 }
+if wants("dashboard") {
+    try await runDashboardBenchmarks(miners: Int(option("miners", 10_000)), windows: Int(option("windows", 100)),
+                                     renders: Int(option("renders", 30)))
+}

@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
         }
         let base = "http://127.0.0.1:\(boundPort)"
-        print("pool: \(base)  (docs \(base)/docs)")
+        print("pool: \(base)  (docs \(base)/docs, dashboard \(base)\(PoolDashboard.path))")
 
         let stop = StopSignal()
         let minerTasks = (0..<miners).map { i in
@@ -119,14 +119,17 @@ struct DemoCommand: AsyncParsableCommand {
         await observer.shutdown()
 
         // The platform side: the best verified algorithm goes to a challenge and a validator scores it.
+        if keep { print("pool dashboard: \(base)\(PoolDashboard.path)") }
+        var platformKept = false
         if let best = verifiedBest {
             let network = DemoNetwork(
                 root: data.appendingPathComponent("demo-\(stamp)", isDirectory: true),
-                taskType: taskType, logger: logger, platformPort: platformPort, vmmPort: vmmPort)
+                taskType: taskType, logger: logger, platformPort: platformPort, vmmPort: vmmPort, keep: keep)
             do {
                 let jobs = try await network.run(submitter: operatorKey, algorithm: best.algorithmDsl)
                 outcome.platformJobsCompleted = jobs.filter { $0.status == "completed" }.count
                 outcome.platformScore = jobs.first?.score
+                platformKept = keep
             } catch {
                 print("platform demo failed: \(error)")
             }
@@ -134,7 +137,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("no verified result to submit to the platform")
         }
         if keep {
-            print("services keep running (Ctrl-C to stop)")
+            if !platformKept { print("services keep running (Ctrl-C to stop)") }
             _ = await pool.result
         } else {
             await stopper.stop()

@@ -20,6 +20,8 @@ struct DemoNetwork {
     let logger: Logger
     let platformPort: Int
     let vmmPort: Int
+    /// Keep the platform, the VMM and the validator running after the job (until Ctrl-C).
+    var keep = false
 
     struct DemoError: Error, CustomStringConvertible {
         let description: String
@@ -133,9 +135,16 @@ struct DemoNetwork {
             throw error
         }
         do {
-            let jobs = try await runJobs(platformPort: pport, vmmPort: vport, validatorKey: validatorKey,
-                                         adminToken: pc.adminToken ?? "", submitter: submitter, algorithm: algorithm)
-            await Self.stop([(platformStopper, platform), (vmmStopper, vmm)])
+            let (jobs, validator) = try await runJobs(platformPort: pport, vmmPort: vport, validatorKey: validatorKey,
+                                                      adminToken: pc.adminToken ?? "", submitter: submitter, algorithm: algorithm)
+            if keep {
+                print("platform dashboard: http://127.0.0.1:\(pport)\(PlatformDashboard.path)?token=\(pc.adminToken ?? "")"
+                    + " (the admin token of this demo run)")
+                print("services keep running (Ctrl-C to stop)")
+                // Ctrl-C stops the platform (its service group handles SIGINT); then the rest.
+                _ = await platform.result
+            }
+            await Self.stop([validator, (platformStopper, platform), (vmmStopper, vmm)])
             return jobs
         } catch {
             await Self.stop([(platformStopper, platform), (vmmStopper, vmm)])
@@ -159,9 +168,11 @@ struct DemoNetwork {
     /// With the platform and the VMM up: a validator, a challenge, the submission, and the
     /// job followed until it finishes.
     private func runJobs(platformPort pport: Int, vmmPort vport: Int, validatorKey: SR25519Keypair, adminToken: String,
-                         submitter: SR25519Keypair, algorithm: String) async throws -> [SubmissionJob] {
+                         submitter: SR25519Keypair, algorithm: String) async throws
+        -> ([SubmissionJob], (ServiceStopper, Task<Void, any Error>))
+    {
         let api = "http://127.0.0.1:\(pport)"
-        print("platform: \(api)  (docs \(api)/docs); local VMM: http://127.0.0.1:\(vport)")
+        print("platform: \(api)  (docs \(api)/docs, dashboard \(api)\(PlatformDashboard.path)); local VMM: http://127.0.0.1:\(vport)")
 
         var config = ValidatorConfig()
         config.platformAPIURL = api
@@ -212,15 +223,13 @@ struct DemoNetwork {
             }
             try await Task.sleep(for: .milliseconds(250))
         }
-        await stopper.stop()
-        _ = await validator.result
         print("\nPlatform job results")
         for job in final?.jobs ?? [] {
             print("  job \(job.id): \(job.status), score \(job.score.map { String(format: "%.4f", $0) } ?? "-")"
                 + ", validator \(job.validatorHotkey ?? "-")" + (job.error.map { ", error \($0)" } ?? ""))
         }
         if final == nil { print("  the job did not finish in time") }
-        print("platform docs: \(api)/docs")
-        return final?.jobs ?? []
+        print("platform docs: \(api)/docs; dashboard: \(api)\(PlatformDashboard.path) (admin token)")
+        return (final?.jobs ?? [], (stopper, validator))
     }
 }

@@ -231,6 +231,7 @@ public enum PlatformCatalogue {
                      status: 204, params: [hotkey], errors: [400, 404]),
             RouteDoc("POST", "/admin/jobs/{id}/cancel", .admin, "Cancel a job (job_cancelled to its claimer; reads no body)",
                      returns: .of(JobView.self), params: [id], errors: [404, 409]),
+            PlatformDashboard.route,
             RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1", returns: JSONSchema(["type": .string("object")])),
             RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
             RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
@@ -471,6 +472,7 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
         try auth.admin(request)
         return JSONResponse(try await store.cancelJob(id: try id(context), now: now()))
     }
+    PlatformDashboard.addRoutes(to: router, store: store, hub: hub, auth: auth, now: now)
     return router
 }
 

@@ -204,6 +204,7 @@ public enum PoolCatalogue {
         all += claims
         all += [
             RouteDoc("GET", "/api/v1/monitor/summary", .monitor, "Aggregated monitor summary", returns: .of(MonitorSummary.self)),
+            PoolDashboard.route,
             RouteDoc("GET", "/openapi.json", .none, "This API as OpenAPI 3.1", returns: JSONSchema(["type": .string("object")])),
             RouteDoc("GET", "/docs", .none, "Human-readable API documentation", produces: "text/html"),
             RouteDoc("GET", "/metrics", .none, "Prometheus metrics", produces: "text/plain"),
@@ -393,16 +394,10 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
     }
 
     api.get("monitor/summary") { request, _ in
-        if let token = config.monitorToken {
-            guard let given = request.header("X-Monitor-Token") else {
-                throw APIError.unauthorized(PoolErrorCode.monitorTokenMissing, "Missing header X-Monitor-Token")
-            }
-            guard given == token else {
-                throw APIError.unauthorized(PoolErrorCode.monitorTokenInvalid, "X-Monitor-Token is not valid")
-            }
-        }
+        try PoolDashboard.authorize(request, token: config.monitorToken, allowQuery: false)
         return JSONResponse(try await store.monitorSummary(now: now()))
     }
+    PoolDashboard.addRoutes(to: router, store: store, config: config, now: now)
     return router
 }
 
