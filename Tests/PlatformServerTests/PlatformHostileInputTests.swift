@@ -5,6 +5,7 @@ import PlatformAPI
 @testable import PlatformServer
 import Store
 import TestSupport
+import ServiceKit
 import Testing
 
 /// Hostile input against a live platform (real sockets) on each backend: nothing traps,
@@ -83,13 +84,19 @@ import Testing
     func theOpenSubmissionCapHoldsUnderParallelSubmissions(_ backend: Backend) async throws {
         let h = try await PlatformHarness.make(backend) { $0.limits.maxOpenSubmissionsPerMiner = 10 }
         let miner = SR25519Keypair.generate()
-        try await h.runLive { c, _ in
+        try await h.runLive { c, port in
             let ch = try await c.createChallenge()
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                // Each request on its own connection, so they really run at once (the test
+                // client pipelines requests on one connection, one after another).
                 for i in 0..<30 {
                     group.addTask {
-                        Int(try await c.call(.post, PlatformPaths.submissions(ch.id), as: .miner(miner),
-                                             json: SubmissionPayload(code: "print(\(i))")).status.code)
+                        let headers = PlatformClient.headers(.miner(miner)).map { ($0.name.rawName, Array($0.value.utf8)) }
+                        let body = Array(try JSONBody.encoder().encode(SubmissionPayload(code: "print(\(i))")))
+                        let reply = try await RawHTTP.exchange(
+                            port: port, RawHTTP.request("POST", PlatformPaths.submissions(ch.id), headers: headers, body: body),
+                            timeoutSeconds: 60)
+                        return reply.status ?? 0
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }

@@ -91,12 +91,19 @@ import Testing
     func oneActiveLeasePerMinerUnderParallelRequests(_ backend: Backend) async throws {
         let h = try await PoolHarness.make(backend)
         let key = SR25519Keypair.generate()
-        try await live(h) { c, _ in
+        try await live(h) { c, port in
             try await c.register(key)
+            let body = Array(try JSONBody.encoder().encode(LeaseRequest(taskType: "scalar_linear")))
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                // Each request on its own connection, so they really run at once (the test
+                // client pipelines requests on one connection, one after another).
                 for _ in 0..<20 {
                     group.addTask {
-                        Int(try await c.call(.post, PoolPaths.lease, key: key, json: LeaseRequest(taskType: "scalar_linear")).status.code)
+                        let headers = SignedRequest.headers(for: key).map { ($0.name, Array($0.value.utf8)) }
+                            + [("Content-Type", Array("application/json".utf8))]
+                        let reply = try await RawHTTP.exchange(
+                            port: port, RawHTTP.request("POST", PoolPaths.lease, headers: headers, body: body), timeoutSeconds: 60)
+                        return reply.status ?? 0
                     }
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
