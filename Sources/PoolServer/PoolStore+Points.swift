@@ -120,6 +120,7 @@ extension PoolStore {
                     try await tx.execute(Self.insertReputation(rows: chunk.count), chunk.flatMap { $0 })
                 }
             }
+            try await Self.recountRewardTotals(tx)
         }
     }
 
@@ -226,11 +227,12 @@ extension PoolStore {
               evolutions_considered = reputation.evolutions_considered + excluded.evolutions_considered,
               repeated_evolutions = reputation.repeated_evolutions + excluded.repeated_evolutions
             RETURNING miner, window_number, agreements, disagreements, evolutions_considered, repeated_evolutions,
-              total_improvement
+              total_improvement, reward
             """, binds)
         var totals: [PointsLedger.Key: SQLRow] = [:]
         for r in rows { totals[PointsLedger.Key(miner: try r.string("miner"), window: try r.int("window_number"))] = r }
         var updates: [SQLValue] = []
+        var rewardChange: [String: Double] = [:]
         for (key, entry) in entries {
             guard let row = totals[key] else { continue }
             var counters = MinerCounters(
@@ -260,6 +262,7 @@ extension PoolStore {
                 }
             }
             let p = counters.points(hotkey: key.miner, rules: rules)
+            rewardChange[key.miner, default: 0] += p.reward - (try row.double("reward"))
             updates += [.text(key.miner), .int(key.window), .double(p.totalImprovement), .double(p.evaluatorPoints),
                         .double(p.evolverPoints), .double(p.total), .bool(p.inConsensus), .bool(p.rewardEligible),
                         .double(p.reward)]
@@ -273,5 +276,20 @@ extension PoolStore {
             FROM (VALUES \(SQLText.rows(updates.count / 9, columns: 9))) AS v
             WHERE reputation.miner = v.column1 AND reputation.window_number = v.column2
             """, updates)
+        // Each miner's reward summed over every window, kept beside the rows it sums (the
+        // leaderboard reads it instead of summing the whole history), in miner order.
+        let changed = rewardChange.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+        guard !changed.isEmpty else { return }
+        try await tx.fetch(
+            """
+            INSERT INTO reputation_totals (miner, total) VALUES \(rows: changed.map { [.text($0.key), .double($0.value)] })
+            ON CONFLICT (miner) DO UPDATE SET total = reputation_totals.total + excluded.total
+            """)
+    }
+
+    /// Rebuilds every miner's reward total from the reputation rows.
+    static func recountRewardTotals(_ tx: any SQLExecutor) async throws {
+        try await tx.fetch("DELETE FROM reputation_totals")
+        try await tx.fetch("INSERT INTO reputation_totals (miner, total) SELECT miner, SUM(reward) FROM reputation GROUP BY miner")
     }
 }

@@ -262,6 +262,11 @@ public struct PoolStore: Sendable {
             "ALTER TABLE results ADD COLUMN held_out_score {{real}}",
             "ALTER TABLE sota ADD COLUMN held_out_score {{real}}",
         ]),
+        Migration(version: 6, name: "reward totals", portable: [
+            "CREATE TABLE reputation_totals (miner TEXT PRIMARY KEY, total {{real}} NOT NULL DEFAULT 0)",
+            "INSERT INTO reputation_totals (miner, total) SELECT miner, SUM(reward) FROM reputation GROUP BY miner",
+            "CREATE INDEX reputation_totals_rank ON reputation_totals (total DESC, miner)",
+        ]),
     ]
 
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.
@@ -354,9 +359,8 @@ public struct PoolStore: Sendable {
     func reputation(_ ex: any SQLExecutor, hotkey: String, window: Int64) async throws -> (Double, Double) {
         let row = try await ex.fetchOne(
             """
-            SELECT COALESCE(SUM(reward), 0) AS total,
-                   COALESCE(SUM(CASE WHEN window_number = \(window) THEN reward ELSE 0 END), 0) AS current
-            FROM reputation WHERE miner = \(hotkey)
+            SELECT COALESCE((SELECT total FROM reputation_totals WHERE miner = \(hotkey)), 0) AS total,
+                   COALESCE((SELECT reward FROM reputation WHERE miner = \(hotkey) AND window_number = \(window)), 0) AS current
             """)
         return (try row?.double("total") ?? 0, try row?.double("current") ?? 0)
     }
@@ -417,10 +421,10 @@ public struct PoolStore: Sendable {
         let rows = try await db.fetch(
             """
             SELECT m.hotkey, m.last_seen_at, m.evaluations_submitted, m.evolutions_submitted,
-                   COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey), 0) AS total,
-                   COALESCE((SELECT SUM(reward) FROM reputation r WHERE r.miner = m.hotkey AND r.window_number = \(window)),
-                     0) AS current
+                   COALESCE(t.total, 0) AS total, COALESCE(r.reward, 0) AS current
             FROM miners m
+            LEFT JOIN reputation_totals t ON t.miner = m.hotkey
+            LEFT JOIN reputation r ON r.miner = m.hotkey AND r.window_number = \(window)
             ORDER BY total DESC, current DESC, m.hotkey ASC
             LIMIT \(limit)
             """)

@@ -76,6 +76,18 @@ enum PointsOracle {
                 compared += 1
             }
         }
+        // The running reward totals the leaderboard reads equal the sums over the rows.
+        var sums: [String: Double] = [:]
+        for r in try await db.query("SELECT miner, SUM(reward) AS s FROM reputation GROUP BY miner", []) {
+            sums[try r.string("miner")] = try r.double("s")
+        }
+        var kept: [String: Double] = [:]
+        for r in try await db.query("SELECT miner, total FROM reputation_totals", []) { kept[try r.string("miner")] = try r.double("total") }
+        for (miner, sum) in sums {
+            let total = kept[miner] ?? 0
+            #expect(abs(total - sum) <= 1e-9 * max(1, abs(sum)), "reward total of \(miner): kept \(total), rows sum to \(sum)")
+        }
+        for (miner, total) in kept where sums[miner] == nil { #expect(abs(total) <= 1e-9, "reward total of \(miner) without rows") }
         return compared
     }
 }
