@@ -262,10 +262,16 @@ public struct PoolStore: Sendable {
             "ALTER TABLE results ADD COLUMN held_out_score {{real}}",
             "ALTER TABLE sota ADD COLUMN held_out_score {{real}}",
         ]),
-        Migration(version: 6, name: "reward totals", portable: [
+        // Reward totals per miner for the leaderboard, and indexes for the monitor's counts
+        // (statuses, recent leases, active miners), so neither reads the whole history.
+        Migration(version: 6, name: "reward totals and monitor indexes", portable: [
             "CREATE TABLE reputation_totals (miner TEXT PRIMARY KEY, total {{real}} NOT NULL DEFAULT 0)",
             "INSERT INTO reputation_totals (miner, total) SELECT miner, SUM(reward) FROM reputation GROUP BY miner",
             "CREATE INDEX reputation_totals_rank ON reputation_totals (total DESC, miner)",
+            "CREATE INDEX algorithms_status ON algorithms (status)",
+            "CREATE INDEX assignments_issued ON assignments (issued_at)",
+            "CREATE INDEX assignments_completed ON assignments (status, completed_at)",
+            "CREATE INDEX miners_seen ON miners (last_seen_at)",
         ]),
     ]
 
