@@ -270,23 +270,24 @@ static inline void r255_to_cached(r255_cached *c, const r255_point *p) {
     r255_mul(&c->t2d, &p->T, &r255_d2);
 }
 
-/* r = p + q (sub: p - q), q cached. */
-static inline void r255_add_cached(r255_point *r, const r255_point *p, const r255_cached *q, int sub) {
-    r255_fe a, b, c, d, e, f, g, h;
+/* r = p + q (sub: p - q) for q given as (Y+X, Y-X, 2dT) with `zz` = 2·Z_p·Z_q already
+ * computed (the cached and affine forms differ only there). */
+static inline void r255_add_with(r255_point *r, const r255_point *p, const r255_fe *ypx, const r255_fe *ymx,
+                                 const r255_fe *t2d, const r255_fe *zz, int sub) {
+    r255_fe a, b, c, e, f, g, h;
     r255_sub(&a, &p->Y, &p->X);
     r255_add(&b, &p->Y, &p->X);
-    r255_mul(&a, &a, sub ? &q->ypx : &q->ymx);
-    r255_mul(&b, &b, sub ? &q->ymx : &q->ypx);
-    r255_mul(&c, &p->T, &q->t2d);
-    r255_mul(&d, &p->Z, &q->z2);
+    r255_mul(&a, &a, sub ? ypx : ymx);
+    r255_mul(&b, &b, sub ? ymx : ypx);
+    r255_mul(&c, &p->T, t2d);
     r255_sub(&e, &b, &a);
     r255_add(&h, &b, &a);
     if (sub) {
-        r255_add(&f, &d, &c);
-        r255_sub(&g, &d, &c);
+        r255_add(&f, zz, &c);
+        r255_sub(&g, zz, &c);
     } else {
-        r255_sub(&f, &d, &c);
-        r255_add(&g, &d, &c);
+        r255_sub(&f, zz, &c);
+        r255_add(&g, zz, &c);
     }
     r255_mul(&r->X, &e, &f);
     r255_mul(&r->Y, &g, &h);
@@ -294,28 +295,18 @@ static inline void r255_add_cached(r255_point *r, const r255_point *p, const r25
     r255_mul(&r->Z, &f, &g);
 }
 
-/* r = p + q (sub: p - q), q affine. */
+/* r = p + q (sub: p - q), q cached. */
+static inline void r255_add_cached(r255_point *r, const r255_point *p, const r255_cached *q, int sub) {
+    r255_fe zz;
+    r255_mul(&zz, &p->Z, &q->z2);
+    r255_add_with(r, p, &q->ypx, &q->ymx, &q->t2d, &zz, sub);
+}
+
+/* r = p + q (sub: p - q), q affine (Z = 1). */
 static inline void r255_add_affine(r255_point *r, const r255_point *p, const r255_affine *q, int sub) {
-    r255_fe a, b, c, d, e, f, g, h;
-    r255_sub(&a, &p->Y, &p->X);
-    r255_add(&b, &p->Y, &p->X);
-    r255_mul(&a, &a, sub ? &q->ypx : &q->ymx);
-    r255_mul(&b, &b, sub ? &q->ymx : &q->ypx);
-    r255_mul(&c, &p->T, &q->t2d);
-    r255_add(&d, &p->Z, &p->Z);
-    r255_sub(&e, &b, &a);
-    r255_add(&h, &b, &a);
-    if (sub) {
-        r255_add(&f, &d, &c);
-        r255_sub(&g, &d, &c);
-    } else {
-        r255_sub(&f, &d, &c);
-        r255_add(&g, &d, &c);
-    }
-    r255_mul(&r->X, &e, &f);
-    r255_mul(&r->Y, &g, &h);
-    r255_mul(&r->T, &e, &h);
-    r255_mul(&r->Z, &f, &g);
+    r255_fe zz;
+    r255_add(&zz, &p->Z, &p->Z);
+    r255_add_with(r, p, &q->ypx, &q->ymx, &q->t2d, &zz, sub);
 }
 
 /* r = 2p (every coordinate negated, the same projective point). */
