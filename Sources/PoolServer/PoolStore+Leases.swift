@@ -60,23 +60,26 @@ extension PoolStore {
 
     /// Picks up to `limit` candidates for `hotkey` (the rule of `CandidateSelection`):
     /// never its own, never one it evaluated or holds, never beyond the slot cap;
-    /// fewest evaluations first. Reserves a slot on each picked candidate.
+    /// fewest evaluations first. Reserves a slot on each picked candidate in the same
+    /// statement (the pick is the UPDATE's subquery; on PostgreSQL it locks the picked rows
+    /// and skips rows other transactions hold) and returns them in pick order.
     func pickCandidates(_ tx: any SQLExecutor, taskType: String, hotkey: String, limit: Int) async throws -> [SQLRow] {
         guard limit > 0 else { return [] }
         let rows = try await tx.fetch(
             """
-            SELECT a.id, a.dsl, a.input_dim, a.task_type FROM algorithms a
-            WHERE a.task_type = \(taskType) AND a.status = 'in_evaluation'
-              AND (a.author IS NULL OR a.author <> \(hotkey))
-              AND a.eval_count + a.reserved < \(rules.candidateSlotCap)
-              AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = \(hotkey))
-            ORDER BY a.eval_count + a.reserved ASC, a.id ASC
-            LIMIT \(limit)\(sql: tx.lockForWriteSkipLocked)
+            UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (
+              SELECT a.id FROM algorithms a
+              WHERE a.task_type = \(taskType) AND a.status = 'in_evaluation'
+                AND (a.author IS NULL OR a.author <> \(hotkey))
+                AND a.eval_count + a.reserved < \(rules.candidateSlotCap)
+                AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = \(hotkey))
+              ORDER BY a.eval_count + a.reserved ASC, a.id ASC
+              LIMIT \(limit)\(sql: tx.lockForWriteSkipLocked))
+            RETURNING id, dsl, input_dim, task_type, eval_count + reserved - 1 AS load
             """)
-        if !rows.isEmpty {
-            try await tx.fetch("UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (\(list: try rows.map { try $0.int("id") }))")
-        }
-        return rows
+        // RETURNING gives no order: the pick's order is rebuilt from the counts before the update.
+        return try rows.map { (row: $0, load: try $0.int("load"), id: try $0.int("id")) }
+            .sorted { ($0.load, $0.id) < ($1.load, $1.id) }.map(\.row)
     }
 
     /// Seeds for local evolution: the best consensus-scored algorithms of the task, then

@@ -140,25 +140,18 @@ extension PoolStore {
     /// it came from.
     func baselineInputs(_ tx: any SQLExecutor, candidate: SQLRow) async throws -> (parentBest: Double?, localBest: Double?) {
         let parents = try candidate.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
-        var parentBest: Double?
-        if !parents.isEmpty {
-            for r in try await tx.query(
-                "SELECT consensus_score FROM algorithms WHERE consensus_score IS NOT NULL AND id IN (\(SQLText.list(parents.count)))",
-                parents.map { .int($0) })
-            {
-                let s = try r.double("consensus_score")
-                if s.isFinite { parentBest = max(parentBest ?? s, s) }
-            }
-        }
-        var localBest: Double?
-        if let source = try candidate.optionalString("source_assignment") {
-            localBest = try await tx.fetchOne(
-                """
-                SELECT MAX(a.consensus_score) AS best FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
-                WHERE i.assignment_id = \(source)
-                """)?.optionalDouble("best")
-        }
-        return (parentBest, localBest)
+        let source = try candidate.optionalString("source_assignment")
+        guard !parents.isEmpty || source != nil else { return (nil, nil) }
+        // Both in one read (no algorithm has id 0: an empty parent list matches nothing).
+        // Consensus scores are finite (a median of finite votes), so MAX is the best score.
+        let row = try await tx.fetchOne(
+            """
+            SELECT (SELECT MAX(consensus_score) FROM algorithms
+                    WHERE consensus_score IS NOT NULL AND id IN (\(list: parents.isEmpty ? [0] : parents))) AS parent_best,
+                   (SELECT MAX(a.consensus_score) FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
+                    WHERE i.assignment_id = \(source)) AS local_best
+            """)
+        return (try row?.optionalDouble("parent_best"), try row?.optionalDouble("local_best"))
     }
 
     /// The deltas of evolutions reaching consensus in `window` (already written with their
@@ -175,14 +168,19 @@ extension PoolStore {
                            gain: WindowTally.improvement(of: s.record, mode: rules.baselineMode))
         }
         for hash in Set(ordered.map(\.record.dslHash)).sorted() {
-            let earlier = try await tx.fetch(
+            // One read through the `dsl_hash` index: the distinct earlier authors of the hash
+            // (`earlier` = 1) and the window's evolutions of it (`earlier` = 0, sorted by id below).
+            let rows = try await tx.fetch(
                 """
-                SELECT DISTINCT COALESCE(author, '') AS author FROM algorithms
+                SELECT DISTINCT 1 AS earlier, 0 AS id, COALESCE(author, '') AS author FROM algorithms
                 WHERE dsl_hash = \(hash) AND window_created < \(window)
                   AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> \(window))
+                UNION ALL
+                SELECT 0 AS earlier, id, COALESCE(author, '') AS author FROM algorithms
+                WHERE dsl_hash = \(hash) AND origin = 'evolution' AND consensus_window = \(window)
                 """)
-            let inWindow = try await tx.fetch(
-                "SELECT id, author FROM algorithms WHERE dsl_hash = \(hash) AND origin = 'evolution' AND consensus_window = \(window) ORDER BY id")
+            let earlier = try rows.filter { try $0.int("earlier") == 1 }
+            let inWindow = try rows.filter { try $0.int("earlier") == 0 }.sorted { try $0.int("id") < $1.int("id") }
             let settledHere = ordered.filter { $0.record.dslHash == hash }
             let settledIds = Set(settledHere.map { Int64($0.record.algorithmId) })
             var after: [(id: Int64, author: String, dslHash: String)] = []

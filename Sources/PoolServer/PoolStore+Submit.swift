@@ -84,7 +84,10 @@ extension PoolStore {
 
             // One lock order for everything a submit touches: the lease (above), then every
             // algorithm it updates in ascending id order, before any update; then evaluations;
-            // then reputation rows in miner order (`applyPoints`).
+            // then reputation rows in miner order (`applyPoints`). The evaluations are inserted
+            // after the lock: inserted before it, their foreign-key share locks on candidates
+            // that other submits hold turn those rows' locks into multixacts, which every scan
+            // of the candidates then resolves (measured: the lease's pick 0.5 → 6.8 ms).
             let evaluated = Set(ids)
             // An algorithm's DSL hash never changes, so the evaluated evolutions' hashes are
             // read with the items, before any lock.
