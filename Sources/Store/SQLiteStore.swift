@@ -6,37 +6,69 @@ import Synchronization
 // pool and back, and prepared statements are cached per connection.
 import VaporCSQLite
 
-/// A FIFO async mutex: one holder at a time, waiters resumed in arrival order.
-actor AsyncLock {
-    private var held = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+/// An async mutex for the writer connection: one holder at a time. Taking a free lock and
+/// releasing it are a few instructions under a `Mutex` (no actor hop). A release wakes the
+/// longest waiter but does not hand the lock over: a task already running may take it first,
+/// and the woken one, if it loses, waits again at the head of the line. Handing the lock to a
+/// task that is not running yet left the writer idle until a thread picked that task up — on
+/// a machine whose cores are busy serving requests, most of each hand-over.
+final class AsyncLock: Sendable {
+    private struct State {
+        var held = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var head = 0
+        var isEmpty: Bool { head == waiters.count }
+        mutating func popFirst() -> CheckedContinuation<Void, Never>? {
+            guard !isEmpty else { return nil }
+            let first = waiters[head]
+            head += 1
+            if head == waiters.count { waiters.removeAll(keepingCapacity: true); head = 0 }
+            return first
+        }
+        mutating func enqueue(_ c: CheckedContinuation<Void, Never>, atFront: Bool) {
+            if atFront {
+                if head > 0 { head -= 1; waiters[head] = c } else { waiters.insert(c, at: 0) }
+            } else {
+                waiters.append(c)
+            }
+        }
+    }
+    private let state = Mutex(State())
 
     func lock() async {
-        if !held {
-            held = true
-            return
+        var woken = false
+        while true {
+            let taken = state.withLock { s in
+                if s.held { return false }
+                s.held = true
+                return true
+            }
+            if taken { return }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                // Released between the attempt and here: try again at once.
+                let retry = state.withLock { s in
+                    if !s.held { return true }
+                    s.enqueue(c, atFront: woken)
+                    return false
+                }
+                if retry { c.resume() }
+            }
+            woken = true
         }
-        await withCheckedContinuation { waiters.append($0) }
     }
 
     func unlock() {
-        if waiters.isEmpty {
-            held = false
-        } else {
-            waiters.removeFirst().resume()
+        let next = state.withLock { s in
+            s.held = false
+            return s.popFirst()
         }
+        next?.resume()
     }
 
-    nonisolated func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+    func withLock<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
-        do {
-            let result = try await body()
-            await unlock()
-            return result
-        } catch {
-            await unlock()
-            throw error
-        }
+        defer { unlock() }
+        return try await body()
     }
 }
 
