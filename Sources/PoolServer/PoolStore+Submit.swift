@@ -82,6 +82,44 @@ extension PoolStore {
                     PoolErrorCode.evaluationNotInLease, "algorithm_id \(e.algorithmId) was not given to this lease for evaluation")
             }
 
+            // Rows this submit alone writes (its evolutions, its miner's counters) come before
+            // the candidates' locks, so those locks are held for fewer statements.
+            // Evolutions: at most evolve_budget, each read the way the upstream client's parser
+            // reads it and normalised to the task's profile; the normalised text is what is
+            // stored and served. One with nothing left to run is refused on its own.
+            var accepted: [Int64] = []
+            var rejected: [EvolutionRejection] = []
+            let dim = algorithms.inputDim(taskType: taskType)
+            for (i, evo) in evolutions.prefix(budget).enumerated() {
+                let dsl: String
+                do { dsl = try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim) } catch let refusal as EvolutionRefusal {
+                    rejected.append(EvolutionRejection(
+                        index: i, code: refusal.code.rawValue, detail: "evolutions[\(i)].algorithm_dsl: \(refusal.detail)"))
+                    continue
+                }
+                for p in evo.parents where !known.contains(p) {
+                    let exists = try await tx.fetchOne("SELECT id FROM algorithms WHERE id = \(p) AND task_type = \(taskType)")
+                    if exists == nil {
+                        throw APIError.badRequest(PoolErrorCode.unknownParent, "evolutions[\(i)]: parent algorithm \(p) does not exist")
+                    }
+                }
+                let row = try await tx.fetchOne(
+                    """
+                    INSERT INTO algorithms (task_type, input_dim, dsl, dsl_hash, parent_ids, author, origin,
+                      source_assignment, window_created, status, created_at)
+                    VALUES (\(taskType), \(Int64(dim)), \(dsl), \(Self.hash(dsl)), \(evo.parents.map(String.init).joined(separator: ",")), \(hotkey), 'evolution', \(assignmentId), \(window), 'in_evaluation', \(now)) RETURNING id
+                    """)
+                if let newId = try row?.int("id") { accepted.append(newId) }
+            }
+
+            try await tx.fetch(
+                """
+                UPDATE miners SET evaluations_submitted = evaluations_submitted + \(Int64(submission.evaluations.count)),
+                  evolutions_submitted = evolutions_submitted + \(Int64(min(evolutions.count, budget))),
+                    evolutions_accepted = evolutions_accepted + \(Int64(accepted.count)),
+                  last_seen_at = \(now) WHERE hotkey = \(hotkey)
+                """)
+
             // One lock order for everything a submit touches: the lease (above), then every
             // algorithm it updates in ascending id order, before any update; then evaluations;
             // then reputation rows in miner order (`applyPoints`). The evaluations are inserted
@@ -119,34 +157,6 @@ extension PoolStore {
             // The lease's evaluation slots it did not use go back (its items are read above).
             try await giveBack(tx, slots: Dictionary(uniqueKeysWithValues: evaluable.subtracting(evaluated).map { ($0, 1) }))
 
-            // Evolutions: at most evolve_budget, each read the way the upstream client's parser
-            // reads it and normalised to the task's profile; the normalised text is what is
-            // stored and served. One with nothing left to run is refused on its own.
-            var accepted: [Int64] = []
-            var rejected: [EvolutionRejection] = []
-            let dim = algorithms.inputDim(taskType: taskType)
-            for (i, evo) in evolutions.prefix(budget).enumerated() {
-                let dsl: String
-                do { dsl = try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim) } catch let refusal as EvolutionRefusal {
-                    rejected.append(EvolutionRejection(
-                        index: i, code: refusal.code.rawValue, detail: "evolutions[\(i)].algorithm_dsl: \(refusal.detail)"))
-                    continue
-                }
-                for p in evo.parents where !known.contains(p) {
-                    let exists = try await tx.fetchOne("SELECT id FROM algorithms WHERE id = \(p) AND task_type = \(taskType)")
-                    if exists == nil {
-                        throw APIError.badRequest(PoolErrorCode.unknownParent, "evolutions[\(i)]: parent algorithm \(p) does not exist")
-                    }
-                }
-                let row = try await tx.fetchOne(
-                    """
-                    INSERT INTO algorithms (task_type, input_dim, dsl, dsl_hash, parent_ids, author, origin,
-                      source_assignment, window_created, status, created_at)
-                    VALUES (\(taskType), \(Int64(dim)), \(dsl), \(Self.hash(dsl)), \(evo.parents.map(String.init).joined(separator: ",")), \(hotkey), 'evolution', \(assignmentId), \(window), 'in_evaluation', \(now)) RETURNING id
-                    """)
-                if let newId = try row?.int("id") { accepted.append(newId) }
-            }
-
             if let g = submission.gossip, g.taskType == taskType {
                 for aid in g.algorithmIds.prefix(rules.gossipMax) {
                     guard try await tx.fetchOne("SELECT id FROM algorithms WHERE id = \(aid)") != nil else { continue }
@@ -159,14 +169,6 @@ extension PoolStore {
                         """)
                 }
             }
-
-            try await tx.fetch(
-                """
-                UPDATE miners SET evaluations_submitted = evaluations_submitted + \(Int64(submission.evaluations.count)),
-                  evolutions_submitted = evolutions_submitted + \(Int64(min(evolutions.count, budget))),
-                    evolutions_accepted = evolutions_accepted + \(Int64(accepted.count)),
-                  last_seen_at = \(now) WHERE hotkey = \(hotkey)
-                """)
 
             let reached = try await settleConsensus(
                 tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
