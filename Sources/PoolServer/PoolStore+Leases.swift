@@ -139,20 +139,27 @@ extension PoolStore {
         }
         let window = Int64(clock.number(at: now))
         let id = UUID().uuidString.lowercased()
+        // What the lease only reads — seed candidates, the evolution backlog, the gossip packet —
+        // is read before the transaction (on SQLite by a reader connection, beside the writer):
+        // all three are advice, and the write transaction then holds the writer (or its rows)
+        // only for the statements that must be atomic. Enough seeds are read to leave
+        // `seedBatchSize` after removing the candidates the lease gets to evaluate.
+        let seedPool = try await pickSeeds(db, taskType: taskType, limit: sizes.seedBatchSize + sizes.evalBatchSize, excluding: [])
+        // Counted up to the limit only: the cost of a lease does not grow with the backlog.
+        let backlog = try await db.fetchOne(
+            """
+            SELECT COUNT(*) AS n FROM (
+              SELECT 1 AS one FROM algorithms WHERE task_type = \(taskType) AND status = 'in_evaluation'
+              LIMIT \(Self.evolutionBacklogLimit + 1)) AS waiting
+            """)?.int("n") ?? 0
+        let budget = backlog > Self.evolutionBacklogLimit ? 0 : 1
+        let gossip = try await gossipPacket(db, taskType: taskType, limit: sizes.gossipLimit, window: window)
         return try await db.transaction { tx in
             try await touch(tx, hotkey: hotkey, now: now)
             try await checkCanTakeAssignment(tx, hotkey: hotkey, window: window, now: now)
             let evaluate = try await pickCandidates(tx, taskType: taskType, hotkey: hotkey, limit: sizes.evalBatchSize)
             let evalIds = Set(try evaluate.map { try $0.int("id") })
-            let seeds = try await pickSeeds(tx, taskType: taskType, limit: sizes.seedBatchSize, excluding: evalIds)
-            // Counted up to the limit only: the cost of a lease does not grow with the backlog.
-            let backlog = try await tx.fetchOne(
-                """
-                SELECT COUNT(*) AS n FROM (
-                  SELECT 1 AS one FROM algorithms WHERE task_type = \(taskType) AND status = 'in_evaluation'
-                  LIMIT \(Self.evolutionBacklogLimit + 1)) AS waiting
-                """)?.int("n") ?? 0
-            let budget = backlog > Self.evolutionBacklogLimit ? 0 : 1
+            let seeds = Array(try seedPool.filter { !evalIds.contains(try $0.int("id")) }.prefix(sizes.seedBatchSize))
             if evaluate.isEmpty && seeds.isEmpty && budget == 0 {
                 throw APIError.notFound(PoolErrorCode.noWork, "No work available for \(taskType) right now")
             }
@@ -166,7 +173,7 @@ extension PoolStore {
             var response = LeaseResponse(
                 leaseId: id, windowNumber: window, timeoutAt: WireTime.string(timeout), evolveBudget: budget,
                 taskType: taskType, evaluateAlgorithms: try evaluate.map(record), seedAlgorithms: try seeds.map(record),
-                gossip: try await gossipPacket(tx, taskType: taskType, limit: sizes.gossipLimit, window: window))
+                gossip: gossip)
             response.evalSuite = evalSuite(window: window)
             return response
         }
