@@ -471,30 +471,27 @@ done:
 /* 256-bit unsigned integers, four little-endian words. */
 typedef struct { uint64_t w[4]; } u256;
 
-static int u256_bits(const u256 *a) {
+static inline int u256_bits(const u256 *a) {
     for (int i = 3; i >= 0; i--) {
         if (a->w[i]) return 64 * i + 64 - __builtin_clzll(a->w[i]);
     }
     return 0;
 }
 
-static int u256_cmp(const u256 *a, const u256 *b) {
-    for (int i = 3; i >= 0; i--) {
-        if (a->w[i] != b->w[i]) return a->w[i] < b->w[i] ? -1 : 1;
-    }
-    return 0;
-}
-
-static void u256_sub(u256 *a, const u256 *b) { /* a -= b, a >= b */
-    uint64_t borrow = 0;
+/* a -= b when a >= b (and 1), else a unchanged (and 0). */
+static inline int u256_sub_if_ge(u256 *a, const u256 *b) {
+    uint64_t d[4], borrow = 0;
     for (int i = 0; i < 4; i++) {
         r255_u128 t = (r255_u128)a->w[i] - b->w[i] - borrow;
-        a->w[i] = (uint64_t)t;
+        d[i] = (uint64_t)t;
         borrow = (uint64_t)(t >> 64) & 1;
     }
+    if (borrow) return 0;
+    memcpy(a->w, d, sizeof d);
+    return 1;
 }
 
-static void u256_shl(u256 *out, const u256 *a, int n) { /* 0 <= n < 256, no overflow */
+static inline void u256_shl(u256 *out, const u256 *a, int n) { /* 0 <= n < 256, no overflow */
     int words = n / 64, bits = n % 64;
     for (int i = 3; i >= 0; i--) {
         uint64_t v = 0;
@@ -506,9 +503,17 @@ static void u256_shl(u256 *out, const u256 *a, int n) { /* 0 <= n < 256, no over
     }
 }
 
+static inline void u256_shr1(u256 *a) {
+    a->w[0] = a->w[0] >> 1 | a->w[1] << 63;
+    a->w[1] = a->w[1] >> 1 | a->w[2] << 63;
+    a->w[2] = a->w[2] >> 1 | a->w[3] << 63;
+    a->w[3] >>= 1;
+}
+
 /* k1 = r (0 <= r < 2^127) and k2 = t (0 < |t| <= 2^126) with r ≡ t·k (mod l), for 0 < k < l:
  * remainders r_i of Euclid on (l, k) keep r_i ≡ t_i·k; the first below 2^127 is taken, and
- * then |t_i| <= l / r_(i-1) < 2^253 / 2^127. */
+ * then |t_i| <= l / r_(i-1) < 2^253 / 2^127. The t_i alternate in sign, so every
+ * |q·t_i| <= |t_(i+1)| fits. */
 static void half_split(r255_u128 *k1, __int128 *k2, const uint8_t k[32]) {
     static const uint8_t l_bytes[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
                                         0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
@@ -516,20 +521,27 @@ static void half_split(r255_u128 *k1, __int128 *k2, const uint8_t k[32]) {
     load_words(prev.w, l_bytes, 32);
     load_words(cur.w, k, 32);
     __int128 t_prev = 0, t_cur = 1;
-    while (u256_bits(&cur) > 127) {
+    int prev_bits = u256_bits(&prev), cur_bits = u256_bits(&cur);
+    while (cur_bits > 127) {
         /* q = prev / cur by shift and subtract (prev keeps the remainder); q < 2^126. */
         r255_u128 q = 0;
-        for (int j = u256_bits(&prev) - u256_bits(&cur); j >= 0; j--) {
+        int j = prev_bits - cur_bits;
+        if (j == 0) {
+            q = (r255_u128)u256_sub_if_ge(&prev, &cur);
+        } else {
             u256 shifted;
             u256_shl(&shifted, &cur, j);
-            if (u256_cmp(&prev, &shifted) >= 0) {
-                u256_sub(&prev, &shifted);
-                q |= (r255_u128)1 << j;
+            for (;; j--) {
+                q = q << 1 | (r255_u128)u256_sub_if_ge(&prev, &shifted);
+                if (j == 0) break;
+                u256_shr1(&shifted);
             }
         }
         u256 rem = prev;
         prev = cur;
         cur = rem;
+        prev_bits = cur_bits;
+        cur_bits = u256_bits(&cur);
         __int128 t_next = t_prev - (__int128)q * t_cur;
         t_prev = t_cur;
         t_cur = t_next;

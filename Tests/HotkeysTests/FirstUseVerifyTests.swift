@@ -190,3 +190,33 @@ import Testing
         }
     }
 }
+
+/// Key parsing answers with this package's decoder: it must accept exactly what libsodium's
+/// `crypto_core_ristretto255_is_valid_point` accepts (non-zero bytes), bit 255 included.
+@Suite struct KeyParsingTests {
+    @Test func keysAreAcceptedExactlyAsLibsodiumAccepts() {
+        var valid = 0
+        for i in 0..<20_000 {
+            var p = Sodium.randomBytes(32)
+            if i % 4 != 3 { p[31] &= 0x7F }
+            if i % 2 == 0 { p[0] &= 0xFE }  // even s: the half where valid encodings live
+            if i % 50 == 0 { p = SR25519Keypair.generate().publicKey.bytes }
+            if i % 100 == 0 { p[31] |= 0x80 }
+            let sodium = crypto_core_ristretto255_is_valid_point(p) == 1
+            #expect(((try? SR25519PublicKey(bytes: p)) != nil) == sodium, "\(Hex.encode(p))")
+            if sodium { valid += 1 }
+        }
+        for t in 0..<19 {
+            var p = [UInt8](repeating: 0xFF, count: 32)
+            p[31] = 0x7F
+            p[0] = UInt8(0xED + t)
+            #expect((try? SR25519PublicKey(bytes: p)) == nil)
+        }
+        #expect((try? SR25519PublicKey(bytes: [UInt8](repeating: 0, count: 32))) == nil)
+        var identityHigh = [UInt8](repeating: 0, count: 32)
+        identityHigh[31] = 0x80
+        #expect(((try? SR25519PublicKey(bytes: identityHigh)) != nil)
+                == (crypto_core_ristretto255_is_valid_point(identityHigh) == 1))
+        #expect(valid > 100)
+    }
+}

@@ -52,8 +52,9 @@ int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, con
                               const uint8_t *r, const uint8_t *s, const uint8_t *challenges,
                               const uint8_t *weights);
 
-/* 1 when the batch check's own ristretto255 decoder accepts `encoding` (it must accept exactly
- * what libdecaf accepts, the identity included); for tests. */
+/* 1 when this package's own ristretto255 decoder (the batch and single-use checks') accepts
+ * `encoding`; it must accept exactly what libdecaf and libsodium accept, the identity included
+ * (public keys are checked with it). Variable time. */
 int evalnet_r255_batch_decodes(const uint8_t encoding[32]);
 
 #endif
