@@ -304,7 +304,7 @@ static void scalar_wnaf(int8_t *digits, const uint8_t scalar[32], int w) {
     wnaf(digits, words, SCALAR_BITS, w);
 }
 
-int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *encodings,
+int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *points,
                               const uint8_t *r, const uint8_t *s, const uint8_t *challenges, const uint8_t *weights) {
     if (n == 0) return 1;
     pthread_once(&base_batch_once, init_base_batch_table);
@@ -369,11 +369,9 @@ int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, con
             carry = (uint64_t)(t >> 64);
         }
         if (keys[i] == NULL) {
-            const uint8_t *enc = encodings + 32 * i;
-            uint8_t nonzero = 0;
-            for (int b = 0; b < 32; b++) nonzero |= enc[b];
             r255_point pa;
-            if (nonzero == 0 || !r255_decode(&pa, enc)) goto done;
+            memcpy(&pa, points + EVALNET_R255_POINT_BYTES * i, sizeof pa);
+            if (r255_is_identity(&pa)) goto done;
             cached_odd_multiples(&fly_tables[nfly * fly_count], &pa);
             uint8_t kb[32];
             decaf_255_scalar_encode(kb, key_scalars[i]);
@@ -585,20 +583,17 @@ static void u128_wnaf(int8_t *digits, r255_u128 v, int w) {
     wnaf(digits, words, HALF_BITS, w);
 }
 
-int evalnet_r255_verify_once(const uint8_t r[32], const uint8_t s[32], const uint8_t a[32],
+/* The check against A decoded (pa); base_once_ready must be set. */
+static int verify_once_point(const uint8_t r[32], const uint8_t s[32], const r255_point *pa,
                              const uint8_t challenge[64]) {
-    pthread_once(&base_once_once, init_base_once_table);
-    if (!base_once_ready) return evalnet_r255_verify(r, s, a, challenge);
     if (!scalar_is_canonical(s)) return 0;
-    uint8_t nonzero = 0;
-    for (int i = 0; i < 32; i++) nonzero |= a[i];
-    if (nonzero == 0) return 0; /* the identity is not a key */
+    if (r255_is_identity(pa)) return 0; /* the identity is not a key */
     decaf_255_scalar_t k, ss, k2s;
     decaf_255_scalar_decode_long(k, challenge, 64);
     if (decaf_255_scalar_eq(k, decaf_255_scalar_zero)) return 0;
     if (decaf_255_scalar_decode(ss, s) != DECAF_SUCCESS) return 0;
-    r255_point pa, pr;
-    if (!r255_decode(&pa, a) || !r255_decode(&pr, r)) return 0;
+    r255_point pr;
+    if (!r255_decode(&pr, r)) return 0;
 
     uint8_t kb[32];
     decaf_255_scalar_encode(kb, k);
@@ -617,7 +612,7 @@ int evalnet_r255_verify_once(const uint8_t r[32], const uint8_t s[32], const uin
 
     enum { count = 1 << (WIDTH_ONCE - 2) };
     r255_cached a_table[count], r_table[count];
-    cached_odd_multiples(a_table, &pa);
+    cached_odd_multiples(a_table, pa);
     cached_odd_multiples(r_table, &pr);
     int8_t d_b0[HALF_BITS + 1], d_b1[HALF_BITS + 1], d_a[HALF_BITS + 1], d_r[HALF_BITS + 1];
     chunk_wnaf(d_b0, bb, 0, WIDTH_BASE_BATCH);
@@ -657,3 +652,31 @@ int evalnet_r255_verify_once(const uint8_t r[32], const uint8_t s[32], const uin
     }
     return r255_is_identity(&acc);
 }
+
+int evalnet_r255_verify_once(const uint8_t r[32], const uint8_t s[32], const uint8_t a[32],
+                             const uint8_t challenge[64]) {
+    pthread_once(&base_once_once, init_base_once_table);
+    if (!base_once_ready) return evalnet_r255_verify(r, s, a, challenge);
+    r255_point pa;
+    if (!r255_decode(&pa, a)) return 0;
+    return verify_once_point(r, s, &pa, challenge);
+}
+
+int evalnet_r255_decode_point(uint8_t point[EVALNET_R255_POINT_BYTES], const uint8_t encoding[32]) {
+    r255_point p;
+    if (!r255_decode(&p, encoding)) return 0;
+    memcpy(point, &p, sizeof p);
+    return 1;
+}
+
+int evalnet_r255_verify_once_point(const uint8_t r[32], const uint8_t s[32],
+                                   const uint8_t point[EVALNET_R255_POINT_BYTES], const uint8_t a[32],
+                                   const uint8_t challenge[64]) {
+    pthread_once(&base_once_once, init_base_once_table);
+    if (!base_once_ready) return evalnet_r255_verify(r, s, a, challenge);
+    r255_point pa;
+    memcpy(&pa, point, sizeof pa);
+    return verify_once_point(r, s, &pa, challenge);
+}
+
+_Static_assert(sizeof(r255_point) == EVALNET_R255_POINT_BYTES, "decoded point size");

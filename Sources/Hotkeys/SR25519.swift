@@ -98,9 +98,15 @@ final class PreparedKey: Sendable {
     /// The encoding libdecaf decodes (bit 255 handled as libsodium does); nil when no
     /// signature can verify under the key.
     let encoding: [UInt8]?
+    /// The key as decoded when it was parsed (`evalnet_r255_decode_point`, 160 bytes), which
+    /// the table-free checks start from.
+    let point: [UInt8]
     private let state = Mutex<State>(.fresh)
 
-    init(encoding: [UInt8]?) { self.encoding = encoding }
+    init(encoding: [UInt8]?, point: [UInt8]) {
+        self.encoding = encoding
+        self.point = point
+    }
 
     /// Records one verification and says how to run it: table-free the first time, against
     /// tables (built now, under the lock) from the second time on.
@@ -200,11 +206,12 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
         let encoding = SR25519.withPointBytes(bytes) { point in
             point.map { Array(UnsafeBufferPointer(start: $0, count: 32)) }
         }
-        guard let encoding, evalnet_r255_batch_decodes(encoding) == 1 else {
+        var point = [UInt8](repeating: 0, count: Int(EVALNET_R255_POINT_BYTES))
+        guard let encoding, evalnet_r255_decode_point(&point, encoding) == 1 else {
             throw .invalidPublicKey("not a canonical Ristretto255 encoding")
         }
         self.bytes = bytes
-        self.prepared = PreparedKey(encoding: encoding)
+        self.prepared = PreparedKey(encoding: encoding, point: point)
     }
 
     public static func == (a: SR25519PublicKey, b: SR25519PublicKey) -> Bool { a.bytes == b.bytes }
@@ -227,11 +234,9 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
             return false
         case .onTheFly:
             guard let encoding = prepared.encoding else { return false }
+            let point = prepared.point
             return SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
-                r, s, challenge in
-                encoding.withUnsafeBufferPointer {
-                    evalnet_r255_verify_once(r, s, $0.baseAddress.unsafelyUnwrapped, challenge) == 1
-                }
+                r, s, challenge in evalnet_r255_verify_once_point(r, s, point, encoding, challenge) == 1
             }
         case let .tables(handle):
             return withExtendedLifetime(prepared) {
@@ -522,10 +527,10 @@ public enum SR25519 {
         var invalid: [Int] = []
         var members: [Int] = []
         var keys: [OpaquePointer?] = []
-        var rs: [UInt8] = [], ss: [UInt8] = [], challenges: [UInt8] = [], encodings: [UInt8] = []
+        var rs: [UInt8] = [], ss: [UInt8] = [], challenges: [UInt8] = [], points: [UInt8] = []
         members.reserveCapacity(range.count)
         keys.reserveCapacity(range.count)
-        encodings.reserveCapacity(32 * range.count)
+        points.reserveCapacity(Int(EVALNET_R255_POINT_BYTES) * range.count)
         rs.reserveCapacity(32 * range.count)
         ss.reserveCapacity(32 * range.count)
         challenges.reserveCapacity(64 * range.count)
@@ -533,9 +538,9 @@ public enum SR25519 {
             let (key, signature, message) = items[i]
             var accepted = false
             let use = key.prepared.batchUse()
-            // A key's first use joins the batch by its encoding (no tables built); later uses
-            // join with its batch tables.
-            if let encoding = key.prepared.encoding, use.handle != nil || use.onTheFly {
+            // A key's first use joins the batch as its decoded point (no tables built); later
+            // uses join with its batch tables.
+            if use.handle != nil || use.onTheFly {
                 accepted = verifyPrepared(signature: signature, message: message, publicKey: key.bytes) {
                     r, s, challenge in
                     rs.append(contentsOf: UnsafeBufferPointer(start: r, count: 32))
@@ -546,7 +551,7 @@ public enum SR25519 {
                 if accepted {
                     members.append(i)
                     keys.append(use.handle)
-                    encodings.append(contentsOf: encoding)
+                    points.append(contentsOf: key.prepared.point)
                 }
             } else {
                 // No signature verifies under the key, or a usable key without batch tables
@@ -559,7 +564,7 @@ public enum SR25519 {
         let weights = Sodium.randomBytes(16 * members.count)
         let combined = withExtendedLifetime(items) {
             keys.withUnsafeBufferPointer { k in
-                evalnet_r255_verify_batch(members.count, k.baseAddress, encodings, rs, ss, challenges, weights)
+                evalnet_r255_verify_batch(members.count, k.baseAddress, points, rs, ss, challenges, weights)
             }
         }
         if combined != 1 {

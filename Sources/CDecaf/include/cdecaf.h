@@ -37,18 +37,32 @@ int evalnet_r255_verify(const uint8_t r[32], const uint8_t s[32], const uint8_t 
 int evalnet_r255_verify_once(const uint8_t r[32], const uint8_t s[32], const uint8_t a[32],
                              const uint8_t challenge[64]);
 
+/* A decoded point as evalnet_r255_decode_point stores it (this package's extended coordinates). */
+#define EVALNET_R255_POINT_BYTES 160
+
+/* Decodes `encoding` with this package's decoder (as evalnet_r255_batch_decodes: canonical
+ * encodings, the identity included) into `point`; 1 when it decodes, else 0. */
+int evalnet_r255_decode_point(uint8_t point[EVALNET_R255_POINT_BYTES], const uint8_t encoding[32]);
+
+/* evalnet_r255_verify_once with A already decoded by evalnet_r255_decode_point from
+ * `a` (its encoding, used only if the static tables could not be built). */
+int evalnet_r255_verify_once_point(const uint8_t r[32], const uint8_t s[32],
+                                   const uint8_t point[EVALNET_R255_POINT_BYTES], const uint8_t a[32],
+                                   const uint8_t challenge[64]);
+
 /* The same check against a prepared key. */
 int evalnet_r255_verify_key(const evalnet_r255_key *key, const uint8_t r[32], const uint8_t s[32],
                             const uint8_t challenge[64]);
 
 /* Batch check of n signatures (schnorrkel verify_batch semantics): with 16-byte random
  * weights z_i, 1 when sum z_i*R_i + sum (z_i*k_i)*A_i - (sum z_i*s_i)*B is the identity.
- * r, s, encodings: 32n bytes; challenges: 64n; weights: 16n; keys[i] prepared by
- * evalnet_r255_key_prepare_batch, or NULL for a key used once: then A_i is decoded from
- * encodings[32i...] (a canonical non-identity encoding) and gets a small table of its own,
- * built on the spot (its signatures are not grouped). 0 when the equation fails or any R_i,
+ * r, s: 32n bytes; challenges: 64n; weights: 16n; keys[i] prepared by
+ * evalnet_r255_key_prepare_batch, or NULL for a key used once: then A_i is read from
+ * points[EVALNET_R255_POINT_BYTES*i...] (stored by evalnet_r255_decode_point; the identity
+ * is refused) and gets a small table of its own, built on the spot (its signatures are not
+ * grouped). 0 when the equation fails or any R_i,
  * s_i, k_i or key is unusable (caller then checks one by one). -1 when memory is exhausted. */
-int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *encodings,
+int evalnet_r255_verify_batch(size_t n, const evalnet_r255_key *const *keys, const uint8_t *points,
                               const uint8_t *r, const uint8_t *s, const uint8_t *challenges,
                               const uint8_t *weights);
 
