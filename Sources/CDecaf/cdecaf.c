@@ -1,8 +1,10 @@
-/* Variable-time ristretto255 arithmetic for signature verification: single checks on libdecaf's
- * public API (libdecaf's wNAF double-scalar multiplication, or a split-scalar Straus
- * multiplication against tables precomputed per key), and batch checks as one Straus
- * multiscalar multiplication in this package's own field arithmetic (r255_field.h) against
- * affine tables. All inputs are public. */
+/* Variable-time ristretto255 arithmetic for signature verification: single checks for a key used
+ * once in this package's own field arithmetic (r255_field.h) without per-key tables
+ * (evalnet_r255_verify_once: the challenge split into two half-size scalars), single checks of
+ * repeat keys on libdecaf's public API (a split-scalar Straus multiplication against tables
+ * precomputed per key; libdecaf's wNAF double-scalar multiplication is kept as a reference),
+ * and batch checks as one Straus multiscalar multiplication in r255_field.h arithmetic against
+ * affine tables (or small tables built on the spot for keys used once). All inputs are public. */
 #include "cdecaf.h"
 #include "r255_field.h"
 
