@@ -271,9 +271,10 @@ static inline void r255_to_cached(r255_cached *c, const r255_point *p) {
 }
 
 /* r = p + q (sub: p - q) for q given as (Y+X, Y-X, 2dT) with `zz` = 2·Z_p·Z_q already
- * computed (the cached and affine forms differ only there). */
-static inline void r255_add_with(r255_point *r, const r255_point *p, const r255_fe *ypx, const r255_fe *ymx,
-                                 const r255_fe *t2d, const r255_fe *zz, int sub) {
+ * computed (the cached and affine forms differ only there). With `need_t` 0, r->T is left
+ * unset (a doubling, which never reads T, comes next): one multiplication fewer. */
+static inline void r255_add_with_t(r255_point *r, const r255_point *p, const r255_fe *ypx, const r255_fe *ymx,
+                                   const r255_fe *t2d, const r255_fe *zz, int sub, int need_t) {
     r255_fe a, b, c, e, f, g, h;
     r255_sub(&a, &p->Y, &p->X);
     r255_add(&b, &p->Y, &p->X);
@@ -291,8 +292,13 @@ static inline void r255_add_with(r255_point *r, const r255_point *p, const r255_
     }
     r255_mul(&r->X, &e, &f);
     r255_mul(&r->Y, &g, &h);
-    r255_mul(&r->T, &e, &h);
+    if (need_t) r255_mul(&r->T, &e, &h);
     r255_mul(&r->Z, &f, &g);
+}
+
+static inline void r255_add_with(r255_point *r, const r255_point *p, const r255_fe *ypx, const r255_fe *ymx,
+                                 const r255_fe *t2d, const r255_fe *zz, int sub) {
+    r255_add_with_t(r, p, ypx, ymx, t2d, zz, sub, 1);
 }
 
 /* r = p + q (sub: p - q), q cached. */
@@ -309,8 +315,9 @@ static inline void r255_add_affine(r255_point *r, const r255_point *p, const r25
     r255_add_with(r, p, &q->ypx, &q->ymx, &q->t2d, &zz, sub);
 }
 
-/* r = 2p (every coordinate negated, the same projective point). */
-static inline void r255_double(r255_point *r, const r255_point *p) {
+/* r = 2p (every coordinate negated, the same projective point); T is read from no input, and
+ * with `need_t` 0 r->T is left unset (another doubling comes next). */
+static inline void r255_double_t(r255_point *r, const r255_point *p, int need_t) {
     r255_fe xx, yy, zz2, s, ysum, zdiff, xe, te;
     r255_sq(&xx, &p->X);
     r255_sq(&yy, &p->Y);
@@ -326,7 +333,45 @@ static inline void r255_double(r255_point *r, const r255_point *p) {
     r255_mul(&r->X, &xe, &te);
     r255_mul(&r->Y, &ysum, &zdiff);
     r255_mul(&r->Z, &zdiff, &te);
-    r255_mul(&r->T, &xe, &ysum);
+    if (need_t) r255_mul(&r->T, &xe, &ysum);
+}
+
+static inline void r255_double(r255_point *r, const r255_point *p) { r255_double_t(r, p, 1); }
+
+/* 1/sqrt(a - d), a = -1 (RFC 9496 INVSQRT_A_MINUS_D). */
+static const r255_fe r255_invsqrt_a_minus_d = {{0xfdaa805d40eaull, 0x2eb482e57d339ull, 0x7610274bc58ull,
+                                                0x6510b613dc8ffull, 0x786c8905cfaffull}};
+
+/* RFC 9496 ristretto255 encode of p (every coordinate set, T included). */
+static inline void r255_encode(uint8_t out[32], const r255_point *p) {
+    r255_fe u1, u2, t, inv, den1, den2, zinv, x, y, den_inv;
+    r255_add(&t, &p->Z, &p->Y);
+    r255_sub(&u1, &p->Z, &p->Y);
+    r255_mul(&u1, &t, &u1);                 /* (Z + Y)(Z - Y) */
+    r255_mul(&u2, &p->X, &p->Y);
+    r255_sq(&t, &u2);
+    r255_mul(&t, &t, &u1);
+    (void)r255_inv_sqrt(&inv, &t);          /* 1/sqrt(u1 u2^2) */
+    r255_mul(&den1, &inv, &u1);
+    r255_mul(&den2, &inv, &u2);
+    r255_mul(&zinv, &den1, &den2);
+    r255_mul(&zinv, &zinv, &p->T);
+    r255_mul(&t, &p->T, &zinv);
+    if (r255_is_negative(&t)) {             /* rotate */
+        r255_mul(&x, &p->Y, &r255_sqrt_m1);
+        r255_mul(&y, &p->X, &r255_sqrt_m1);
+        r255_mul(&den_inv, &den1, &r255_invsqrt_a_minus_d);
+    } else {
+        x = p->X;
+        y = p->Y;
+        den_inv = den2;
+    }
+    r255_mul(&t, &x, &zinv);
+    if (r255_is_negative(&t)) r255_neg(&y, &y);
+    r255_sub(&t, &p->Z, &y);
+    r255_mul(&t, &den_inv, &t);
+    if (r255_is_negative(&t)) r255_neg(&t, &t);
+    r255_to_bytes(out, &t);
 }
 
 /* Ristretto equality with the identity: X = 0 or Y = 0. */

@@ -241,3 +241,46 @@ if wants("dashboard") {
     try await runDashboardBenchmarks(miners: Int(option("miners", 10_000)), windows: Int(option("windows", 100)),
                                      renders: Int(option("renders", 30)))
 }
+// Fixed work for instruction counts (`valgrind --tool=callgrind evalnet-bench sr25519-count
+// --mode M --n N`; the difference between two N gives the count per operation). Modes:
+// cached, from-bytes, first-use, batch64, batch64-first-use. Only when named.
+if suites.contains("sr25519-count") {
+    runSR25519Count(mode: options["mode"] ?? "cached", n: Int(option("n", 100)))
+}
+
+/// `n` operations of one SR25519 verification path (see the `sr25519-count` suite).
+func runSR25519Count(mode: String, n: Int) {
+    let keypair = SR25519Keypair.generate()
+    let message = Array("auth:1700000000".utf8)
+    let sig = keypair.sign(message)
+    let pk = keypair.publicKey
+    let batch = (0..<64).map { i -> (bytes: [UInt8], signature: [UInt8], message: [UInt8]) in
+        let key = SR25519Keypair.generate()
+        let m = Array("auth:\(1_700_000_000 + i)".utf8)
+        return (key.publicKey.bytes, key.sign(m), m)
+    }
+    let cachedBatch = batch.compactMap { item in
+        (try? SR25519PublicKey(bytes: item.bytes)).map { (publicKey: $0, signature: item.signature, message: item.message) }
+    }
+    var ok = true
+    // Two warm-up uses: the cached key's tables and the static tables are built before counting.
+    ok = ok && pk.verify(signature: sig, message: message) && pk.verify(signature: sig, message: message)
+    ok = ok && SR25519.verify(signature: sig, message: message, publicKeyBytes: pk.bytes)
+    ok = ok && SR25519PublicKey.verifyBatch(cachedBatch).allValid && SR25519PublicKey.verifyBatch(cachedBatch).allValid
+    for _ in 0..<n {
+        switch mode {
+        case "from-bytes": ok = ok && SR25519.verify(signature: sig, message: message, publicKeyBytes: pk.bytes)
+        case "first-use":
+            let key = try? SR25519PublicKey(bytes: pk.bytes)
+            ok = ok && key?.verify(signature: sig, message: message) == true
+        case "batch64": ok = ok && SR25519PublicKey.verifyBatch(cachedBatch).allValid
+        case "batch64-first-use":
+            let items = batch.compactMap { item in
+                (try? SR25519PublicKey(bytes: item.bytes)).map { (publicKey: $0, signature: item.signature, message: item.message) }
+            }
+            ok = ok && SR25519PublicKey.verifyBatch(items).allValid
+        default: ok = ok && pk.verify(signature: sig, message: message)
+        }
+    }
+    print("sr25519-count \(mode) n \(n) ok \(ok)")
+}

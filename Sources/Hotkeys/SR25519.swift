@@ -66,41 +66,95 @@ enum Sodium {
     }
 }
 
-/// A public key decoded by libdecaf, with the multiples its verifications use precomputed
-/// (4 KiB of libdecaf points for single checks, built on the first verification; 7.5 KiB of
-/// affine multiples for batch checks, built on the first batch that includes the key), so a
-/// key parsed only to be checked or printed costs neither the time nor the memory. The C side
-/// only reads built tables, and they are freed on `deinit`.
+/// A public key's verification state. Its first verification builds nothing: it runs the
+/// table-free check (`evalnet_r255_verify_once`, as fast as a table build alone would be). From
+/// its second verification on, the key is decoded by libdecaf with the multiples its checks use
+/// precomputed (4 KiB of libdecaf points for single checks; 7.5 KiB of affine multiples for batch
+/// checks, built on the first batch that includes the key after it was seen once), so a key
+/// parsed only to be checked once or printed costs neither the time nor the memory of tables.
+/// The C side only reads built tables, and they are freed on `deinit`.
 final class PreparedKey: Sendable {
     private enum State {
-        case pending
+        /// Never verified against.
+        case fresh
+        /// Verified against once, without tables.
+        case seenOnce
         /// Decoded, with its single-check tables; `batch` when the batch tables are built too.
         case ready(OpaquePointer, batch: Bool)
         case unusable
     }
 
-    /// The encoding libdecaf decodes (bit 255 handled as libsodium does); nil when no
-    /// signature can verify under the key.
-    private let encoding: [UInt8]?
-    private let state = Mutex<State>(.pending)
-
-    init(encoding: [UInt8]?) { self.encoding = encoding }
-
-    /// The decoded key's tables, built on first use; nil when the encoding does not decode to a
-    /// non-identity point. Valid while this object lives.
-    var handle: OpaquePointer? {
-        state.withLock { state -> OpaquePointer? in Self.built(&state, encoding) }
+    /// How a verification uses the key.
+    enum Use {
+        /// No signature verifies under the key.
+        case unusable
+        /// The table-free check against `encoding` (the key's first use, or a check that
+        /// should not count as a use).
+        case onTheFly
+        /// The key's single-check tables (valid while this object lives).
+        case tables(OpaquePointer)
     }
 
-    /// The handle with its batch tables built too (on first use, under the lock); nil when the
-    /// key cannot take part in a batch (its signatures are then checked one by one).
-    var batchHandle: OpaquePointer? {
-        state.withLock { state -> OpaquePointer? in
-            guard let handle = Self.built(&state, encoding) else { return nil }
-            if case .ready(_, batch: true) = state { return handle }
-            guard evalnet_r255_key_prepare_batch(handle) == 1 else { return nil }
+    /// The encoding libdecaf decodes (bit 255 handled as libsodium does); nil when no
+    /// signature can verify under the key.
+    let encoding: [UInt8]?
+    /// The key as decoded when it was parsed (`evalnet_r255_decode_point`, 160 bytes), which
+    /// the table-free checks start from.
+    let point: [UInt8]
+    private let state = Mutex<State>(.fresh)
+
+    init(encoding: [UInt8]?, point: [UInt8]) {
+        self.encoding = encoding
+        self.point = point
+    }
+
+    /// Records one verification and says how to run it: table-free the first time, against
+    /// tables (built now, under the lock) from the second time on.
+    func nextUse() -> Use {
+        guard encoding != nil else { return .unusable }
+        return state.withLock { state -> Use in
+            switch state {
+            case .fresh:
+                state = .seenOnce
+                return .onTheFly
+            case .seenOnce:
+                guard let handle = Self.built(&state, encoding) else { return .unusable }
+                return .tables(handle)
+            case let .ready(handle, _): return .tables(handle)
+            case .unusable: return .unusable
+            }
+        }
+    }
+
+    /// How to check without counting a use: the tables when they are built, else table-free.
+    var currentUse: Use {
+        guard encoding != nil else { return .unusable }
+        return state.withLock { state -> Use in
+            switch state {
+            case .fresh, .seenOnce: return .onTheFly
+            case let .ready(handle, _): return .tables(handle)
+            case .unusable: return .unusable
+            }
+        }
+    }
+
+    /// For a batch: the handle with its batch tables built (on the key's second use or later,
+    /// under the lock); nil on the key's first use, which is recorded and then checked in the
+    /// batch from `encoding` without tables, and nil (with `usable` false) when no signature
+    /// verifies under the key or its batch tables cannot be built (its signatures are then
+    /// checked one by one).
+    func batchUse() -> (handle: OpaquePointer?, onTheFly: Bool) {
+        guard encoding != nil else { return (nil, false) }
+        return state.withLock { state -> (handle: OpaquePointer?, onTheFly: Bool) in
+            if case .fresh = state {
+                state = .seenOnce
+                return (nil, true)
+            }
+            guard let handle = Self.built(&state, encoding) else { return (nil, false) }
+            if case .ready(_, batch: true) = state { return (handle, false) }
+            guard evalnet_r255_key_prepare_batch(handle) == 1 else { return (nil, false) }
             state = .ready(handle, batch: true)
-            return handle
+            return (handle, false)
         }
     }
 
@@ -108,10 +162,18 @@ final class PreparedKey: Sendable {
         switch state {
         case let .ready(handle, _): return handle
         case .unusable: return nil
-        case .pending:
+        case .fresh, .seenOnce:
             let built = encoding?.withUnsafeBufferPointer { evalnet_r255_key_new($0.baseAddress.unsafelyUnwrapped) }
             state = built.map { .ready($0, batch: false) } ?? .unusable
             return built
+        }
+    }
+
+    /// True once the single-check tables are built (for tests).
+    var hasTables: Bool {
+        state.withLock { state in
+            if case .ready = state { return true }
+            return false
         }
     }
 
@@ -137,13 +199,19 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
         // Deliberate divergence from schnorrkel: the identity key (secret 0) is refused,
         // because any signature of the form (B, 1) verifies under it.
         guard bytes.contains(where: { $0 != 0 }) else { throw .invalidPublicKey("identity point") }
-        guard crypto_core_ristretto255_is_valid_point(bytes) == 1 else {
+        // libsodium's `crypto_core_ristretto255_is_valid_point` rule, answered by this package's
+        // variable-time decoder (a public key is public), which accepts exactly the encodings
+        // libsodium does once bit 255 is handled as libsodium does (`withPointBytes`); a tenth
+        // of a first-use verification cheaper than libsodium's constant-time decode.
+        let encoding = SR25519.withPointBytes(bytes) { point in
+            point.map { Array(UnsafeBufferPointer(start: $0, count: 32)) }
+        }
+        var point = [UInt8](repeating: 0, count: Int(EVALNET_R255_POINT_BYTES))
+        guard let encoding, evalnet_r255_decode_point(&point, encoding) == 1 else {
             throw .invalidPublicKey("not a canonical Ristretto255 encoding")
         }
         self.bytes = bytes
-        self.prepared = PreparedKey(encoding: SR25519.withPointBytes(bytes) { point in
-            point.map { Array(UnsafeBufferPointer(start: $0, count: 32)) }
-        })
+        self.prepared = PreparedKey(encoding: encoding, point: point)
     }
 
     public static func == (a: SR25519PublicKey, b: SR25519PublicKey) -> Bool { a.bytes == b.bytes }
@@ -152,13 +220,29 @@ public struct SR25519PublicKey: Hashable, Sendable, CustomStringConvertible {
     public var hex: String { Hex.encode(bytes) }
     public var description: String { hex }
 
-    /// schnorrkel `verify_simple` with signing context `substrate` (variable-time arithmetic
-    /// against this key's precomputed tables; the rules are those of `SR25519.verify`).
+    /// schnorrkel `verify_simple` with signing context `substrate` (variable-time arithmetic;
+    /// the rules are those of `SR25519.verify`). A key's first verification builds no tables;
+    /// from its second on, it runs against this key's precomputed tables (built then).
     public func verify(signature: [UInt8], message: [UInt8]) -> Bool {
-        guard let handle = prepared.handle else { return false }
-        return withExtendedLifetime(prepared) {
-            SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
-                r, s, challenge in evalnet_r255_verify_key(handle, r, s, challenge) == 1
+        verify(signature: signature, message: message, use: prepared.nextUse())
+    }
+
+    /// `verify` run as `use` says (see `PreparedKey`).
+    func verify(signature: [UInt8], message: [UInt8], use: PreparedKey.Use) -> Bool {
+        switch use {
+        case .unusable:
+            return false
+        case .onTheFly:
+            guard let encoding = prepared.encoding else { return false }
+            let point = prepared.point
+            return SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
+                r, s, challenge in evalnet_r255_verify_once_point(r, s, point, encoding, challenge) == 1
+            }
+        case let .tables(handle):
+            return withExtendedLifetime(prepared) {
+                SR25519.verifyPrepared(signature: signature, message: message, publicKey: bytes) {
+                    r, s, challenge in evalnet_r255_verify_key(handle, r, s, challenge) == 1
+                }
             }
         }
     }
@@ -274,8 +358,21 @@ public enum SR25519 {
 
     /// Strict schnorrkel verification: marker bit required, canonical s, decodable
     /// non-identity public key, and encode(s·B − k·A) must equal R byte for byte.
-    /// Variable-time arithmetic (libdecaf): every input is public.
+    /// Variable-time arithmetic without per-key tables (`evalnet_r255_verify_once`): every
+    /// input is public.
     public static func verify(signature: [UInt8], message: [UInt8], publicKeyBytes pk: [UInt8]) -> Bool {
+        guard pk.count == 32 else { return false }
+        return verifyPrepared(signature: signature, message: message, publicKey: pk) { r, s, challenge in
+            withPointBytes(pk) { point in
+                guard let point else { return false }
+                return evalnet_r255_verify_once(r, s, point, challenge) == 1
+            }
+        }
+    }
+
+    /// The libdecaf check `verify` used before (libdecaf's double-scalar multiplication), kept
+    /// for tests: the same rules and answers.
+    static func verifyLibdecaf(signature: [UInt8], message: [UInt8], publicKeyBytes pk: [UInt8]) -> Bool {
         guard pk.count == 32 else { return false }
         return verifyPrepared(signature: signature, message: message, publicKey: pk) { r, s, challenge in
             withPointBytes(pk) { point in
@@ -361,6 +458,14 @@ public enum SR25519 {
         }
     }
 
+    /// The bare equations (for tests): `evalnet_r255_verify_once` and libdecaf's
+    /// `evalnet_r255_verify` on R (32 bytes), s (32), the key encoding A (32) and the 64
+    /// challenge bytes, chosen freely (k need not come from a transcript).
+    static func equations(r: [UInt8], s: [UInt8], a: [UInt8], challenge: [UInt8]) -> (once: Bool, libdecaf: Bool) {
+        precondition(r.count == 32 && s.count == 32 && a.count == 32 && challenge.count == 64)
+        return (evalnet_r255_verify_once(r, s, a, challenge) == 1, evalnet_r255_verify(r, s, a, challenge) == 1)
+    }
+
     /// True when libdecaf decodes `encoding` (32 bytes) as a canonical point, identity included.
     static func decafDecodes(_ encoding: [UInt8]) -> Bool {
         encoding.count == 32 && evalnet_r255_is_valid_point(encoding) == 1
@@ -422,16 +527,20 @@ public enum SR25519 {
         var invalid: [Int] = []
         var members: [Int] = []
         var keys: [OpaquePointer?] = []
-        var rs: [UInt8] = [], ss: [UInt8] = [], challenges: [UInt8] = []
+        var rs: [UInt8] = [], ss: [UInt8] = [], challenges: [UInt8] = [], points: [UInt8] = []
         members.reserveCapacity(range.count)
         keys.reserveCapacity(range.count)
+        points.reserveCapacity(Int(EVALNET_R255_POINT_BYTES) * range.count)
         rs.reserveCapacity(32 * range.count)
         ss.reserveCapacity(32 * range.count)
         challenges.reserveCapacity(64 * range.count)
         for i in range {
             let (key, signature, message) = items[i]
             var accepted = false
-            if let handle = key.prepared.batchHandle {
+            let use = key.prepared.batchUse()
+            // A key's first use joins the batch as its decoded point (no tables built); later
+            // uses join with its batch tables.
+            if use.handle != nil || use.onTheFly {
                 accepted = verifyPrepared(signature: signature, message: message, publicKey: key.bytes) {
                     r, s, challenge in
                     rs.append(contentsOf: UnsafeBufferPointer(start: r, count: 32))
@@ -441,11 +550,13 @@ public enum SR25519 {
                 }
                 if accepted {
                     members.append(i)
-                    keys.append(handle)
+                    keys.append(use.handle)
+                    points.append(contentsOf: key.prepared.point)
                 }
-            } else if key.prepared.handle != nil {
-                // A usable key without batch tables (memory exhausted): checked on its own.
-                accepted = key.verify(signature: signature, message: message)
+            } else {
+                // No signature verifies under the key, or a usable key without batch tables
+                // (memory exhausted): checked on its own.
+                accepted = key.verify(signature: signature, message: message, use: key.prepared.currentUse)
             }
             if !accepted { invalid.append(i) }
         }
@@ -453,12 +564,16 @@ public enum SR25519 {
         let weights = Sodium.randomBytes(16 * members.count)
         let combined = withExtendedLifetime(items) {
             keys.withUnsafeBufferPointer { k in
-                evalnet_r255_verify_batch(members.count, k.baseAddress, rs, ss, challenges, weights)
+                evalnet_r255_verify_batch(members.count, k.baseAddress, points, rs, ss, challenges, weights)
             }
         }
         if combined != 1 {
-            for i in members where !items[i].publicKey.verify(signature: items[i].signature, message: items[i].message) {
-                invalid.append(i)
+            // One by one, without counting these checks as further uses of the keys.
+            for i in members {
+                let key = items[i].publicKey
+                if !key.verify(signature: items[i].signature, message: items[i].message, use: key.prepared.currentUse) {
+                    invalid.append(i)
+                }
             }
             invalid.sort()
         }
