@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// A statement the server keeps parsed (and, once its plan settles, planned) on each
 /// connection, named for its text and the types of its values: the service's statements are a
@@ -34,6 +35,21 @@ struct NamedStatement: PostgresPreparedStatement {
     /// planned per call and 6.8 ms with the kept plan).
     static func suits(_ sql: String, values: Int) -> Bool {
         values <= maxValues && !sql.contains("LIMIT")
+    }
+
+    /// PostgresNIO keeps a preparation that failed as failed on that connection for good (a
+    /// statement that ran before its table existed — a migration probe — would fail there ever
+    /// after). So a shape whose preparation may have failed gets a new name: its generation,
+    /// counted per process, is part of the name. After `maxGenerations` it runs unnamed.
+    static let generations = Mutex<[String: Int]>([:])
+    static let maxGenerations = 16
+
+    /// SQLSTATE classes of errors a preparation can raise (syntax or access rule, feature not
+    /// supported — e.g. a kept statement whose result columns changed —, invalid transaction
+    /// state, invalid schema or statement name); errors of execution (constraints, conflicts,
+    /// data) leave the kept statement good.
+    static func mayHaveFailedPreparation(sqlState: String) -> Bool {
+        ["42", "0A", "25", "26", "3F"].contains(String(sqlState.prefix(2)))
     }
 
     /// The statement's name: its text and value types, hashed (64-bit FNV-1a, twice with
@@ -77,9 +93,21 @@ struct PostgresExecutor: SQLExecutor {
         let text = numberPlaceholders(sql)
         do {
             if named, NamedStatement.suits(text, values: binds.count) {
-                let shape = NamedStatement.Shape(name: NamedStatement.name(sql: text, types: types), sql: text, types: types)
-                return try await NamedStatement.$shape.withValue(shape) {
-                    try await Self.collect(try await connection.execute(NamedStatement(bindings: bindings), logger: logger))
+                let base = NamedStatement.name(sql: text, types: types)
+                let generation = NamedStatement.generations.withLock { $0[base] ?? 0 }
+                if generation <= NamedStatement.maxGenerations {
+                    let name = generation == 0 ? base : "\(base)_\(generation)"
+                    let shape = NamedStatement.Shape(name: name, sql: text, types: types)
+                    do {
+                        return try await NamedStatement.$shape.withValue(shape) {
+                            try await Self.collect(try await connection.execute(NamedStatement(bindings: bindings), logger: logger))
+                        }
+                    } catch let error as PSQLError {
+                        if let state = error.serverInfo?[.sqlState], NamedStatement.mayHaveFailedPreparation(sqlState: state) {
+                            NamedStatement.generations.withLock { $0[base] = max($0[base] ?? 0, generation + 1) }
+                        }
+                        throw error
+                    }
                 }
             }
             return try await Self.collect(try await connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: logger))

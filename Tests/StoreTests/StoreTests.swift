@@ -195,3 +195,26 @@ import Testing
         await #expect(throws: StoreError.self) { try await db.transaction { tx in try await tx.execute("DELETE FROM t") } }
     }
 }
+
+/// The service's statements run as named prepared statements on PostgreSQL; one whose first
+/// preparation failed on a connection must work there once the cause is gone.
+@Suite struct PostgresNamedStatementTests {
+    @Test func aStatementThatFailedBeforeItsTableExistedRunsAfterward() async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        guard case let .postgres(settings) = try DatabaseLocation.parse(try await TestDatabases.freshURL(.postgres)) else {
+            Issue.record("expected a PostgreSQL URL")
+            return
+        }
+        // One connection, so the retry runs where the failed preparation was kept.
+        let db = try await PostgresStore.open(settings, logger: TestDatabases.logger, maxConnections: 1)
+        await #expect(throws: (any Error).self) { try await db.query("SELECT n FROM later_table WHERE n = ?", [.int(1)]) }
+        try await db.execute("CREATE TABLE later_table (n BIGINT)")
+        try await db.execute("INSERT INTO later_table (n) VALUES (1)")
+        let rows = try await db.query("SELECT n FROM later_table WHERE n = ?", [.int(1)])
+        #expect(rows.count == 1)
+        // Inside a transaction too, and a second time (the renamed statement is kept).
+        let again = try await db.transaction { tx in try await tx.query("SELECT n FROM later_table WHERE n = ?", [.int(1)]) }
+        #expect(again.count == 1)
+        await db.shutdown()
+    }
+}
