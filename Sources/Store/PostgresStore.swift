@@ -37,12 +37,51 @@ struct NamedStatement: PostgresPreparedStatement {
         values <= maxValues && !sql.contains("LIMIT")
     }
 
-    /// PostgresNIO keeps a preparation that failed as failed on that connection for good (a
-    /// statement that ran before its table existed — a migration probe — would fail there ever
-    /// after). So a shape whose preparation may have failed gets a new name: its generation,
-    /// counted per process, is part of the name. After `maxGenerations` it runs unnamed.
-    static let generations = Mutex<[String: Int]>([:])
+    /// A statement shape: its text and the types of its values.
+    struct Key: Hashable {
+        var sql: String
+        var types: [UInt32]
+    }
+
+    /// Every shape this process has run named: its number (the name is built from it, so two
+    /// shapes never share a name) and its generation. PostgresNIO keeps a preparation that
+    /// failed as failed on that connection for good (a statement that ran before its table
+    /// existed — a migration probe — would fail there ever after), so a shape whose preparation
+    /// may have failed moves to its next generation, a new name. After `maxGenerations` it runs
+    /// unnamed.
+    static let registry = Mutex<(shapes: [Key: Entry], count: Int)>(([:], 0))
     static let maxGenerations = 16
+
+    struct Entry {
+        var number: Int
+        var generation: Int
+        var name: String { "evalnet_\(number)_\(generation)" }
+    }
+
+    /// The name to run `key` under now, or nil when it has failed too often to run named.
+    static func name(for key: Key) -> String? {
+        registry.withLock { r -> String? in
+            let entry: Entry
+            if let known = r.shapes[key] {
+                entry = known
+            } else {
+                r.count += 1
+                entry = Entry(number: r.count, generation: 0)
+                r.shapes[key] = entry
+            }
+            return entry.generation <= maxGenerations ? entry.name : nil
+        }
+    }
+
+    /// Moves `key` past the generation named `name` (a later failure of the same name does not
+    /// move it twice).
+    static func retire(_ key: Key, name: String) {
+        registry.withLock { r in
+            guard var entry = r.shapes[key], entry.name == name else { return }
+            entry.generation += 1
+            r.shapes[key] = entry
+        }
+    }
 
     /// SQLSTATE classes of errors a preparation can raise (syntax or access rule, feature not
     /// supported — e.g. a kept statement whose result columns changed —, invalid transaction
@@ -50,19 +89,6 @@ struct NamedStatement: PostgresPreparedStatement {
     /// data) leave the kept statement good.
     static func mayHaveFailedPreparation(sqlState: String) -> Bool {
         ["42", "0A", "25", "26", "3F"].contains(String(sqlState.prefix(2)))
-    }
-
-    /// The statement's name: its text and value types, hashed (64-bit FNV-1a, twice with
-    /// different offsets, so two shapes sharing a name is out of reach in practice).
-    static func name(sql: String, types: [PostgresDataType]) -> String {
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x6c62_272e_07bb_0142
-        func mix(_ byte: UInt8) {
-            a = (a ^ UInt64(byte)) &* 0x100_0000_01b3
-            b = (b ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        for byte in sql.utf8 { mix(byte) }
-        for t in types { mix(0xff); mix(UInt8(truncatingIfNeeded: t.rawValue)); mix(UInt8(truncatingIfNeeded: t.rawValue >> 8)) }
-        return "evalnet_" + String(a, radix: 16) + "_" + String(b, radix: 16)
     }
 }
 
@@ -93,10 +119,8 @@ struct PostgresExecutor: SQLExecutor {
         let text = numberPlaceholders(sql)
         do {
             if named, NamedStatement.suits(text, values: binds.count) {
-                let base = NamedStatement.name(sql: text, types: types)
-                let generation = NamedStatement.generations.withLock { $0[base] ?? 0 }
-                if generation <= NamedStatement.maxGenerations {
-                    let name = generation == 0 ? base : "\(base)_\(generation)"
+                let key = NamedStatement.Key(sql: text, types: types.map(\.rawValue))
+                if let name = NamedStatement.name(for: key) {
                     let shape = NamedStatement.Shape(name: name, sql: text, types: types)
                     do {
                         return try await NamedStatement.$shape.withValue(shape) {
@@ -104,7 +128,7 @@ struct PostgresExecutor: SQLExecutor {
                         }
                     } catch let error as PSQLError {
                         if let state = error.serverInfo?[.sqlState], NamedStatement.mayHaveFailedPreparation(sqlState: state) {
-                            NamedStatement.generations.withLock { $0[base] = max($0[base] ?? 0, generation + 1) }
+                            NamedStatement.retire(key, name: name)
                         }
                         throw error
                     }
