@@ -144,7 +144,8 @@ extension PoolStore {
         // all three are advice, and the write transaction then holds the writer (or its rows)
         // only for the statements that must be atomic. Enough seeds are read to leave
         // `seedBatchSize` after removing the candidates the lease gets to evaluate.
-        let seedPool = try await pickSeeds(db, taskType: taskType, limit: sizes.seedBatchSize + sizes.evalBatchSize, excluding: [])
+        let seedPool = try await pickSeeds(
+            db, taskType: taskType, limit: sizes.seedBatchSize > 0 ? sizes.seedBatchSize + sizes.evalBatchSize : 0, excluding: [])
         // Counted up to the limit only: the cost of a lease does not grow with the backlog.
         let backlog = try await db.fetchOne(
             """
