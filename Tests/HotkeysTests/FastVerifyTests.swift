@@ -79,25 +79,32 @@ import Testing
     }
 
     @Test func decafPathsAgreeWithLibsodiumOnVectors() {
+        Self.checkVectors(paths: 4, Self.answers)
+    }
+
+    /// Walks the shared vectors through `answers` (one answer per verification path): every
+    /// signature of every vector key (and its bittensor-wallet spelling) is accepted by all
+    /// `paths` paths, every negative and every identity-key edge case refused by all.
+    static func checkVectors(paths: Int, _ answers: ([UInt8], [UInt8], [UInt8]) -> [Bool]) {
         var checked = 0
         for kp in Vectors.keypairs {
             let pk = hex(kp["public_key_hex"])
             for sig in kp["signatures"] as! [[String: Any]] {
                 for field in ["signature_hex", "signature_hex_alt_bittensor_wallet"] {
                     guard let s = sig[field] as? String else { continue }
-                    let a = Self.answers(pk, hex(s), hex(sig["message_hex"]))
-                    #expect(a.count == 4 && a.allSatisfy { $0 })
+                    let a = answers(pk, hex(s), hex(sig["message_hex"]))
+                    #expect(a.count == paths && a.allSatisfy { $0 })
                     checked += 1
                 }
             }
         }
         for n in Vectors.negatives {
-            let a = Self.answers(hex(n["public_key_hex"]), hex(n["signature_hex"]), hex(n["message_hex"]))
+            let a = answers(hex(n["public_key_hex"]), hex(n["signature_hex"]), hex(n["message_hex"]))
             #expect(a.allSatisfy { !$0 }, "\(n["name"]!)")
             checked += 1
         }
         for e in Vectors.json["edge_cases_identity_public_key"] as! [[String: Any]] {
-            let a = Self.answers(hex(e["public_key_hex"]), hex(e["signature_hex"]), hex(e["message_hex"]))
+            let a = answers(hex(e["public_key_hex"]), hex(e["signature_hex"]), hex(e["message_hex"]))
             #expect(a.allSatisfy { !$0 })
         }
         #expect(checked == 64 + 19)

@@ -53,28 +53,7 @@ import Testing
     }
 
     @Test func firstUseAndTablesAgreeOnVectors() {
-        var checked = 0
-        for kp in Vectors.keypairs {
-            let pk = hex(kp["public_key_hex"])
-            for sig in kp["signatures"] as! [[String: Any]] {
-                for field in ["signature_hex", "signature_hex_alt_bittensor_wallet"] {
-                    guard let s = sig[field] as? String else { continue }
-                    let a = Self.answers(pk, hex(s), hex(sig["message_hex"]))
-                    #expect(a.count == 7 && a.allSatisfy { $0 })
-                    checked += 1
-                }
-            }
-        }
-        for n in Vectors.negatives {
-            let a = Self.answers(hex(n["public_key_hex"]), hex(n["signature_hex"]), hex(n["message_hex"]))
-            #expect(a.allSatisfy { !$0 }, "\(n["name"]!)")
-            checked += 1
-        }
-        for e in Vectors.json["edge_cases_identity_public_key"] as! [[String: Any]] {
-            let a = Self.answers(hex(e["public_key_hex"]), hex(e["signature_hex"]), hex(e["message_hex"]))
-            #expect(a.allSatisfy { !$0 })
-        }
-        #expect(checked == 64 + 19)
+        FastVerifyTests.checkVectors(paths: 7, Self.answers)
     }
 
     /// A failed first use still counts as a use: the second builds the tables, and a valid
