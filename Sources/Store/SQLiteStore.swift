@@ -57,6 +57,9 @@ final class AsyncLock: Sendable {
         }
     }
 
+    /// Whether a task is queued for the lock (read by the holder).
+    var hasWaiters: Bool { state.withLock { !$0.isEmpty } }
+
     func unlock() {
         let next = state.withLock { s in
             s.held = false
@@ -206,6 +209,10 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a transaction is open on this connection (SQLite rolls one back by itself
+    /// after some errors: a full disk, an I/O error).
+    var inTransaction: Bool { !closed && sqlite_nio_sqlite3_get_autocommit(db) == 0 }
+
     func close() {
         guard !closed else { return }
         closed = true
@@ -226,9 +233,14 @@ struct SQLiteExecutor: SQLExecutor {
 
 /// The embedded store: one SQLite file in WAL mode. Writes (every transaction, and any
 /// statement that is not a plain `SELECT`) run on the one writer connection, serialised by
-/// an async lock, each transaction `BEGIN IMMEDIATE … COMMIT`; the statements of a
-/// transaction run on the caller's thread, one after another, with prepared statements
-/// reused. Plain `SELECT`s outside a transaction run on separate read-only connections, so
+/// an async lock; the statements of a transaction run on the caller's thread, one after
+/// another, with prepared statements reused. Group commit: a transaction is a savepoint
+/// inside a `BEGIN IMMEDIATE … COMMIT`; when it ends while another caller waits for the
+/// writer, that caller's transaction goes on in the same SQLite transaction, and one
+/// `COMMIT` (one write of the WAL pages they share) ends the group, up to `groupLimit`
+/// transactions. No caller hears back before its group has committed, and a body that
+/// throws rolls back only its own savepoint. (A deferred constraint would be checked only at
+/// the group's `COMMIT` and fail the whole group: the schemas here use none.) Plain `SELECT`s outside a transaction run on separate read-only connections, so
 /// reads never wait behind writes: in WAL mode a reader sees the last committed state while
 /// a writer works.
 public final class SQLiteStore: SQLDatabase {
@@ -242,6 +254,21 @@ public final class SQLiteStore: SQLDatabase {
     private let readers: [Reader]
     private let nextReader = Atomic<Int>(0)
     private let lock = AsyncLock()
+    /// The group commit in progress; read and changed only by the writer lock's holder.
+    private final class Group: @unchecked Sendable {
+        var open = false
+        var members = 0
+        var waiting: [CheckedContinuation<Void, any Error>] = []
+        func takeWaiting() -> [CheckedContinuation<Void, any Error>] {
+            defer { waiting = []; members = 0 }
+            return waiting
+        }
+    }
+    private let group = Group()
+    /// Most transactions committed together.
+    static let groupLimit = 64
+    /// Whether a caller is queued for the writer (tests use it to form a group).
+    var writerHasWaiters: Bool { lock.hasWaiters }
     public let path: String
     public var dialect: SQLDialect { .sqlite }
 
@@ -302,25 +329,94 @@ public final class SQLiteStore: SQLDatabase {
                 }
             }
         }
-        return try await lock.withLock { try writer.query(sql, binds) }
+        // A write outside a transaction is a transaction of one statement (it may join a group).
+        return try await transaction { try await $0.query(sql, binds) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        let executor = SQLiteExecutor(connection: writer)
-        return try await lock.withLock {
-            _ = try writer.query("BEGIN IMMEDIATE", [])
-            do {
-                let result = try await body(executor)
-                _ = try writer.query("COMMIT", [])
-                return result
-            } catch {
-                _ = try? writer.query("ROLLBACK", [])
+        await lock.lock()
+        // The writer lock is held from here until the group is passed on or committed.
+        do {
+            if !group.open {
+                _ = try writer.query("BEGIN IMMEDIATE", [])
+                group.open = true
+            }
+        } catch {
+            lock.unlock()
+            throw error
+        }
+        let outcome: Result<T, any Error>
+        do {
+            _ = try writer.query("SAVEPOINT evalnet_tx", [])
+            let value = try await body(SQLiteExecutor(connection: writer))
+            _ = try writer.query("RELEASE evalnet_tx", [])
+            outcome = .success(value)
+        } catch {
+            if writer.inTransaction {
+                _ = try? writer.query("ROLLBACK TO evalnet_tx", [])
+                _ = try? writer.query("RELEASE evalnet_tx", [])
+            }
+            outcome = .failure(error)
+        }
+        group.members += 1
+        if !writer.inTransaction {
+            // SQLite rolled the whole transaction back (an I/O error, a full disk): the
+            // group's earlier members are lost with it.
+            group.open = false
+            let waiting = group.takeWaiting()
+            lock.unlock()
+            let lost = StoreError.backend("the SQLite transaction was rolled back by an error in a transaction committed with it")
+            for w in waiting { w.resume(throwing: lost) }
+            if case let .failure(error) = outcome { throw error }
+            throw lost
+        }
+        if lock.hasWaiters, group.members < Self.groupLimit {
+            // Another caller is waiting for the writer: it goes on in this transaction. A
+            // failed body's changes are already undone (its savepoint); a successful one's
+            // caller hears back when the group commits.
+            if case let .failure(error) = outcome {
+                lock.unlock()
                 throw error
             }
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                group.waiting.append(c)
+                lock.unlock()
+            }
+            return try outcome.get()
+        }
+        switch outcome {
+        case let .success(value):
+            try commitGroupAndUnlock()
+            return value
+        case let .failure(error):
+            // Commits the group's earlier members (their callers hear of a commit failure).
+            try? commitGroupAndUnlock()
+            throw error
         }
     }
 
+    /// Commits the open group (caller holds the writer lock), releases the lock, and tells the
+    /// group's waiting members how it went; throws the commit's error to the caller too.
+    private func commitGroupAndUnlock() throws {
+        var failure: (any Error)?
+        if group.open {
+            do { _ = try writer.query("COMMIT", []) } catch {
+                failure = error
+                if writer.inTransaction { _ = try? writer.query("ROLLBACK", []) }
+            }
+        }
+        group.open = false
+        let waiting = group.takeWaiting()
+        lock.unlock()
+        for w in waiting {
+            if let failure { w.resume(throwing: failure) } else { w.resume() }
+        }
+        if let failure { throw failure }
+    }
+
     public func shutdown() async {
+        await lock.lock()
+        try? commitGroupAndUnlock()
         await lock.withLock {
             writer.close()
             for r in readers { r.connection.withLock { $0.close() } }
