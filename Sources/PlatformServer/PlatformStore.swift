@@ -205,7 +205,7 @@ public struct PlatformStore: Sendable {
 
     // MARK: Helpers
 
-    static func newId() -> String { UUID().uuidString.lowercased() }
+    static func newId() -> String { RecordID.make() }
 
     /// The SS58 address (prefix 42) of a hotkey given in any SS58 form.
     static func canonicalHotkey(_ text: String) throws -> String {

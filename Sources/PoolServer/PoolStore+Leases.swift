@@ -138,7 +138,7 @@ extension PoolStore {
         case let .failure(e): throw APIError.unprocessable(ErrorCode(e.code), e.message)
         }
         let window = Int64(clock.number(at: now))
-        let id = UUID().uuidString.lowercased()
+        let id = RecordID.make(at: now)
         // What the lease only reads — seed candidates, the evolution backlog, the gossip packet —
         // is read before the transaction (on SQLite by a reader connection, beside the writer):
         // all three are advice, and the write transaction then holds the writer (or its rows)
@@ -202,7 +202,7 @@ extension PoolStore {
         let taskType = problemType ?? "cifar10_binary"
         try checkTaskType(taskType)
         let window = Int64(clock.number(at: now))
-        let id = UUID().uuidString.lowercased()
+        let id = RecordID.make(at: now)
         return try await db.transaction { tx in
             try await touch(tx, hotkey: hotkey, now: now)
             try await checkCanTakeAssignment(tx, hotkey: hotkey, window: window, now: now)
