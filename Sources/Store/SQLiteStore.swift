@@ -209,6 +209,16 @@ final class SQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Reports the WAL's length in pages to `watch` after each commit (and turns off SQLite's
+    /// own checkpoint on commit, which a WAL hook replaces).
+    func watchWAL(_ watch: WALWatch) {
+        let hook: @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<CChar>?, Int32) -> Int32 = { context, _, _, pages in
+            if let context { Unmanaged<WALWatch>.fromOpaque(context).takeUnretainedValue().pages.store(pages, ordering: .relaxed) }
+            return SQLITE_OK
+        }
+        _ = sqlite_nio_sqlite3_wal_hook(db, hook, Unmanaged.passUnretained(watch).toOpaque())
+    }
+
     /// Whether a transaction is open on this connection (SQLite rolls one back by itself
     /// after some errors: a full disk, an I/O error).
     var inTransaction: Bool { !closed && sqlite_nio_sqlite3_get_autocommit(db) == 0 }
@@ -219,6 +229,11 @@ final class SQLiteConnection: @unchecked Sendable {
         clearCache()
         sqlite_nio_sqlite3_close_v2(db)
     }
+}
+
+/// The WAL's length in pages after the writer's last commit.
+final class WALWatch: Sendable {
+    let pages = Atomic<Int32>(0)
 }
 
 /// Statements on the writer connection, by a caller that holds the writer lock.
@@ -253,6 +268,15 @@ public final class SQLiteStore: SQLDatabase {
 
     private let readers: [Reader]
     private let nextReader = Atomic<Int>(0)
+    /// Checkpoints run on their own connection and thread, beside the writer: copying WAL
+    /// pages into the database file and syncing it no longer happens inside a commit, with
+    /// every other writer waiting.
+    private let checkpointer: SQLiteConnection?
+    private let checkpointQueue = DispatchQueue(label: "evalnet.sqlite.checkpoint")
+    private let checkpointRunning = Atomic<Bool>(false)
+    private let wal = WALWatch()
+    /// WAL length (pages) past which a commit asks for a checkpoint (SQLite's own default).
+    static let checkpointPages: Int32 = 1000
     private let lock = AsyncLock()
     /// The group commit in progress; read and changed only by the writer lock's holder.
     private final class Group: @unchecked Sendable {
@@ -275,10 +299,12 @@ public final class SQLiteStore: SQLDatabase {
     /// Read-only connections opened beside the writer.
     static let readerCount = 2
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], path: String) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection?, path: String) {
         self.writer = writer
         self.readers = readers.map { Reader($0) }
+        self.checkpointer = checkpointer
         self.path = path
+        if checkpointer != nil { writer.watchWAL(wal) }
     }
 
     public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
@@ -286,6 +312,7 @@ public final class SQLiteStore: SQLDatabase {
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         let writer = try SQLiteConnection.open(path: path, readOnly: false)
         var readers: [SQLiteConnection] = []
+        var checkpointer: SQLiteConnection?
         do {
             // A page cache of 64 MiB on the writer and 16 MiB per reader, and reads through a
             // memory map, so indexes of a long history stay in memory without a system call
@@ -306,12 +333,15 @@ public final class SQLiteStore: SQLDatabase {
                         _ = try reader.query(pragma, [])
                     }
                 }
+                let c = try SQLiteConnection.open(path: path, readOnly: false)
+                checkpointer = c
+                _ = try c.query("PRAGMA busy_timeout=5000", [])
             }
         } catch {
-            for c in [writer] + readers { c.close() }
+            for c in [writer] + readers + (checkpointer.map { [$0] } ?? []) { c.close() }
             throw error
         }
-        return SQLiteStore(writer: writer, readers: readers, path: path)
+        return SQLiteStore(writer: writer, readers: readers, checkpointer: checkpointer, path: path)
     }
 
     /// Whether `sql` only reads: it starts with `SELECT` (a `WITH` may hide a write).
@@ -408,15 +438,31 @@ public final class SQLiteStore: SQLDatabase {
         group.open = false
         let waiting = group.takeWaiting()
         lock.unlock()
+        if failure == nil, wal.pages.load(ordering: .relaxed) >= Self.checkpointPages { requestCheckpoint() }
         for w in waiting {
             if let failure { w.resume(throwing: failure) } else { w.resume() }
         }
         if let failure { throw failure }
     }
 
+    /// Starts a passive checkpoint (it never waits for readers or the writer) on the
+    /// checkpoint thread, unless one is running.
+    private func requestCheckpoint() {
+        guard let checkpointer, checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        checkpointQueue.async {
+            _ = try? checkpointer.query("PRAGMA wal_checkpoint(PASSIVE)", [])
+            self.checkpointRunning.store(false, ordering: .releasing)
+        }
+    }
+
     public func shutdown() async {
         await lock.lock()
         try? commitGroupAndUnlock()
+        if let checkpointer {
+            // After the last checkpoint started; the writer's close checkpoints the rest.
+            checkpointQueue.sync { checkpointer.close() }
+        }
         await lock.withLock {
             writer.close()
             for r in readers { r.connection.withLock { $0.close() } }

@@ -112,3 +112,28 @@ import TestSupport
         await db.shutdown()
     }
 }
+
+/// Checkpoints run beside the writer (SQLite's own checkpoint on commit is off): once the WAL
+/// passes its limit, its pages reach the database file without any caller checkpointing.
+@Suite struct SQLiteCheckpointTests {
+    @Test(.timeLimit(.minutes(1))) func theWALReachesTheDatabaseFileWithoutACallerCheckpointing() async throws {
+        let db = try #require(try await TestDatabases.fresh(.sqlite) as? SQLiteStore)
+        try await db.execute("CREATE TABLE b (v BLOB NOT NULL)")
+        func fileSize() -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: db.path)[.size]) as? NSNumber)?.intValue ?? 0
+        }
+        let before = fileSize()
+        // About 1,500 pages of WAL, one commit each.
+        for i in 0..<1_500 {
+            try await db.execute("INSERT INTO b (v) VALUES (?)", [.blob([UInt8](repeating: UInt8(i % 251), count: 4_000))])
+        }
+        var grown = fileSize() - before
+        for _ in 0..<500 where grown < 3_000_000 {
+            try await Task.sleep(for: .milliseconds(20))
+            grown = fileSize() - before
+        }
+        #expect(grown >= 3_000_000)
+        #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM b")?.int("n") == 1_500)
+        await db.shutdown()
+    }
+}
