@@ -275,14 +275,31 @@ public final class SQLiteStore: SQLDatabase {
     private let checkpointQueue = DispatchQueue(label: "evalnet.sqlite.checkpoint")
     private let checkpointRunning = Atomic<Bool>(false)
     private let wal = WALWatch()
-    /// WAL length (pages) past which a commit asks for a checkpoint (SQLite's own default).
+    /// Every this many new WAL pages a commit asks the checkpoint thread for a checkpoint.
     static let checkpointPages: Int32 = 1000
+    /// Past this WAL length the writer checkpoints itself after a commit, holding the lock:
+    /// the checkpoint thread has copied nearly everything by then, and a checkpoint with no
+    /// commit running beside it can finish the WAL, which the next transaction then starts
+    /// over from its beginning. (Background checkpoints alone never catch up with a writer
+    /// that always has a transaction open, and the WAL would only grow.)
+    static let restartPages: Int32 = 4000
     private let lock = AsyncLock()
     /// The group commit in progress; read and changed only by the writer lock's holder.
     private final class Group: @unchecked Sendable {
         var open = false
         var members = 0
         var waiting: [CheckedContinuation<Void, any Error>] = []
+        /// WAL length at the last checkpoint asked for or run.
+        var lastCheckpointAt: Int32 = 0
+        /// WAL length at the writer's last own checkpoint: one that could not finish the WAL
+        /// (a reader on an old snapshot) is tried again only `restartPages` later.
+        var lastWriterCheckpointAt: Int32 = 0
+        func writerCheckpointDue(_ pages: Int32) -> Bool {
+            if pages < lastWriterCheckpointAt { lastWriterCheckpointAt = 0 }
+            guard pages >= lastWriterCheckpointAt + SQLiteStore.restartPages else { return false }
+            lastWriterCheckpointAt = pages
+            return true
+        }
         func takeWaiting() -> [CheckedContinuation<Void, any Error>] {
             defer { waiting = []; members = 0 }
             return waiting
@@ -436,13 +453,29 @@ public final class SQLiteStore: SQLDatabase {
             }
         }
         group.open = false
+        if failure == nil, checkpointer != nil { checkpointAfterCommit() }
         let waiting = group.takeWaiting()
         lock.unlock()
-        if failure == nil, wal.pages.load(ordering: .relaxed) >= Self.checkpointPages { requestCheckpoint() }
         for w in waiting {
             if let failure { w.resume(throwing: failure) } else { w.resume() }
         }
         if let failure { throw failure }
+    }
+
+    /// After a commit, holding the writer lock: asks the checkpoint thread for a checkpoint
+    /// every `checkpointPages` new pages, and runs one on the writer past `restartPages`.
+    private func checkpointAfterCommit() {
+        let pages = wal.pages.load(ordering: .relaxed)
+        if pages < group.lastCheckpointAt { group.lastCheckpointAt = 0 }  // the WAL started over
+        if pages >= max(Self.restartPages, group.lastCheckpointAt + Self.checkpointPages), group.writerCheckpointDue(pages) {
+            // On the checkpoint thread's queue, after any checkpoint running there (two
+            // checkpoints cannot run at once: this one would find the database busy and do nothing).
+            checkpointQueue.sync { _ = try? writer.query("PRAGMA wal_checkpoint(PASSIVE)", []) }
+            group.lastCheckpointAt = pages
+        } else if pages >= group.lastCheckpointAt + Self.checkpointPages {
+            group.lastCheckpointAt = pages
+            requestCheckpoint()
+        }
     }
 
     /// Starts a passive checkpoint (it never waits for readers or the writer) on the

@@ -136,4 +136,29 @@ import TestSupport
         #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM b")?.int("n") == 1_500)
         await db.shutdown()
     }
+
+    /// Writers that always keep a group open (so a checkpoint beside them never finishes the
+    /// WAL) and readers at the same time: the WAL still starts over now and then, so its file
+    /// stays far below the 80 MB written through it.
+    @Test(.timeLimit(.minutes(2))) func theWALStartsOverUnderConstantWrites() async throws {
+        let db = try #require(try await TestDatabases.fresh(.sqlite) as? SQLiteStore)
+        try await db.execute("CREATE TABLE b (k BIGINT PRIMARY KEY, v BLOB NOT NULL)")
+        let walPath = db.path + "-wal"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for w in 0..<16 {
+                group.addTask {
+                    for i in 0..<1_250 {
+                        try await db.execute("INSERT INTO b (k, v) VALUES (?, ?)",
+                                             [.int(Int64(w * 10_000 + i)), .blob([UInt8](repeating: UInt8(i % 251), count: 4_000))])
+                        if i % 50 == 0 { _ = try await db.queryOne("SELECT COUNT(*) AS n FROM b WHERE k = ?", [.int(Int64(i))]) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let wal = ((try? FileManager.default.attributesOfItem(atPath: walPath)[.size]) as? NSNumber)?.intValue ?? 0
+        #expect(wal < 40_000_000, "WAL file \(wal) bytes after 80 MB written")
+        #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM b")?.int("n") == 20_000)
+        await db.shutdown()
+    }
 }
