@@ -255,9 +255,9 @@ struct SQLiteExecutor: SQLExecutor {
 /// `COMMIT` (one write of the WAL pages they share) ends the group, up to `groupLimit`
 /// transactions. No caller hears back before its group has committed, and a body that
 /// throws rolls back only its own savepoint. (A deferred constraint would be checked only at
-/// the group's `COMMIT` and fail the whole group: the schemas here use none.) Plain `SELECT`s outside a transaction run on separate read-only connections, so
-/// reads never wait behind writes: in WAL mode a reader sees the last committed state while
-/// a writer works.
+/// the group's `COMMIT` and fail the whole group: the schemas here use none.) Plain `SELECT`s
+/// outside a transaction run on separate read-only connections, so reads never wait behind
+/// writes: in WAL mode a reader sees the last committed state while a writer works.
 public final class SQLiteStore: SQLDatabase {
     private let writer: SQLiteConnection
     /// A reader connection lent to one query at a time.
@@ -284,9 +284,9 @@ public final class SQLiteStore: SQLDatabase {
     /// that always has a transaction open, and the WAL would only grow.)
     static let restartPages: Int32 = 4000
     private let lock = AsyncLock()
-    /// The group commit in progress; read and changed only by the writer lock's holder.
+    /// The group commit in progress (open while the writer has a SQLite transaction open); read
+    /// and changed only by the writer lock's holder.
     private final class Group: @unchecked Sendable {
-        var open = false
         var members = 0
         var waiting: [CheckedContinuation<Void, any Error>] = []
         /// WAL length at the last checkpoint asked for or run.
@@ -294,12 +294,6 @@ public final class SQLiteStore: SQLDatabase {
         /// WAL length at the writer's last own checkpoint: one that could not finish the WAL
         /// (a reader on an old snapshot) is tried again only `restartPages` later.
         var lastWriterCheckpointAt: Int32 = 0
-        func writerCheckpointDue(_ pages: Int32) -> Bool {
-            if pages < lastWriterCheckpointAt { lastWriterCheckpointAt = 0 }
-            guard pages >= lastWriterCheckpointAt + SQLiteStore.restartPages else { return false }
-            lastWriterCheckpointAt = pages
-            return true
-        }
         func takeWaiting() -> [CheckedContinuation<Void, any Error>] {
             defer { waiting = []; members = 0 }
             return waiting
@@ -384,10 +378,7 @@ public final class SQLiteStore: SQLDatabase {
         await lock.lock()
         // The writer lock is held from here until the group is passed on or committed.
         do {
-            if !group.open {
-                _ = try writer.query("BEGIN IMMEDIATE", [])
-                group.open = true
-            }
+            if !writer.inTransaction { _ = try writer.query("BEGIN IMMEDIATE", []) }
         } catch {
             lock.unlock()
             throw error
@@ -409,7 +400,6 @@ public final class SQLiteStore: SQLDatabase {
         if !writer.inTransaction {
             // SQLite rolled the whole transaction back (an I/O error, a full disk): the
             // group's earlier members are lost with it.
-            group.open = false
             let waiting = group.takeWaiting()
             lock.unlock()
             let lost = StoreError.backend("the SQLite transaction was rolled back by an error in a transaction committed with it")
@@ -446,13 +436,12 @@ public final class SQLiteStore: SQLDatabase {
     /// group's waiting members how it went; throws the commit's error to the caller too.
     private func commitGroupAndUnlock() throws {
         var failure: (any Error)?
-        if group.open {
+        if writer.inTransaction {
             do { _ = try writer.query("COMMIT", []) } catch {
                 failure = error
                 if writer.inTransaction { _ = try? writer.query("ROLLBACK", []) }
             }
         }
-        group.open = false
         if failure == nil, checkpointer != nil { checkpointAfterCommit() }
         let waiting = group.takeWaiting()
         lock.unlock()
@@ -466,12 +455,15 @@ public final class SQLiteStore: SQLDatabase {
     /// every `checkpointPages` new pages, and runs one on the writer past `restartPages`.
     private func checkpointAfterCommit() {
         let pages = wal.pages.load(ordering: .relaxed)
-        if pages < group.lastCheckpointAt { group.lastCheckpointAt = 0 }  // the WAL started over
-        if pages >= max(Self.restartPages, group.lastCheckpointAt + Self.checkpointPages), group.writerCheckpointDue(pages) {
+        // The WAL started over since: count from its beginning.
+        if pages < group.lastCheckpointAt { group.lastCheckpointAt = 0 }
+        if pages < group.lastWriterCheckpointAt { group.lastWriterCheckpointAt = 0 }
+        if pages >= group.lastWriterCheckpointAt + Self.restartPages, pages >= group.lastCheckpointAt + Self.checkpointPages {
             // On the checkpoint thread's queue, after any checkpoint running there (two
             // checkpoints cannot run at once: this one would find the database busy and do nothing).
             checkpointQueue.sync { _ = try? writer.query("PRAGMA wal_checkpoint(PASSIVE)", []) }
             group.lastCheckpointAt = pages
+            group.lastWriterCheckpointAt = pages
         } else if pages >= group.lastCheckpointAt + Self.checkpointPages {
             group.lastCheckpointAt = pages
             requestCheckpoint()
