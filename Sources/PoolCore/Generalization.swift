@@ -40,6 +40,15 @@ public enum HeldOutGate {
         guard let sota else { return .replaces }
         return candidate.consensus > sota.consensus ? .replaces : .notHigherOnConsensus
     }
+
+    /// Whether a candidate's held-out score can change its verdict: only one above the SOTA on
+    /// consensus (or with no SOTA yet) can replace it; any other is `notHigherOnConsensus`
+    /// whatever its held-out score, so the pool does not run its held-out tasks for it.
+    /// `consensusBound` may be an upper bound of the consensus score, such as the highest
+    /// finite vote: a consensus score is the median of a cluster of votes, never above them.
+    public static func heldOutMatters(consensusBound: Double, sotaConsensus: Double?) -> Bool {
+        Settlement.replacesSOTA(consensusBound, current: sotaConsensus)
+    }
 }
 
 /// The public evaluation suite of a window under suite rotation.

@@ -34,21 +34,30 @@ extension PoolStore {
         }
 
         let evolutions = normalized
-        // The pool's held-out scores of the lease's candidates still in evaluation (any may
-        // reach consensus in this submit), computed before the transaction so no lock is held
-        // while the engine runs; cached per DSL hash, so each candidate is scored once.
+        // The pool's held-out scores of the lease's candidates still in evaluation that may
+        // reach consensus in this submit above the SOTA (`HeldOutGate.heldOutMatters`, with the
+        // highest finite vote so far, this one included, as the bound of the consensus score),
+        // computed before the transaction so no lock is held while the engine runs; cached per
+        // DSL hash, so each candidate is scored once. One that gets a higher vote meanwhile is
+        // scored in the transaction (`settleConsensus`).
         var heldOutScores: [Int64: HeldOutScorer.Outcome] = [:]
         if heldOut.isActive, !ids.isEmpty {
-            let wanted = Set(ids)
+            var ownVote: [Int64: Double] = [:]
+            for e in submission.evaluations where e.score.isFinite { ownVote[e.algorithmId] = e.score }
             for r in try await db.fetch(
                 """
-                SELECT a.id, a.task_type, a.input_dim, a.dsl, a.dsl_hash FROM assignment_items i
-                JOIN algorithms a ON a.id = i.algorithm_id
+                SELECT a.id, a.task_type, a.input_dim, a.dsl, a.dsl_hash,
+                  (SELECT MAX(e.score) FROM evaluations e WHERE e.algorithm_id = a.id) AS best_vote,
+                  (SELECT s.score FROM sota s WHERE s.task_type = a.task_type) AS sota_score
+                FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
                 WHERE i.assignment_id = \(assignmentId) AND i.role = 'evaluate' AND a.status = 'in_evaluation'
                 """)
             {
                 let id = try r.int("id")
-                guard wanted.contains(id) else { continue }
+                guard let own = ownVote[id] else { continue }
+                let bound = max(own, try r.optionalDouble("best_vote") ?? own)
+                guard HeldOutGate.heldOutMatters(consensusBound: bound, sotaConsensus: try r.optionalDouble("sota_score"))
+                else { continue }
                 heldOutScores[id] = heldOut.score(
                     taskType: try r.string("task_type"), dsl: try r.string("dsl"), dslHash: try r.string("dsl_hash"),
                     inputDim: Int(try r.int("input_dim")))
@@ -308,8 +317,10 @@ extension PoolStore {
             let sotaRow = try await tx.fetchOne("SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)")
             let sotaBefore = try sotaRow?.double("score")
             var held = heldOutScores[cid]
-            if held == nil, heldOut.isActive {
-                // Not scored before the transaction (it was not in evaluation then): score now.
+            if held == nil, heldOut.isActive, HeldOutGate.heldOutMatters(consensusBound: score, sotaConsensus: sotaBefore) {
+                // Not scored before the transaction (it was not in evaluation then, or a higher
+                // vote came meanwhile): score now. The SOTA only rises, so one not above the
+                // SOTA read here is not above it under the lock either.
                 held = heldOut.score(taskType: taskType, dsl: try cand.string("dsl"), dslHash: try cand.string("dsl_hash"),
                                      inputDim: Int(try cand.int("input_dim")))
             }

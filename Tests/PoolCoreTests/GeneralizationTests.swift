@@ -36,6 +36,26 @@ import Testing
             == .notHigherOnConsensus)
     }
 
+    /// Where the held-out score does not matter, the candidate does not replace the SOTA
+    /// whatever its held-out score, checked or not; where it matters, the held-out score decides.
+    @Test func heldOutMattersExactlyWhereItCanChangeTheVerdict() {
+        let values = [0.1, 0.5, 0.8, 0.85, 0.9]
+        for c1 in values { for c2 in values { for h2 in values + [nil] as [Double?] {
+            let sota = GateScores(consensus: c2, heldOut: h2)
+            let replaces = Set((values + [1.0, .nan]).map { h1 in
+                HeldOutGate.judge(candidate: GateScores(consensus: c1, heldOut: h1), sota: sota, checked: true) == .replaces
+            })
+            if HeldOutGate.heldOutMatters(consensusBound: c1, sotaConsensus: c2) {
+                #expect(replaces == [true, false])
+            } else {
+                #expect(replaces == [false])
+                #expect(HeldOutGate.judge(candidate: GateScores(consensus: c1, heldOut: nil), sota: sota, checked: false)
+                    == .notHigherOnConsensus)
+            }
+        } } }
+        #expect(HeldOutGate.heldOutMatters(consensusBound: 0.1, sotaConsensus: nil))
+    }
+
     /// The gate agrees with the old rule whenever the held-out order agrees with the consensus order.
     @Test func gateNeverAcceptsWhatTheConsensusRuleRefuses() {
         let values = [0.1, 0.5, 0.8, 0.85, 0.9]

@@ -30,10 +30,11 @@ import Testing
         """
     }
 
-    /// Learning rates (a, overfit, genuine): the overfit learner beats `a` on the public suite
-    /// but not on the pool's held-out tasks; the genuine one beats it on both. Found by scoring a
-    /// grid with the same suites the pool uses, not assumed.
-    static func pickLearners() throws -> (a: Double, overfit: Double, genuine: Double, heldOut: Evaluator) {
+    /// Learning rates (a, overfit, genuine, worse): the overfit learner beats `a` on the public
+    /// suite but not on the pool's held-out tasks; the genuine one beats it on both; the worse one
+    /// is below it on the public suite. Found by scoring a grid with the same suites the pool
+    /// uses, not assumed.
+    static func pickLearners() throws -> (a: Double, overfit: Double, genuine: Double, worse: Double, heldOut: Evaluator) {
         let publicSuite = try Evaluator(taskType: "scalar_linear")
         let rules = PoolRules()
         let heldOut = try Evaluator(taskType: "scalar_linear", config: try HeldOutScorer.suite(
@@ -42,9 +43,10 @@ import Testing
         let scored = grid.map { lr in (lr, publicSuite.score(dsl: lms(lr)), heldOut.score(dsl: lms(lr))) }
         for a in scored {
             guard let o = scored.first(where: { $0.1 > a.1 && $0.2 < a.2 }),
-                  let g = scored.first(where: { $0.1 > a.1 && $0.2 > a.2 })
+                  let g = scored.first(where: { $0.1 > a.1 && $0.2 > a.2 }),
+                  let w = scored.first(where: { $0.1.isFinite && $0.1 < a.1 })
             else { continue }
-            return (a.0, o.0, g.0, heldOut)
+            return (a.0, o.0, g.0, w.0, heldOut)
         }
         throw PickError()
     }
@@ -53,7 +55,7 @@ import Testing
 
     @Test(arguments: TestDatabases.available)
     func gateRefusesOverfitAndAcceptsGenuinelyBetter(_ backend: Backend) async throws {
-        let (lrA, lrOverfit, lrGenuine, heldOut) = try Self.pickLearners()
+        let (lrA, lrOverfit, lrGenuine, lrWorse, heldOut) = try Self.pickLearners()
         let operatorKey = SR25519Keypair.generate()
         let h = try await PoolHarness.make(backend) {
             $0.heldOutSeed = Self.heldOutSeed
@@ -92,6 +94,17 @@ import Testing
             let first = try await sota()
             #expect(first.algorithmId == a)
             #expect(first.heldOutScore == heldOut.score(dsl: Self.lms(lrA)))
+
+            // One below the SOTA on consensus cannot replace it whatever its held-out score: it
+            // is scored, and the pool does not run its held-out tasks for it.
+            let worse = try await evolve(Self.lms(lrWorse))
+            try await evaluate([worse])
+            let worseRow = try #require(try await h.db.queryOne(
+                "SELECT status, consensus_score, held_out_score FROM algorithms WHERE id = ?", [.int(worse)]))
+            #expect(try worseRow.string("status") == "scored")
+            #expect(try worseRow.double("consensus_score") < (first.sotaThreshold ?? 0))
+            #expect(try worseRow.value("held_out_score") == .null)
+            #expect(try await sota().algorithmId == a)
 
             let overfit = try await evolve(Self.lms(lrOverfit))
             let genuine = try await evolve(Self.lms(lrGenuine))
