@@ -235,15 +235,24 @@ extension PoolStore {
         return out
     }
 
-    /// Records, in one statement, whether each of the `judged` evaluators of `candidate`
-    /// agreed with its consensus (those in `agreeing`) or not.
-    func markConsensus(_ tx: any SQLExecutor, candidate: Int64, judged: [String], agreeing: Set<String>) async throws {
-        guard !judged.isEmpty else { return }
-        let agree = judged.filter { agreeing.contains($0) }
-        let verdict = agree.isEmpty ? "0" : "CASE WHEN evaluator IN (\(SQLText.list(agree.count))) THEN 1 ELSE 0 END"
+    /// One evaluator's vote on a candidate, judged against its consensus.
+    struct Verdict {
+        var candidate: Int64
+        var evaluator: String
+        var agreed: Bool
+    }
+
+    /// Records every verdict of a submit in one statement, in (candidate, evaluator) order.
+    func recordVerdicts(_ tx: any SQLExecutor, _ verdicts: [Verdict]) async throws {
+        guard !verdicts.isEmpty else { return }
+        let ordered = verdicts.sorted { ($0.candidate, $0.evaluator) < ($1.candidate, $1.evaluator) }
+        // VALUES columns are named column1, column2, … on both backends.
         try await tx.execute(
-            "UPDATE evaluations SET in_consensus = \(verdict) WHERE algorithm_id = ? AND evaluator IN (\(SQLText.list(judged.count)))",
-            agree.map { .text($0) } + [.int(candidate)] + judged.map { .text($0) })
+            """
+            UPDATE evaluations SET in_consensus = v.column3
+            FROM (VALUES \(SQLText.rows(ordered.count, columns: 3))) AS v
+            WHERE evaluations.algorithm_id = v.column1 AND evaluations.evaluator = v.column2
+            """, ordered.flatMap { [.int($0.candidate), .text($0.evaluator), .int($0.agreed ? 1 : 0)] })
     }
 
     /// Runs the k-of-n rule on each touched candidate still in evaluation; records who
@@ -257,6 +266,7 @@ extension PoolStore {
         async throws -> [Int64]
     {
         var reached: [Int64] = []
+        var verdicts: [Verdict] = []
         var ledger = PointsLedger()
         var settled: [SettledEvolution] = []
         // Every candidate's evaluations in one read, in evaluation order per candidate.
@@ -278,17 +288,14 @@ extension PoolStore {
             if let fixed = try cand.optionalDouble("consensus_score") {
                 // Already scored: judge evaluations not yet judged against the fixed score.
                 let scoredIn = try cand.optionalInt("consensus_window")
-                var judged: [String] = [], agreeing: Set<String> = []
                 for e in evals where try e.value("in_consensus") == .null {
                     // Under suite rotation only votes on the suite of the consensus window count.
                     if rules.suiteRotation, let w = scoredIn, try e.int("window_number") != w { continue }
                     let agree = Settlement.lateVoteAgrees(try e.optionalDouble("score"), consensusScore: fixed, rules: rules)
                     let who = try e.string("evaluator")
-                    judged.append(who)
-                    if agree { agreeing.insert(who) }
+                    verdicts.append(Verdict(candidate: cid, evaluator: who, agreed: agree))
                     if let w = scoredIn { ledger.add(who, window: w, WindowTally.judgement(agreed: agree)) }
                 }
-                try await markConsensus(tx, candidate: cid, judged: judged, agreeing: agreeing)
                 continue
             }
             // Under suite rotation each window has its own suite: only this window's votes are
@@ -304,13 +311,11 @@ extension PoolStore {
                 continue
             case let .scored(s, a): (score, agreeing) = (s, a)
             }
-            var judged: [String] = []
             for e in evals {
                 let who = try e.string("evaluator")
-                judged.append(who)
+                verdicts.append(Verdict(candidate: cid, evaluator: who, agreed: agreeing.contains(who)))
                 ledger.add(who, window: window, WindowTally.judgement(agreed: agreeing.contains(who)))
             }
-            try await markConsensus(tx, candidate: cid, judged: judged, agreeing: agreeing)
             let taskType = try cand.string("task_type")
             // The SOTA row is read without a lock (every consensus reads it; locking it would
             // queue them all behind each other) and locked only to replace it, below.
@@ -377,6 +382,8 @@ extension PoolStore {
             }
             reached.append(cid)
         }
+        // Nothing below reads the verdicts: they are written once, after every candidate.
+        try await recordVerdicts(tx, verdicts)
         try await tallyEvolutions(tx, settled, window: window, into: &ledger)
         try await applyPoints(tx, ledger)
         return reached
