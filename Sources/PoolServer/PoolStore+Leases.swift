@@ -91,14 +91,14 @@ extension PoolStore {
         let wanted = Int64(limit + excluding.count)
         var rows = try await tx.fetch(
             """
-            SELECT id, dsl, input_dim, task_type FROM algorithms
+            SELECT id, dsl, input_dim, task_type, consensus_score FROM algorithms
             WHERE task_type = \(taskType) AND consensus_score IS NOT NULL
             ORDER BY consensus_score DESC, id ASC LIMIT \(wanted)
             """)
         if rows.count < wanted {
             rows += try await tx.fetch(
                 """
-                SELECT id, dsl, input_dim, task_type FROM algorithms
+                SELECT id, dsl, input_dim, task_type, consensus_score FROM algorithms
                 WHERE task_type = \(taskType) AND origin = 'seed' AND consensus_score IS NULL ORDER BY id ASC LIMIT \(wanted - Int64(rows.count))
                 """)
         }
@@ -122,6 +122,30 @@ extension PoolStore {
         return GossipPacket(taskType: taskType, algorithmIds: try rows.map { try $0.int("algorithm_id") }, windowNumber: window)
     }
 
+    /// The lease's advice (see `LeaseAdvice`), from the cache when fresh. Enough seeds are
+    /// read to leave `seedBatchSize` after removing the candidates the lease gets to evaluate.
+    func leaseAdvice(taskType: String, sizes: LeaseSizes, window: Int64) async throws -> LeaseAdvice {
+        let seedLimit = sizes.seedBatchSize > 0 ? sizes.seedBatchSize + sizes.evalBatchSize : 0
+        let key = LeaseAdviceCache.Key(taskType: taskType, seedLimit: seedLimit, gossipLimit: sizes.gossipLimit, window: window)
+        let (kept, generation) = leaseAdvice.lookup(key)
+        if let kept { return kept }
+        let seeds = try await pickSeeds(db, taskType: taskType, limit: seedLimit, excluding: [])
+        let scored = try seeds.compactMap { try $0.optionalDouble("consensus_score") }
+        // Counted up to the limit only: the cost of a lease does not grow with the backlog.
+        let backlog = try await db.fetchOne(
+            """
+            SELECT COUNT(*) AS n FROM (
+              SELECT 1 AS one FROM algorithms WHERE task_type = \(taskType) AND status = 'in_evaluation'
+              LIMIT \(Self.evolutionBacklogLimit + 1)) AS waiting
+            """)?.int("n") ?? 0
+        let advice = LeaseAdvice(
+            seeds: seeds, backlog: backlog,
+            gossip: try await gossipPacket(db, taskType: taskType, limit: sizes.gossipLimit, window: window),
+            seedsWanted: seedLimit, seedFloor: scored.count >= seedLimit ? scored.min() : nil)
+        leaseAdvice.keep(key, advice, readSince: generation)
+        return advice
+    }
+
     /// `POST /tasks/lease`.
     public func lease(hotkey: String, request: LeaseRequest, now: Double) async throws -> LeaseResponse {
         let taskType = request.taskType ?? "cifar10_binary"
@@ -140,21 +164,13 @@ extension PoolStore {
         let window = Int64(clock.number(at: now))
         let id = RecordID.make(at: now)
         // What the lease only reads — seed candidates, the evolution backlog, the gossip packet —
-        // is read before the transaction (on SQLite by a reader connection, beside the writer):
-        // all three are advice, and the write transaction then holds the writer (or its rows)
-        // only for the statements that must be atomic. Enough seeds are read to leave
-        // `seedBatchSize` after removing the candidates the lease gets to evaluate.
-        let seedPool = try await pickSeeds(
-            db, taskType: taskType, limit: sizes.seedBatchSize > 0 ? sizes.seedBatchSize + sizes.evalBatchSize : 0, excluding: [])
-        // Counted up to the limit only: the cost of a lease does not grow with the backlog.
-        let backlog = try await db.fetchOne(
-            """
-            SELECT COUNT(*) AS n FROM (
-              SELECT 1 AS one FROM algorithms WHERE task_type = \(taskType) AND status = 'in_evaluation'
-              LIMIT \(Self.evolutionBacklogLimit + 1)) AS waiting
-            """)?.int("n") ?? 0
-        let budget = backlog > Self.evolutionBacklogLimit ? 0 : 1
-        let gossip = try await gossipPacket(db, taskType: taskType, limit: sizes.gossipLimit, window: window)
+        // is read before the transaction (on SQLite by a reader connection, beside the writer)
+        // and kept a moment for the leases that follow (`LeaseAdviceCache`): all three are
+        // advice, and the write transaction then holds the writer (or its rows) only for the
+        // statements that must be atomic.
+        let advice = try await leaseAdvice(taskType: taskType, sizes: sizes, window: window)
+        let seedPool = advice.seeds, gossip = advice.gossip
+        let budget = advice.backlog > Self.evolutionBacklogLimit ? 0 : 1
         return try await db.transaction { tx in
             try await touch(tx, hotkey: hotkey, now: now)
             try await checkCanTakeAssignment(tx, hotkey: hotkey, window: window, now: now)

@@ -64,7 +64,7 @@ extension PoolStore {
             }
         }
         let preScored = heldOutScores
-        return try await db.transaction { tx in
+        let (response, changes) = try await db.transaction { tx -> (SubmitResponse, LeaseAdviceCache.Changes) in
             guard let a = try await tx.fetchOne("SELECT * FROM assignments WHERE id = \(assignmentId)\(sql: tx.forUpdate)"),
                 try a.string("miner") == hotkey, expectKind.contains(try a.string("kind"))
             else { throw Self.leaseNotFound(assignmentId) }
@@ -72,7 +72,7 @@ extension PoolStore {
             if status == "completed", try a.optionalString("submission_hash") == fingerprint,
                 let stored = try a.optionalString("response")
             {
-                return try JSONBody.decode(SubmitResponse.self, from: Array(stored.utf8))
+                return (try JSONBody.decode(SubmitResponse.self, from: Array(stored.utf8)), LeaseAdviceCache.Changes())
             }
             guard status == "active", try a.double("timeout_at") > now else { throw Self.leaseNotFound(assignmentId) }
             let taskType = try a.string("task_type")
@@ -166,9 +166,11 @@ extension PoolStore {
             // The lease's evaluation slots it did not use go back (its items are read above).
             try await giveBack(tx, slots: Dictionary(uniqueKeysWithValues: evaluable.subtracting(evaluated).map { ($0, 1) }))
 
+            var changes = LeaseAdviceCache.Changes()
             if let g = submission.gossip, g.taskType == taskType {
                 for aid in g.algorithmIds.prefix(rules.gossipMax) {
                     guard try await tx.fetchOne("SELECT id FROM algorithms WHERE id = \(aid)") != nil else { continue }
+                    changes.gossipTaskTypes.insert(taskType)
                     try await tx.fetch(
                         """
                         INSERT INTO gossip (task_type, algorithm_id, miner, window_number,
@@ -179,9 +181,11 @@ extension PoolStore {
                 }
             }
 
-            let reached = try await settleConsensus(
+            let settled = try await settleConsensus(
                 tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
                 heldOutScores: preScored)
+            let reached = settled.map(\.id)
+            changes.scores = settled.map { ($0.taskType, $0.score) }
             let response = SubmitResponse(
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,
@@ -194,8 +198,10 @@ extension PoolStore {
                   evaluations_count = \(Int64(submission.evaluations.count)),
                   submission_hash = \(fingerprint), response = \(stored) WHERE id = \(assignmentId)
                 """)
-            return response
+            return (response, changes)
         }
+        leaseAdvice.changed(changes)
+        return response
     }
 
     /// A canonical text of a submission for the idempotency fingerprint.
@@ -260,12 +266,12 @@ extension PoolStore {
     /// points (`applyPoints`). Late evaluations of an already-scored candidate are judged
     /// against its score and count in the window where it reached consensus. `locked` holds
     /// the candidates' rows as locked before this submit changed them (`evaluated` got one
-    /// more evaluation each). Returns the ids that reached consensus now.
+    /// more evaluation each). Returns the candidates that reached consensus now, with their scores.
     func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], locked: [Int64: SQLRow], evaluated: Set<Int64>,
                          window: Int64, now: Double, heldOutScores: [Int64: HeldOutScorer.Outcome] = [:])
-        async throws -> [Int64]
+        async throws -> [(id: Int64, taskType: String, score: Double)]
     {
-        var reached: [Int64] = []
+        var reached: [(id: Int64, taskType: String, score: Double)] = []
         var verdicts: [Verdict] = []
         var ledger = PointsLedger()
         var settled: [SettledEvolution] = []
@@ -380,7 +386,7 @@ extension PoolStore {
                         """)
                 }
             }
-            reached.append(cid)
+            reached.append((cid, taskType, score))
         }
         // Nothing below reads the verdicts: they are written once, after every candidate.
         try await recordVerdicts(tx, verdicts)
