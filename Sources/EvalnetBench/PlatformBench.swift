@@ -7,11 +7,15 @@ import PlatformAPI
 import PlatformServer
 import ServiceLifecycle
 import Store
+import Validator
 
 /// Claim → results cycles per second: 8 concurrent validators against a real Platform server
-/// on loopback. Each cycle is three signed HTTP requests (GET /jobs/pending, POST claim,
-/// POST results); a claim lost to another validator (409) is retried on another job and not
-/// counted. Runs on SQLite, and on PostgreSQL when EVALNET_TEST_POSTGRES_URL is set.
+/// on loopback, each polling as the validator's job loop does: one signed GET /jobs/pending (the
+/// server's default page, 100 oldest), then signed claims from that list until
+/// `jobs.claim_batch` (4) are won, each followed by its signed POST results; a claim lost to
+/// another validator (409) moves on to the next job and is not counted. Unlike the job loop,
+/// which claims in list order, each validator here tries the listed jobs in a random order, so
+/// eight validators that poll in step do not all race for the oldest job. Runs on SQLite, and on PostgreSQL when EVALNET_TEST_POSTGRES_URL is set.
 func runPlatformBenchmarks() async throws {
     try await benchPlatform(label: "sqlite", url: "sqlite:" + FileManager.default.temporaryDirectory
         .appendingPathComponent("evalnet-bench-\(UUID().uuidString).db").path)
@@ -127,11 +131,12 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         let resultBody = String(decoding: try JSONEncoder().encode(JobResultRequest(
             score: 0.5, metrics: ["accuracy": .number(0.5)], logs: ["ok"], executionTimeMs: 1)), as: UTF8.self)
         let start = ContinuousClock.now
-        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, time: [Double]).self) { group in
+        let claimBatch = ValidatorConfig().claimBatch
+        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, listings: Int, time: [Double]).self) { group in
             for (i, v) in validators.enumerated() {
                 let client = clients[i % clients.count]
                 group.addTask {
-                    var cycles = 0, lost = 0
+                    var cycles = 0, lost = 0, listings = 0
                     var time = [0.0, 0.0, 0.0]
                     let clock = ContinuousClock()
                     func timed<T>(_ i: Int, _ body: () async throws -> T) async rethrows -> T {
@@ -141,29 +146,38 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
                         time[i] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
                         return r
                     }
+                    // As the validator's job loop polls (`JobManager.pollOnce`): one listing, then
+                    // claims from it until `claimBatch` are won (each result posted at once here,
+                    // where the job itself is not run), then the next listing.
                     while true {
-                        let pending = try await timed(0) { try await client.send("GET", PlatformPaths.pendingJobs + "?limit=32",
+                        let pending = try await timed(0) { try await client.send("GET", PlatformPaths.pendingJobs,
                                                             headers: BenchClient.validatorHeaders(v)) }
                         guard pending.status == 200 else { throw StoreError.backend("pending: \(pending.status)") }
+                        listings += 1
                         let jobs = try JSONDecoder().decode(PendingJobsResponse.self, from: Data(buffer: pending.body)).jobs
-                        guard let job = jobs.randomElement() else { return (cycles, lost, time) }
-                        let claim = try await timed(1) { try await client.send("POST", PlatformPaths.claim(job.id), headers: BenchClient.validatorHeaders(v)) }
-                        if claim.status == 409 {
-                            lost += 1
-                            continue
+                        guard !jobs.isEmpty else { return (cycles, lost, listings, time) }
+                        var won = 0
+                        for job in jobs.shuffled() where won < claimBatch {
+                            let claim = try await timed(1) { try await client.send("POST", PlatformPaths.claim(job.id), headers: BenchClient.validatorHeaders(v)) }
+                            if claim.status == 409 {
+                                lost += 1
+                                continue
+                            }
+                            guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
+                            let posted = try await timed(2) { try await client.send("POST", PlatformPaths.results(job.id),
+                                                               headers: BenchClient.validatorHeaders(v), body: resultBody) }
+                            guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }
+                            cycles += 1
+                            won += 1
                         }
-                        guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
-                        let posted = try await timed(2) { try await client.send("POST", PlatformPaths.results(job.id),
-                                                           headers: BenchClient.validatorHeaders(v), body: resultBody) }
-                        guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }
-                        cycles += 1
                     }
                 }
             }
-            var sum = (cycles: 0, lost: 0, time: [0.0, 0.0, 0.0])
+            var sum = (cycles: 0, lost: 0, listings: 0, time: [0.0, 0.0, 0.0])
             for try await c in group {
                 sum.cycles += c.cycles
                 sum.lost += c.lost
+                sum.listings += c.listings
                 for i in 0..<3 { sum.time[i] += c.time[i] }
             }
             return sum
@@ -172,10 +186,10 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
-        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed of %d)",
-                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done, total))
+        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %d listings, %.2f s; %lld jobs completed of %d)",
+                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, counts.listings, seconds, done, total))
         print(String(format: "  mean latency: pending %.1f ms, claim %.1f ms, results %.1f ms",
-                     counts.time[0] / requests * 1000, counts.time[1] / requests * 1000,
+                     counts.time[0] / Double(max(1, counts.listings)) * 1000, counts.time[1] / requests * 1000,
                      counts.time[2] / Double(max(1, counts.cycles)) * 1000))
     } catch {
         try? await http.shutdown()
