@@ -160,12 +160,14 @@ final class ChallengeDataManager: Sendable {
     }
 
     /// Version-guarded upserts of one submission's rows (`prefix` qualifies table names).
-    static func write(_ snap: Snapshot, to ex: any SQLExecutor, prefix: String) async throws {
+    /// The statements that mirror `snap` into a challenge's `agents` and `evaluations` tables
+    /// (`prefix`: the schema on PostgreSQL, "" in a challenge file); each row only if newer
+    /// than the one there.
+    static func mirror(_ snap: Snapshot, prefix: String) throws -> [SQLQuery] {
         let s = snap.submission
         let version = try s.int("data_version")
         func time(_ v: Double?) -> SQLValue { v.map { .text(PlatformTime.string($0)) } ?? .null }
-        try await ex.execute(
-            """
+        let agent = """
             INSERT INTO \(prefix)agents AS t (submission_id, miner_hotkey, status, score, jobs_total, jobs_completed,
               jobs_failed, payload_kind, payload_sha256, submitted_at, updated_at, finished_at, data_version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -173,37 +175,53 @@ final class ChallengeDataManager: Sendable {
               jobs_total = excluded.jobs_total, jobs_completed = excluded.jobs_completed, jobs_failed = excluded.jobs_failed,
               updated_at = excluded.updated_at, finished_at = excluded.finished_at, data_version = excluded.data_version
             WHERE t.data_version < excluded.data_version
-            """,
-            [.text(try s.string("id")), .text(try s.string("miner_hotkey")), .text(try s.string("status")),
-             .from(try s.optionalDouble("score")), .int(try s.int("jobs_total")), .int(try s.int("jobs_completed")),
-             .int(try s.int("jobs_failed")), .text(try s.string("payload_kind")), .text(try s.string("payload_sha256")),
-             time(try s.double("created_at")), time(try s.double("updated_at")), time(try s.optionalDouble("finished_at")),
-             .int(version)])
+            """
+        let agentValues: [SQLValue] = [
+            .text(try s.string("id")), .text(try s.string("miner_hotkey")), .text(try s.string("status")),
+            .from(try s.optionalDouble("score")), .int(try s.int("jobs_total")), .int(try s.int("jobs_completed")),
+            .int(try s.int("jobs_failed")), .text(try s.string("payload_kind")), .text(try s.string("payload_sha256")),
+            time(try s.double("created_at")), time(try s.double("updated_at")), time(try s.optionalDouble("finished_at")),
+            .int(version)]
+        var jobValues: [SQLValue] = []
         for j in snap.jobs {
-            try await ex.execute(
-                """
-                INSERT INTO \(prefix)evaluations AS t (job_id, submission_id, miner_hotkey, validator_hotkey, status, score,
-                  metrics, execution_time_ms, error, retry_count, finished_at, data_version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (job_id) DO UPDATE SET validator_hotkey = excluded.validator_hotkey, status = excluded.status,
-                  score = excluded.score, metrics = excluded.metrics, execution_time_ms = excluded.execution_time_ms,
-                  error = excluded.error, retry_count = excluded.retry_count, finished_at = excluded.finished_at,
-                  data_version = excluded.data_version
-                WHERE t.data_version < excluded.data_version
-                """,
-                [.text(try j.string("id")), .text(try j.string("submission_id")), .text(try j.string("miner_hotkey")),
-                 .from(try j.optionalString("validator_hotkey")), .text(try j.string("status")),
-                 .from(try j.optionalDouble("score")), .from(try j.optionalString("metrics")),
-                 (try j.optionalInt("execution_time_ms")).map { .int($0) } ?? .null, .from(try j.optionalString("error")),
-                 .int(try j.int("retry_count")), time(try j.optionalDouble("finished_at")), .int(version)])
+            jobValues += [
+                .text(try j.string("id")), .text(try j.string("submission_id")), .text(try j.string("miner_hotkey")),
+                .from(try j.optionalString("validator_hotkey")), .text(try j.string("status")),
+                .from(try j.optionalDouble("score")), .from(try j.optionalString("metrics")),
+                (try j.optionalInt("execution_time_ms")).map { .int($0) } ?? .null, .from(try j.optionalString("error")),
+                .int(try j.int("retry_count")), time(try j.optionalDouble("finished_at")), .int(version)]
         }
+        guard !snap.jobs.isEmpty else { return [SQLQuery(sql: agent, binds: agentValues)] }
+        let evaluations = """
+            INSERT INTO \(prefix)evaluations AS t (job_id, submission_id, miner_hotkey, validator_hotkey, status, score,
+              metrics, execution_time_ms, error, retry_count, finished_at, data_version)
+            VALUES \(SQLText.rows(snap.jobs.count, columns: 12))
+            ON CONFLICT (job_id) DO UPDATE SET validator_hotkey = excluded.validator_hotkey, status = excluded.status,
+              score = excluded.score, metrics = excluded.metrics, execution_time_ms = excluded.execution_time_ms,
+              error = excluded.error, retry_count = excluded.retry_count, finished_at = excluded.finished_at,
+              data_version = excluded.data_version
+            WHERE t.data_version < excluded.data_version
+            """
+        return [SQLQuery(sql: agent, binds: agentValues), SQLQuery(sql: evaluations, binds: jobValues)]
     }
 
-    /// PostgreSQL: mirror a submission (as just written in `tx`) into its challenge's schema,
-    /// in the same transaction. SQLite: nothing here (see `publish`).
-    func record(_ tx: any SQLExecutor, _ snap: Snapshot) async throws {
-        guard case .postgres = backend else { return }
-        try await Self.write(snap, to: tx, prefix: "\"\(snap.dataName)\".")
+    static func write(_ snap: Snapshot, to ex: any SQLExecutor, prefix: String) async throws {
+        for q in try mirror(snap, prefix: prefix) { try await ex.execute(q.sql, q.binds) }
+    }
+
+    /// Runs `update` — the write of the submission that `snap` shows — in `tx`; on PostgreSQL
+    /// together with the mirror of `snap` into its challenge's schema, as one statement (one
+    /// round trip: each data-modifying WITH runs to completion whether or not it is read).
+    /// SQLite: only `update` here (the challenge file follows in `publish`).
+    func record(_ tx: any SQLExecutor, _ snap: Snapshot, update: SQLQuery) async throws {
+        guard case .postgres = backend else {
+            try await tx.execute(update.sql, update.binds)
+            return
+        }
+        var statements = [update] + (try Self.mirror(snap, prefix: "\"\(snap.dataName)\"."))
+        let last = statements.removeLast()
+        let with = statements.enumerated().map { "w\($0.offset) AS (\($0.element.sql))" }.joined(separator: ", ")
+        try await tx.execute("WITH \(with) \(last.sql)", statements.flatMap(\.binds) + last.binds)
     }
 
     /// SQLite: mirror snapshots taken inside a committed transaction into their challenge

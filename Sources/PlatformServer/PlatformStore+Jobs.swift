@@ -218,10 +218,17 @@ extension PlatformStore {
     /// data version and, on PostgreSQL, mirrors it into the challenge's tables — all in `tx`.
     @discardableResult
     func refreshSubmission(_ tx: any SQLExecutor, id: String, now: Double) async throws -> ChallengeDataManager.Snapshot {
-        // Lock the submission before reading its jobs, so concurrent results for two of its
-        // jobs aggregate one after the other (PostgreSQL, READ COMMITTED).
-        if tx.dialect == .postgres {
-            try await tx.fetch("SELECT id FROM submissions WHERE id = \(id) FOR UPDATE")
+        // The submission is read (on PostgreSQL locked) before its jobs, so concurrent results
+        // for two of its jobs aggregate one after the other (PostgreSQL, READ COMMITTED), and
+        // its new row is computed here from the row as locked.
+        guard let current = try await tx.fetchOne(
+            """
+            SELECT id, challenge_id, miner_hotkey, status, score, jobs_total, jobs_completed, jobs_failed, payload_kind,
+              payload_sha256, created_at, updated_at, finished_at, data_version
+            FROM submissions WHERE id = \(id)\(sql: tx.forUpdate)
+            """)
+        else {
+            throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id) vanished")
         }
         let jobs = try await tx.fetch("SELECT * FROM jobs WHERE submission_id = \(id) ORDER BY slot")
         let outcomes = try jobs.map { r in
@@ -229,18 +236,20 @@ extension PlatformStore {
         }
         let agg = ScoreAggregation.aggregate(outcomes)
         let finished = agg.status == .completed || agg.status == .failed
-        guard let row = try await tx.fetchOne(
-            """
-            UPDATE submissions SET status = \(agg.status.rawValue), score = \(agg.score),
-              jobs_completed = \(agg.completed), jobs_failed = \(agg.failed),
-              data_version = data_version + 1, updated_at = \(now),
-              finished_at = CASE WHEN \(finished) = 1 THEN COALESCE(finished_at, \(now)) ELSE NULL END
-            WHERE id = \(id) RETURNING *
-            """)
-        else { throw APIError.notFound(PlatformErrorCode.submissionNotFound, "Submission \(id) vanished") }
+        let finishedAt = finished ? (try current.optionalDouble("finished_at") ?? now) : nil
+        let version = try current.int("data_version") + 1
+        let row = current.replacing([
+            "status": .text(agg.status.rawValue), "score": .from(agg.score), "jobs_completed": .int(Int64(agg.completed)),
+            "jobs_failed": .int(Int64(agg.failed)), "data_version": .int(version), "updated_at": .double(now),
+            "finished_at": .from(finishedAt)])
         let snap = ChallengeDataManager.Snapshot(
-            dataName: ChallengeDataManager.dataName(challengeId: try row.string("challenge_id")), submission: row, jobs: jobs)
-        try await challengeData.record(tx, snap)
+            dataName: ChallengeDataManager.dataName(challengeId: try current.string("challenge_id")), submission: row, jobs: jobs)
+        try await challengeData.record(tx, snap, update: """
+            UPDATE submissions SET status = \(agg.status.rawValue), score = \(agg.score),
+              jobs_completed = \(agg.completed), jobs_failed = \(agg.failed), data_version = \(version),
+              updated_at = \(now), finished_at = \(finishedAt)
+            WHERE id = \(id)
+            """)
         return snap
     }
 

@@ -74,6 +74,18 @@ public struct SQLRow: Sendable {
 
     public func has(_ name: String) -> Bool { columns.contains(name) }
 
+    /// This row with the values of `changes` in place of its own (columns it lacks are added).
+    public func replacing(_ changes: [String: SQLValue]) -> SQLRow {
+        var columns = self.columns, values = self.values
+        for (name, value) in changes.sorted(by: { $0.key < $1.key }) {
+            if let i = columns.firstIndex(of: name) { values[i] = value } else {
+                columns.append(name)
+                values.append(value)
+            }
+        }
+        return SQLRow(columns: columns, values: values)
+    }
+
     /// The value of column `name`, or `missingColumn` when the result has none (a typo in a
     /// column name is an error, not a silent NULL).
     public func value(_ name: String) throws -> SQLValue {
