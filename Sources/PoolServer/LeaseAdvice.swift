@@ -12,17 +12,17 @@ struct LeaseAdvice: Sendable {
     var seeds: [SQLRow]
     var backlog: Int64
     var gossip: GossipPacket
-    /// How many seed rows were asked for, and the lowest consensus score among them when all
-    /// of those were scored algorithms (nil: fewer were, so any new score enters the list).
+    /// How many seed rows were asked for, and the last of them (score and id) when all of
+    /// those were scored algorithms (nil: fewer were, so any new score enters the list).
     var seedsWanted: Int
-    var seedFloor: Double?
+    var lastSeed: (score: Double, id: Int64)?
 
-    /// Whether an algorithm of this task type newly scored `score` may belong in `seeds`
-    /// (the best scored algorithms, best first).
-    func seedsMayChange(withScore score: Double) -> Bool {
+    /// Whether algorithm `id` of this task type, newly scored `score`, belongs in `seeds` (the
+    /// scored algorithms by score, best first, then by id).
+    func seedsMayChange(withScore score: Double, id: Int64) -> Bool {
         guard seedsWanted > 0 else { return false }
-        guard let seedFloor else { return true }
-        return score >= seedFloor
+        guard let lastSeed else { return true }
+        return score > lastSeed.score || (score == lastSeed.score && id < lastSeed.id)
     }
 }
 
@@ -40,7 +40,7 @@ final class LeaseAdviceCache: Sendable {
 
     /// What a committed transaction changed that advice reads.
     struct Changes: Sendable {
-        var scores: [(taskType: String, score: Double)] = []
+        var scores: [(taskType: String, id: Int64, score: Double)] = []
         var gossipTaskTypes: Set<String> = []
         var isEmpty: Bool { scores.isEmpty && gossipTaskTypes.isEmpty }
     }
@@ -64,7 +64,7 @@ final class LeaseAdviceCache: Sendable {
 
     static func affects(_ changes: Changes, _ key: Key, _ advice: LeaseAdvice) -> Bool {
         if key.gossipLimit > 0 && changes.gossipTaskTypes.contains(key.taskType) { return true }
-        return changes.scores.contains { $0.taskType == key.taskType && advice.seedsMayChange(withScore: $0.score) }
+        return changes.scores.contains { $0.taskType == key.taskType && advice.seedsMayChange(withScore: $0.score, id: $0.id) }
     }
 
     /// The kept advice for `key` if fresh, and the generation to pass to `keep` otherwise.

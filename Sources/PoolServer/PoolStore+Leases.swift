@@ -130,7 +130,7 @@ extension PoolStore {
         let (kept, generation) = leaseAdvice.lookup(key)
         if let kept { return kept }
         let seeds = try await pickSeeds(db, taskType: taskType, limit: seedLimit, excluding: [])
-        let scored = try seeds.compactMap { try $0.optionalDouble("consensus_score") }
+        let scored = try seeds.compactMap { r in try r.optionalDouble("consensus_score").map { (score: $0, id: try r.int("id")) } }
         // Counted up to the limit only: the cost of a lease does not grow with the backlog.
         let backlog = try await db.fetchOne(
             """
@@ -141,7 +141,7 @@ extension PoolStore {
         let advice = LeaseAdvice(
             seeds: seeds, backlog: backlog,
             gossip: try await gossipPacket(db, taskType: taskType, limit: sizes.gossipLimit, window: window),
-            seedsWanted: seedLimit, seedFloor: scored.count >= seedLimit ? scored.min() : nil)
+            seedsWanted: seedLimit, lastSeed: scored.count >= seedLimit ? scored.last : nil)
         leaseAdvice.keep(key, advice, readSince: generation)
         return advice
     }

@@ -185,7 +185,7 @@ extension PoolStore {
                 tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
                 heldOutScores: preScored)
             let reached = settled.map(\.id)
-            changes.scores = settled.map { ($0.taskType, $0.score) }
+            changes.scores = settled.map { ($0.taskType, $0.id, $0.score) }
             let response = SubmitResponse(
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,

@@ -16,14 +16,15 @@ import Testing
 
     static func advice(floor: Double?, wanted: Int = 2) -> LeaseAdvice {
         LeaseAdvice(seeds: [seedRow(1, 0.9), seedRow(2, floor)], backlog: 0,
-                    gossip: GossipPacket(taskType: "t", algorithmIds: []), seedsWanted: wanted, seedFloor: floor)
+                    gossip: GossipPacket(taskType: "t", algorithmIds: []), seedsWanted: wanted,
+                    lastSeed: floor.map { ($0, 10) })
     }
 
     static let key = LeaseAdviceCache.Key(taskType: "t", seedLimit: 2, gossipLimit: 0, window: 1)
 
-    static func changes(score: Double, taskType: String = "t") -> LeaseAdviceCache.Changes {
+    static func changes(score: Double, id: Int64 = 20, taskType: String = "t") -> LeaseAdviceCache.Changes {
         var c = LeaseAdviceCache.Changes()
-        c.scores = [(taskType, score)]
+        c.scores = [(taskType, id, score)]
         return c
     }
 
@@ -35,8 +36,10 @@ import Testing
         #expect(cache.lookup(Self.key).advice != nil, "below the lowest seed: the list cannot change")
         cache.changed(Self.changes(score: 0.7, taskType: "other"))
         #expect(cache.lookup(Self.key).advice != nil, "another task type's score")
-        cache.changed(Self.changes(score: 0.5))
-        #expect(cache.lookup(Self.key).advice == nil, "a tie may enter")
+        cache.changed(Self.changes(score: 0.5, id: 11))
+        #expect(cache.lookup(Self.key).advice != nil, "a tie with a later id comes after the last seed")
+        cache.changed(Self.changes(score: 0.5, id: 9))
+        #expect(cache.lookup(Self.key).advice == nil, "a tie with an earlier id comes before it")
     }
 
     @Test func fewerScoredSeedsThanWantedMeansAnyScoreEnters() {
@@ -78,7 +81,7 @@ import Testing
         let stale = cache.lookup(Self.key).generation
         for _ in 0...LeaseAdviceCache.recentKept { cache.changed(Self.changes(score: 0.1)) }
         cache.keep(Self.key, Self.advice(floor: 0.3), readSince: stale)
-        #expect(cache.lookup(Self.key).advice?.seedFloor == 0.5, "the entry kept before stays; the stale read did not replace it")
+        #expect(cache.lookup(Self.key).advice?.lastSeed?.score == 0.5, "the entry kept before stays; the stale read did not replace it")
     }
 
     /// Through the pool, both backends: a lease reads the advice (kept), a candidate then reaches
