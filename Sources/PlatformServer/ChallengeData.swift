@@ -210,18 +210,16 @@ final class ChallengeDataManager: Sendable {
     }
 
     /// Runs `update` — the write of the submission that `snap` shows — in `tx`; on PostgreSQL
-    /// together with the mirror of `snap` into its challenge's schema, as one statement (one
-    /// round trip: each data-modifying WITH runs to completion whether or not it is read).
-    /// SQLite: only `update` here (the challenge file follows in `publish`).
+    /// together with the mirror of `snap` into its challenge's schema, in one statement
+    /// (`fetch(after:)`). SQLite: only `update` here (the challenge file follows in `publish`).
     func record(_ tx: any SQLExecutor, _ snap: Snapshot, update: SQLQuery) async throws {
         guard case .postgres = backend else {
-            try await tx.execute(update.sql, update.binds)
+            try await tx.fetch(update)
             return
         }
         var statements = [update] + (try Self.mirror(snap, prefix: "\"\(snap.dataName)\"."))
         let last = statements.removeLast()
-        let with = statements.enumerated().map { "w\($0.offset) AS (\($0.element.sql))" }.joined(separator: ", ")
-        try await tx.execute("WITH \(with) \(last.sql)", statements.flatMap(\.binds) + last.binds)
+        try await tx.fetch(after: statements, last)
     }
 
     /// SQLite: mirror snapshots taken inside a committed transaction into their challenge

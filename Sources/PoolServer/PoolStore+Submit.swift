@@ -65,8 +65,17 @@ extension PoolStore {
         }
         let preScored = heldOutScores
         let (response, changes) = try await db.transaction { tx -> (SubmitResponse, LeaseAdviceCache.Changes) in
-            guard let a = try await tx.fetchOne("SELECT * FROM assignments WHERE id = \(assignmentId)\(sql: tx.forUpdate)"),
-                try a.string("miner") == hotkey, expectKind.contains(try a.string("kind"))
+            // The lease, locked, with its items (one row per item; an item's algorithm's hash and
+            // origin never change, so reading them under the lease's lock is exact).
+            let leaseRows = try await tx.fetch(
+                """
+                SELECT a.*, i.algorithm_id AS item_id, i.role AS item_role, al.dsl_hash AS item_dsl_hash,
+                  al.origin AS item_origin
+                FROM assignments a LEFT JOIN assignment_items i ON i.assignment_id = a.id
+                  LEFT JOIN algorithms al ON al.id = i.algorithm_id
+                WHERE a.id = \(assignmentId)\(sql: tx.dialect == .postgres ? " FOR UPDATE OF a" : "")
+                """)
+            guard let a = leaseRows.first, try a.string("miner") == hotkey, expectKind.contains(try a.string("kind"))
             else { throw Self.leaseNotFound(assignmentId) }
             let status = try a.string("status")
             if status == "completed", try a.optionalString("submission_hash") == fingerprint,
@@ -79,13 +88,9 @@ extension PoolStore {
             let budget = Int(try a.int("evolve_budget"))
             let window = Int64(clock.number(at: now))
 
-            let items = try await tx.fetch(
-                """
-                SELECT i.algorithm_id, i.role, a.dsl_hash, a.origin FROM assignment_items i
-                JOIN algorithms a ON a.id = i.algorithm_id WHERE i.assignment_id = \(assignmentId)
-                """)
-            let evaluable = Set(try items.filter { try $0.string("role") == "evaluate" }.map { try $0.int("algorithm_id") })
-            let known = Set(try items.map { try $0.int("algorithm_id") })
+            let items = try leaseRows.filter { try $0.value("item_id") != .null }
+            let evaluable = Set(try items.filter { try $0.string("item_role") == "evaluate" }.map { try $0.int("item_id") })
+            let known = Set(try items.map { try $0.int("item_id") })
             for e in submission.evaluations where !evaluable.contains(e.algorithmId) {
                 throw APIError.badRequest(
                     PoolErrorCode.evaluationNotInLease, "algorithm_id \(e.algorithmId) was not given to this lease for evaluation")
@@ -139,29 +144,29 @@ extension PoolStore {
             // An algorithm's DSL hash never changes, so the evaluated evolutions' hashes are
             // read with the items, before any lock.
             var rivalHashes = Set<String>()
-            for item in items where evaluated.contains(try item.int("algorithm_id")) {
-                if try item.string("origin") == "evolution" { rivalHashes.insert(try item.string("dsl_hash")) }
+            for item in items where evaluated.contains(try item.int("item_id")) {
+                if try item.string("item_origin") == "evolution" { rivalHashes.insert(try item.string("item_dsl_hash")) }
             }
             let locked = try await lockAlgorithms(tx, ids: evaluable, withRivalsSharing: rivalHashes)
 
             // Evaluations: non-finite scores are stored as invalid (NULL), never as numbers.
             let invalid = submission.evaluations.filter { !$0.score.isFinite }.count
             if !submission.evaluations.isEmpty {
-                try await tx.execute(
-                    """
-                    INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at)
-                    VALUES \(SQLText.rows(submission.evaluations.count, columns: 6))
-                    """,
-                    submission.evaluations.flatMap { e -> [SQLValue] in
-                        [.text(assignmentId), .int(e.algorithmId), .text(hotkey), e.score.isFinite ? .double(e.score) : .null,
-                         .int(window), .double(now)]
-                    })
-                // One statement; the rows are already locked in id order (`lockAlgorithms`).
-                try await tx.execute(
+                // The evaluations and the candidates' counts, one round trip on PostgreSQL; the
+                // candidates are already locked in id order (`lockAlgorithms`).
+                let rows = submission.evaluations.map { e -> [SQLValue] in
+                    [.text(assignmentId), .int(e.algorithmId), .text(hotkey), e.score.isFinite ? .double(e.score) : .null,
+                     .int(window), .double(now)]
+                }
+                try await tx.fetch(
+                    after: ["""
+                        INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at)
+                        VALUES \(rows: rows)
+                        """],
                     """
                     UPDATE algorithms SET eval_count = eval_count + 1,
-                      reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id IN (\(SQLText.list(evaluated.count)))
-                    """, evaluated.sorted().map { .int($0) })
+                      reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id IN (\(list: evaluated.sorted()))
+                    """)
             }
             // The lease's evaluation slots it did not use go back (its items are read above).
             try await giveBack(tx, slots: Dictionary(uniqueKeysWithValues: evaluable.subtracting(evaluated).map { ($0, 1) }))

@@ -358,6 +358,11 @@ public struct PoolStore: Sendable {
         }
     }
 
+    /// The miner was seen now (registered on first sight). In a transaction that then checks
+    /// the miner's active lease, this row's lock is what serialises two parallel requests of
+    /// one miner, so the check must be a statement of its own after it: a PostgreSQL statement
+    /// reads the database as it was when the statement began, before the lock was granted
+    /// (merged into one statement, both of two parallel leases passed the check).
     func touch(_ tx: any SQLExecutor, hotkey: String, now: Double) async throws {
         try await tx.fetch(
             """

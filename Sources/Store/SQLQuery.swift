@@ -88,4 +88,19 @@ extension SQLExecutor {
     public func fetchOne(_ statement: SQLQuery) async throws -> SQLRow? {
         try await query(statement.sql, statement.binds).first
     }
+
+    /// Runs the data-modifying `writes` (INSERT / UPDATE / DELETE, no rows wanted), then
+    /// `statement`, returning its rows. On PostgreSQL all of it is one statement — one round
+    /// trip — with each write in a `WITH` (which runs to completion whether or not it is read;
+    /// `statement` sees the database as before the writes, so it must not read what they
+    /// write); on SQLite, which has no data-modifying `WITH`, one statement after another.
+    @discardableResult
+    public func fetch(after writes: [SQLQuery], _ statement: SQLQuery) async throws -> [SQLRow] {
+        guard dialect == .postgres, !writes.isEmpty else {
+            for w in writes { try await fetch(w) }
+            return try await fetch(statement)
+        }
+        let with = writes.enumerated().map { "w\($0.offset) AS (\($0.element.sql))" }.joined(separator: ", ")
+        return try await query("WITH \(with) \(statement.sql)", writes.flatMap(\.binds) + statement.binds)
+    }
 }
