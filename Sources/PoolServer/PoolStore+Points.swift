@@ -199,15 +199,17 @@ extension PoolStore {
         }
     }
 
-    /// Writes the ledger in two statements whatever the number of miners touched: one
-    /// multi-row upsert adding the counters (locking the rows in miner order) and returning
-    /// the new totals, then one multi-row update of the values derived from them by
-    /// `MinerCounters.points`. Improvements are appended in id order; if the author already
-    /// has a later evolution counted in the window (consensus out of id order), the author's
-    /// improvement is summed again in id order so the stored sum is exactly `compute`'s.
-    func applyPoints(_ tx: any SQLExecutor, _ ledger: PointsLedger) async throws {
+    /// Writes the ledger whatever the number of miners touched: one multi-row upsert adding
+    /// the counters (locking the rows in miner order) and returning the new totals, run here;
+    /// then one multi-row update of the values derived from them by `MinerCounters.points`, and
+    /// the miners' reward totals, returned for the caller to run with its last writes (nothing
+    /// in the transaction reads them after). Improvements are appended in id order; if the
+    /// author already has a later evolution counted in the window (consensus out of id order),
+    /// the author's improvement is summed again in id order so the stored sum is exactly
+    /// `compute`'s.
+    func applyPoints(_ tx: any SQLExecutor, _ ledger: PointsLedger) async throws -> [SQLQuery] {
         let entries = ledger.entries.sorted(by: { $0.key < $1.key })
-        guard !entries.isEmpty else { return }
+        guard !entries.isEmpty else { return [] }
         var binds: [SQLValue] = []
         for (key, entry) in entries {
             // The counters; the derived values start at zero and are written by the update below.
@@ -265,24 +267,25 @@ extension PoolStore {
                         .double(p.evolverPoints), .double(p.total), .bool(p.inConsensus), .bool(p.rewardEligible),
                         .double(p.reward)]
         }
-        guard !updates.isEmpty else { return }
+        guard !updates.isEmpty else { return [] }
         // VALUES columns are named column1, column2, … on both backends.
-        try await tx.execute(
-            """
-            UPDATE reputation SET total_improvement = v.column3, evaluator_points = v.column4, evolver_points = v.column5,
-              total_points = v.column6, in_consensus = v.column7, reward_eligible = v.column8, reward = v.column9
-            FROM (VALUES \(SQLText.rows(updates.count / 9, columns: 9))) AS v
-            WHERE reputation.miner = v.column1 AND reputation.window_number = v.column2
-            """, updates)
+        var writes = [SQLQuery(
+            sql: """
+                UPDATE reputation SET total_improvement = v.column3, evaluator_points = v.column4, evolver_points = v.column5,
+                  total_points = v.column6, in_consensus = v.column7, reward_eligible = v.column8, reward = v.column9
+                FROM (VALUES \(SQLText.rows(updates.count / 9, columns: 9))) AS v
+                WHERE reputation.miner = v.column1 AND reputation.window_number = v.column2
+                """, binds: updates)]
         // Each miner's reward summed over every window, kept beside the rows it sums (the
         // leaderboard reads it instead of summing the whole history), in miner order.
         let changed = rewardChange.filter { $0.value != 0 }.sorted { $0.key < $1.key }
-        guard !changed.isEmpty else { return }
-        try await tx.fetch(
-            """
-            INSERT INTO reputation_totals (miner, total) VALUES \(rows: changed.map { [.text($0.key), .double($0.value)] })
-            ON CONFLICT (miner) DO UPDATE SET total = reputation_totals.total + excluded.total
-            """)
+        if !changed.isEmpty {
+            writes.append("""
+                INSERT INTO reputation_totals (miner, total) VALUES \(rows: changed.map { [.text($0.key), .double($0.value)] })
+                ON CONFLICT (miner) DO UPDATE SET total = reputation_totals.total + excluded.total
+                """)
+        }
+        return writes
     }
 
     /// Rebuilds every miner's reward total from the reputation rows.

@@ -135,8 +135,9 @@ extension PoolStore {
                 """)
 
             // One lock order for everything a submit touches: the lease (above), then every
-            // algorithm it updates in ascending id order, before any update; then evaluations;
-            // then reputation rows in miner order (`applyPoints`). The evaluations are inserted
+            // algorithm it updates in ascending id order, before any update; then reputation rows
+            // in miner order (`applyPoints`); evaluations (inserted, or given their verdicts in
+            // the last statement) only of candidates it holds locked. The evaluations are inserted
             // after the lock: inserted before it, their foreign-key share locks on candidates
             // that other submits hold turn those rows' locks into multixacts, which every scan
             // of the candidates then resolves (measured: the lease's pick 0.5 → 6.8 ms).
@@ -189,14 +190,15 @@ extension PoolStore {
             let settled = try await settleConsensus(
                 tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
                 heldOutScores: preScored)
-            let reached = settled.map(\.id)
-            changes.scores = settled.map { ($0.taskType, $0.id, $0.score) }
+            let reached = settled.reached.map(\.id)
+            changes.scores = settled.reached.map { ($0.taskType, $0.id, $0.score) }
             let response = SubmitResponse(
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,
                 consensusReached: reached)
             let stored = String(decoding: try JSONBody.encoder().encode(response), as: UTF8.self)
             try await tx.fetch(
+                after: settled.writes,
                 """
                 UPDATE assignments SET status = 'completed', completed_at = \(now),
                   iterations = \(Int64(submission.iterations)),
@@ -253,17 +255,18 @@ extension PoolStore {
         var agreed: Bool
     }
 
-    /// Records every verdict of a submit in one statement, in (candidate, evaluator) order.
-    func recordVerdicts(_ tx: any SQLExecutor, _ verdicts: [Verdict]) async throws {
-        guard !verdicts.isEmpty else { return }
+    /// The statement recording every verdict of a submit, in (candidate, evaluator) order.
+    static func verdictsWrite(_ verdicts: [Verdict]) -> SQLQuery? {
+        guard !verdicts.isEmpty else { return nil }
         let ordered = verdicts.sorted { ($0.candidate, $0.evaluator) < ($1.candidate, $1.evaluator) }
         // VALUES columns are named column1, column2, … on both backends.
-        try await tx.execute(
-            """
-            UPDATE evaluations SET in_consensus = v.column3
-            FROM (VALUES \(SQLText.rows(ordered.count, columns: 3))) AS v
-            WHERE evaluations.algorithm_id = v.column1 AND evaluations.evaluator = v.column2
-            """, ordered.flatMap { [.int($0.candidate), .text($0.evaluator), .int($0.agreed ? 1 : 0)] })
+        return SQLQuery(
+            sql: """
+                UPDATE evaluations SET in_consensus = v.column3
+                FROM (VALUES \(SQLText.rows(ordered.count, columns: 3))) AS v
+                WHERE evaluations.algorithm_id = v.column1 AND evaluations.evaluator = v.column2
+                """,
+            binds: ordered.flatMap { [.int($0.candidate), .text($0.evaluator), .int($0.agreed ? 1 : 0)] })
     }
 
     /// Runs the k-of-n rule on each touched candidate still in evaluation; records who
@@ -271,10 +274,13 @@ extension PoolStore {
     /// points (`applyPoints`). Late evaluations of an already-scored candidate are judged
     /// against its score and count in the window where it reached consensus. `locked` holds
     /// the candidates' rows as locked before this submit changed them (`evaluated` got one
-    /// more evaluation each). Returns the candidates that reached consensus now, with their scores.
+    /// more evaluation each). Returns the candidates that reached consensus now, with their
+    /// scores, and the writes left to run (the verdicts and the points' last two statements,
+    /// which nothing in the transaction reads after), for the caller to run with its own last
+    /// write in one round trip (`fetch(after:)`).
     func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], locked: [Int64: SQLRow], evaluated: Set<Int64>,
                          window: Int64, now: Double, heldOutScores: [Int64: HeldOutScorer.Outcome] = [:])
-        async throws -> [(id: Int64, taskType: String, score: Double)]
+        async throws -> (reached: [(id: Int64, taskType: String, score: Double)], writes: [SQLQuery])
     {
         var reached: [(id: Int64, taskType: String, score: Double)] = []
         var verdicts: [Verdict] = []
@@ -393,10 +399,9 @@ extension PoolStore {
             }
             reached.append((cid, taskType, score))
         }
-        // Nothing below reads the verdicts: they are written once, after every candidate.
-        try await recordVerdicts(tx, verdicts)
+        // Nothing reads the verdicts: they are written once, after every candidate, last.
         try await tallyEvolutions(tx, settled, window: window, into: &ledger)
-        try await applyPoints(tx, ledger)
-        return reached
+        let pointWrites = try await applyPoints(tx, ledger)
+        return (reached, (Self.verdictsWrite(verdicts).map { [$0] } ?? []) + pointWrites)
     }
 }
