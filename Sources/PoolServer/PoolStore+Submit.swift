@@ -152,23 +152,8 @@ extension PoolStore {
 
             // Evaluations: non-finite scores are stored as invalid (NULL), never as numbers.
             let invalid = submission.evaluations.filter { !$0.score.isFinite }.count
-            if !submission.evaluations.isEmpty {
-                // The evaluations and the candidates' counts, one round trip on PostgreSQL; the
-                // candidates are already locked in id order (`lockAlgorithms`).
-                let rows = submission.evaluations.map { e -> [SQLValue] in
-                    [.text(assignmentId), .int(e.algorithmId), .text(hotkey), e.score.isFinite ? .double(e.score) : .null,
-                     .int(window), .double(now)]
-                }
-                try await tx.fetch(
-                    after: ["""
-                        INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at)
-                        VALUES \(rows: rows)
-                        """],
-                    """
-                    UPDATE algorithms SET eval_count = eval_count + 1,
-                      reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id IN (\(list: evaluated.sorted()))
-                    """)
-            }
+            let evaluationsOf = try await recordEvaluations(
+                tx, assignment: assignmentId, evaluator: hotkey, entries: submission.evaluations, window: window, now: now)
             // The lease's evaluation slots it did not use go back (its items are read above).
             try await giveBack(tx, slots: Dictionary(uniqueKeysWithValues: evaluable.subtracting(evaluated).map { ($0, 1) }))
 
@@ -188,8 +173,8 @@ extension PoolStore {
             }
 
             let settled = try await settleConsensus(
-                tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, window: window, now: now,
-                heldOutScores: preScored)
+                tx, candidates: evaluated.sorted(), locked: locked, evaluated: evaluated, evaluationsOf: evaluationsOf,
+                window: window, now: now, heldOutScores: preScored)
             let reached = settled.reached.map(\.id)
             changes.scores = settled.reached.map { ($0.taskType, $0.id, $0.score) }
             let response = SubmitResponse(
@@ -218,6 +203,45 @@ extension PoolStore {
             .joined(separator: "\u{1}")
         let gossip = s.gossip.map { "\($0.taskType):\($0.algorithmIds.map(String.init).joined(separator: ","))" } ?? "-"
         return "\(evals)|\(evos)|\(gossip)|\(s.iterations)"
+    }
+
+    /// Stores a submit's evaluations (a non-finite score as invalid, NULL) and counts them on
+    /// their candidates, which the caller holds locked; returns every evaluation of those
+    /// candidates, this submit's included, in evaluation order per candidate. One round trip on
+    /// PostgreSQL, where the read in the same statement sees the table as of before the
+    /// statement's own insert, so this submit's rows come from the insert's RETURNING.
+    func recordEvaluations(_ tx: any SQLExecutor, assignment: String, evaluator: String, entries: [EvaluationEntry],
+                           window: Int64, now: Double) async throws -> [Int64: [SQLRow]] {
+        guard !entries.isEmpty else { return [:] }
+        let candidates = Set(entries.map(\.algorithmId)).sorted()
+        let insert: SQLQuery = """
+            INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at)
+            VALUES \(rows: entries.map { e -> [SQLValue] in
+                [.text(assignment), .int(e.algorithmId), .text(evaluator), e.score.isFinite ? .double(e.score) : .null,
+                 .int(window), .double(now)]
+            })
+            """
+        let count: SQLQuery = """
+            UPDATE algorithms SET eval_count = eval_count + 1,
+              reserved = CASE WHEN reserved > 0 THEN reserved - 1 ELSE 0 END WHERE id IN (\(list: candidates))
+            """
+        let columns = "id, algorithm_id, evaluator, score, in_consensus, window_number"
+        let stored: SQLQuery = "SELECT \(sql: columns) FROM evaluations WHERE algorithm_id IN (\(list: candidates))"
+        let rows: [SQLRow]
+        if tx.dialect == .postgres {
+            rows = try await tx.fetch(
+                """
+                WITH mine AS (\(insert) RETURNING \(sql: columns)), counted AS (\(count))
+                \(stored) UNION ALL SELECT \(sql: columns) FROM mine ORDER BY algorithm_id, id
+                """)
+        } else {
+            try await tx.fetch(insert)
+            try await tx.fetch(count)
+            rows = try await tx.fetch("\(stored) ORDER BY algorithm_id, id")
+        }
+        var evaluationsOf: [Int64: [SQLRow]] = [:]
+        for r in rows { evaluationsOf[try r.int("algorithm_id"), default: []].append(r) }
+        return evaluationsOf
     }
 
     /// Locks `ids`, and the evolutions still in evaluation whose DSL hash is among `hashes`
@@ -279,26 +303,14 @@ extension PoolStore {
     /// which nothing in the transaction reads after), for the caller to run with its own last
     /// write in one round trip (`fetch(after:)`).
     func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], locked: [Int64: SQLRow], evaluated: Set<Int64>,
-                         window: Int64, now: Double, heldOutScores: [Int64: HeldOutScorer.Outcome] = [:])
+                         evaluationsOf: [Int64: [SQLRow]], window: Int64, now: Double,
+                         heldOutScores: [Int64: HeldOutScorer.Outcome] = [:])
         async throws -> (reached: [(id: Int64, taskType: String, score: Double)], writes: [SQLQuery])
     {
         var reached: [(id: Int64, taskType: String, score: Double)] = []
         var verdicts: [Verdict] = []
         var ledger = PointsLedger()
         var settled: [SettledEvolution] = []
-        // Every candidate's evaluations in one read, in evaluation order per candidate.
-        var evaluationsOf: [Int64: [SQLRow]] = [:]
-        let present = candidates.filter { locked[$0] != nil }
-        if !present.isEmpty {
-            for r in try await tx.query(
-                """
-                SELECT algorithm_id, evaluator, score, in_consensus, window_number FROM evaluations
-                WHERE algorithm_id IN (\(SQLText.list(present.count))) ORDER BY algorithm_id, id
-                """, present.map { .int($0) })
-            {
-                evaluationsOf[try r.int("algorithm_id"), default: []].append(r)
-            }
-        }
         for cid in candidates {
             guard let cand = locked[cid] else { continue }
             var evals = evaluationsOf[cid] ?? []
