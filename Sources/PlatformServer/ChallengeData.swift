@@ -159,7 +159,6 @@ final class ChallengeDataManager: Sendable {
         return Snapshot(dataName: try s.string("data_name"), submission: s, jobs: jobs)
     }
 
-    /// Version-guarded upserts of one submission's rows (`prefix` qualifies table names).
     /// The statements that mirror `snap` into a challenge's `agents` and `evaluations` tables
     /// (`prefix`: the schema on PostgreSQL, "" in a challenge file); each row only if newer
     /// than the one there.
@@ -205,6 +204,7 @@ final class ChallengeDataManager: Sendable {
         return [SQLQuery(sql: agent, binds: agentValues), SQLQuery(sql: evaluations, binds: jobValues)]
     }
 
+    /// Runs `mirror`'s version-guarded upserts of one submission's rows on `ex`.
     static func write(_ snap: Snapshot, to ex: any SQLExecutor, prefix: String) async throws {
         for q in try mirror(snap, prefix: prefix) { try await ex.execute(q.sql, q.binds) }
     }

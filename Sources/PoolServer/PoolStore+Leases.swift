@@ -127,7 +127,7 @@ extension PoolStore {
     func leaseAdvice(taskType: String, sizes: LeaseSizes, window: Int64) async throws -> LeaseAdvice {
         let seedLimit = sizes.seedBatchSize > 0 ? sizes.seedBatchSize + sizes.evalBatchSize : 0
         let key = LeaseAdviceCache.Key(taskType: taskType, seedLimit: seedLimit, gossipLimit: sizes.gossipLimit, window: window)
-        let (kept, generation) = leaseAdvice.lookup(key)
+        let (kept, generation) = adviceCache.lookup(key)
         if let kept { return kept }
         let seeds = try await pickSeeds(db, taskType: taskType, limit: seedLimit, excluding: [])
         let scored = try seeds.compactMap { r in try r.optionalDouble("consensus_score").map { (score: $0, id: try r.int("id")) } }
@@ -142,7 +142,7 @@ extension PoolStore {
             seeds: seeds, backlog: backlog,
             gossip: try await gossipPacket(db, taskType: taskType, limit: sizes.gossipLimit, window: window),
             seedsWanted: seedLimit, lastSeed: scored.count >= seedLimit ? scored.last : nil)
-        leaseAdvice.keep(key, advice, readSince: generation)
+        adviceCache.keep(key, advice, readSince: generation)
         return advice
     }
 

@@ -192,7 +192,7 @@ extension PoolStore {
                 """)
             return (response, changes)
         }
-        leaseAdvice.changed(changes)
+        adviceCache.changed(changes)
         return response
     }
 

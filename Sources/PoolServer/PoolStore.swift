@@ -54,7 +54,7 @@ public struct PoolStore: Sendable {
     /// The pool's own held-out scoring (secret seed loaded or created by `prepare`).
     public let heldOut: HeldOutScorer
     /// Seeds, backlog and gossip as leases last read them (`LeaseAdviceCache`).
-    let leaseAdvice = LeaseAdviceCache()
+    let adviceCache = LeaseAdviceCache()
 
     /// `heldOutSeed`: the secret seed of the held-out tasks; nil = the one stored in the
     /// database (`pool_secrets`), generated on first start.
