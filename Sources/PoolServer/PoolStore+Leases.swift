@@ -62,12 +62,16 @@ extension PoolStore {
     /// never its own, never one it evaluated or holds, never beyond the slot cap;
     /// fewest evaluations first. Reserves a slot on each picked candidate in the same
     /// statement (the pick is the UPDATE's subquery; on PostgreSQL it locks the picked rows
-    /// and skips rows other transactions hold) and returns them in pick order.
+    /// and skips rows other transactions hold) and returns them in pick order. Its plan reads
+    /// the candidates still in evaluation through the `algorithms_status` index whatever the
+    /// values (the status is written in the text, not bound), a set bounded by the backlog, not
+    /// by history, so its plan is kept (`StatementHint.planOnce`): planned on every lease it
+    /// took 0.5 ms of PostgreSQL's 5.5 ms per cycle.
     func pickCandidates(_ tx: any SQLExecutor, taskType: String, hotkey: String, limit: Int) async throws -> [SQLRow] {
         guard limit > 0 else { return [] }
         let rows = try await tx.fetch(
             """
-            UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (
+            \(sql: StatementHint.planOnce) UPDATE algorithms SET reserved = reserved + 1 WHERE id IN (
               SELECT a.id FROM algorithms a
               WHERE a.task_type = \(taskType) AND a.status = 'in_evaluation'
                 AND (a.author IS NULL OR a.author <> \(hotkey))

@@ -148,6 +148,16 @@ public enum SQLDialect: String, Sendable {
     case postgres
 }
 
+/// Hints a statement's text carries for the store that runs it.
+public enum StatementHint {
+    /// Leads a `LIMIT` statement whose best plan is the same whatever its values — its filter
+    /// reaches, through an index, a set of rows that does not grow with history — so that on
+    /// PostgreSQL it runs named like the service's other statements, and the server keeps its
+    /// plan after the first runs on a connection instead of planning it on every call (see
+    /// `NamedStatement.suits`).
+    public static let planOnce = "/* plan once */"
+}
+
 /// Runs statements; inside `transaction` it is bound to that transaction.
 public protocol SQLExecutor: Sendable {
     var dialect: SQLDialect { get }

@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import TestSupport
 import Testing
 
@@ -175,6 +175,23 @@ import Testing
         await db.shutdown()
     }
 
+    /// The writer keeps statement journals in memory (temp_store 2), and a statement that fails
+    /// inside a transaction is still undone alone: the transaction's earlier write stays.
+    @Test func statementJournalsStayInMemoryAndUndoOneStatement() async throws {
+        let db = try await TestDatabases.fresh(.sqlite)
+        try await db.execute("CREATE TABLE t (k BIGINT PRIMARY KEY)")
+        let mode = try await db.transaction { tx in try await tx.query("PRAGMA temp_store", []).first?.int("temp_store") }
+        #expect(mode == 2)
+        try await db.transaction { tx in
+            try await tx.execute("INSERT INTO t (k) VALUES (1)")
+            // Two rows, the second a duplicate: the statement fails after writing its first row.
+            await #expect(throws: StoreError.self) { try await tx.execute("INSERT INTO t (k) VALUES (2), (1)") }
+        }
+        let keys = try await db.query("SELECT k FROM t ORDER BY k", []).map { try $0.int("k") }
+        #expect(keys == [1])
+        await db.shutdown()
+    }
+
     @Test func severalStatementsInOneTextRunInOrder() async throws {
         let db = try await TestDatabases.fresh(.sqlite)
         try await db.execute("CREATE TABLE a (x BIGINT); CREATE TABLE b (y BIGINT); INSERT INTO a VALUES (1); INSERT INTO b VALUES (2);")
@@ -215,6 +232,41 @@ import Testing
         // Inside a transaction too, and a second time (the renamed statement is kept).
         let again = try await db.transaction { tx in try await tx.query("SELECT n FROM later_table WHERE n = ?", [.int(1)]) }
         #expect(again.count == 1)
+        await db.shutdown()
+    }
+
+    /// Which statements the server keeps prepared: up to `NamedStatement.maxValues` values
+    /// (the merged statements of a submit carry more than 32), and a `LIMIT` statement only
+    /// when it leads with `StatementHint.planOnce`.
+    @Test func statementsRunNamedUpToTheValueBoundAndLimitOnlyWhenHinted() async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        guard case let .postgres(settings) = try DatabaseLocation.parse(try await TestDatabases.freshURL(.postgres)) else {
+            Issue.record("expected a PostgreSQL URL")
+            return
+        }
+        // One connection: the statements and the look at what it keeps prepared share it.
+        let db = try await PostgresStore.open(settings, logger: TestDatabases.logger, maxConnections: 1)
+        try await db.execute("CREATE TABLE kept (n BIGINT)")
+        func kept(_ marker: String) async throws -> Bool {
+            let rows = try await db.query(
+                "SELECT COUNT(*) AS n FROM pg_prepared_statements WHERE strpos(statement, ?) > 0 AND strpos(statement, 'strpos') = 0",
+                [.text(marker)])
+            return try rows.first?.int("n") ?? 0 > 0
+        }
+        func values(_ count: Int) -> (list: String, binds: [SQLValue]) {
+            (Array(repeating: "?", count: count).joined(separator: ","), (0..<count).map { .int(Int64($0)) })
+        }
+        // 64: the end-of-submit statement with its verdicts, points and totals.
+        let wide = values(64)
+        _ = try await db.query("SELECT n AS wide_named FROM kept WHERE n IN (\(wide.list))", wide.binds)
+        #expect(try await kept("wide_named"))
+        let wider = values(NamedStatement.maxValues + 1)
+        _ = try await db.query("SELECT n AS wider_unnamed FROM kept WHERE n IN (\(wider.list))", wider.binds)
+        #expect(try await !kept("wider_unnamed"))
+        _ = try await db.query("SELECT n AS pick_unhinted FROM kept ORDER BY n LIMIT ?", [.int(3)])
+        #expect(try await !kept("pick_unhinted"))
+        _ = try await db.query("\(StatementHint.planOnce) SELECT n AS pick_hinted FROM kept ORDER BY n LIMIT ?", [.int(3)])
+        #expect(try await kept("pick_hinted"))
         await db.shutdown()
     }
 }
