@@ -26,18 +26,18 @@ struct NamedStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 
     /// Statements with more values than this run unnamed: their shapes (list lengths) would
-    /// grow each connection's set of kept statements without a useful bound. 64, not less: the
-    /// pool's end-of-submit statement and the platform's refresh with its mirror carry 30 to 60
-    /// values, and run unnamed they were parsed and planned on every call.
+    /// grow each connection's set of kept statements without a useful bound. 64, not 32: the
+    /// pool's end-of-submit statement (verdicts, points and totals with the lease's completion)
+    /// often carries more than 32, and unnamed it was parsed and planned on every submit.
     static let maxValues = 64
 
-    /// Whether `sql` runs named. Not with more than `maxValues` values, and not a `LIMIT`
-    /// query unless its text starts with `StatementHint.planOnce`: the server may, after five runs, keep one
-    /// plan for every value, and the best plan of a top-N pick usually depends on the values
-    /// (a platform listing filtered by status and read in age order, with a kept plan, could
-    /// walk every finished job to find a pending one). A pick whose plan reads a set bounded
-    /// whatever the values (its filter narrows through an index to rows that cannot pile up
-    /// with history) says so with `StatementHint.planOnce`, and is not planned again on every call.
+    /// Whether `sql` runs named. Not with more than `maxValues` values, and not a `LIMIT` query
+    /// unless its text starts with `StatementHint.planOnce`: the server may, after five runs,
+    /// keep one plan for every value, and the best plan of a top-N pick usually depends on the
+    /// values (a listing filtered by status and read in age order could, with a kept plan, walk
+    /// every finished row to find a pending one). A pick whose plan reads a set bounded whatever
+    /// the values (its filter narrows, through an index, to rows that do not pile up with
+    /// history) says so with `StatementHint.planOnce`.
     static func suits(_ sql: String, values: Int) -> Bool {
         values <= maxValues && (!sql.contains("LIMIT") || sql.hasPrefix(StatementHint.planOnce))
     }
