@@ -63,13 +63,7 @@ public enum Chromium {
         // the server under test answers the browser from that pool (two cores = two threads).
         let deadline = DispatchTime.now() + timeoutSeconds
         DispatchQueue.global().asyncAfter(deadline: deadline) { if process.isRunning { process.terminate() } }
-        let data = await withCheckedContinuation { (done: CheckedContinuation<Data, Never>) in
-            DispatchQueue.global().async {
-                let data = stdout.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                done.resume(returning: data)
-            }
-        }
+        let data = await ChildProcess.output(of: process, reading: stdout)
         guard process.terminationStatus == 0 else {
             throw Failed(description: "chromium exited with status \(process.terminationStatus) for \(arguments.last ?? "")")
         }

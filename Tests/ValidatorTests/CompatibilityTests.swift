@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import PlatformAPI
 import ServiceKit
+import TestSupport
 import Testing
 @testable import Validator
 @testable import VMMServer
@@ -378,8 +379,8 @@ struct ValidatorProcessTests {
             process.standardOutput = stdout
             process.standardError = FileHandle.nullDevice
             try process.run()
-            let data = stdout.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            // Off the cooperative pool: the fake platform in this process answers the command.
+            let data = await ChildProcess.output(of: process, reading: stdout)
             #expect(process.terminationStatus == 0)
             #expect(try JSONDecoder().decode(OrmQueryResponse.self, from: data).rows == [["n": .number(1)]])
             #expect(await platform.queries == [OrmQueryRequest(query: "SELECT count(*) AS n FROM agents WHERE miner_hotkey = $1",
@@ -405,8 +406,7 @@ struct ValidatorProcessTests {
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = String(decoding: await ChildProcess.output(of: process, reading: stderr), as: UTF8.self)
         #expect(process.terminationStatus != 0)
         #expect(text.contains("validator_hotkey is \(VectorKey.address) but the secret from environment "
             + "\(ValidatorConfig.secretSeedVariable) belongs to \(other.publicKey.ss58Address)"), "\(text)")
