@@ -73,7 +73,7 @@ extension PoolStore {
                   al.origin AS item_origin
                 FROM assignments a LEFT JOIN assignment_items i ON i.assignment_id = a.id
                   LEFT JOIN algorithms al ON al.id = i.algorithm_id
-                WHERE a.id = \(assignmentId)\(sql: tx.dialect == .postgres ? " FOR UPDATE OF a" : "")
+                WHERE a.id = \(assignmentId)\(sql: tx.forUpdate(of: "a"))
                 """)
             guard let a = leaseRows.first, try a.string("miner") == hotkey, expectKind.contains(try a.string("kind"))
             else { throw Self.leaseNotFound(assignmentId) }

@@ -179,6 +179,8 @@ extension SQLExecutor {
     /// database); empty on SQLite, where a write transaction already holds the database lock.
     public var skipLocked: String { dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : "" }
     public var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
+    /// `FOR UPDATE OF table` on PostgreSQL: of a join, locks only `table`'s rows.
+    public func forUpdate(of table: String) -> String { dialect == .postgres ? " FOR UPDATE OF \(table)" : "" }
 
     /// Serialises, until commit, the transactions that lock the same `key` (a limit checked
     /// by counting rows, say): a transaction-scoped advisory lock on PostgreSQL; nothing on

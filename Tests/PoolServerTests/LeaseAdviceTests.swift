@@ -14,10 +14,11 @@ import Testing
         SQLRow(columns: ["id", "consensus_score"], values: [.int(id), score.map { .double($0) } ?? .null])
     }
 
-    static func advice(floor: Double?, wanted: Int = 2) -> LeaseAdvice {
-        LeaseAdvice(seeds: [seedRow(1, 0.9), seedRow(2, floor)], backlog: 0,
+    /// Two seeds, the last (id 10) scored `lastScore` (nil: not scored).
+    static func advice(lastScore: Double?, wanted: Int = 2) -> LeaseAdvice {
+        LeaseAdvice(seeds: [seedRow(1, 0.9), seedRow(10, lastScore)], backlog: 0,
                     gossip: GossipPacket(taskType: "t", algorithmIds: []), seedsWanted: wanted,
-                    lastSeed: floor.map { ($0, 10) })
+                    lastSeed: lastScore.map { ($0, 10) })
     }
 
     static let key = LeaseAdviceCache.Key(taskType: "t", seedLimit: 2, gossipLimit: 0, window: 1)
@@ -30,7 +31,7 @@ import Testing
 
     @Test func aScoreEnteringTheSeedListDropsTheEntryAndOneBelowItDoesNot() {
         let cache = LeaseAdviceCache()
-        cache.keep(Self.key, Self.advice(floor: 0.5), readSince: cache.lookup(Self.key).generation)
+        cache.keep(Self.key, Self.advice(lastScore: 0.5), readSince: cache.lookup(Self.key).generation)
         #expect(cache.lookup(Self.key).advice != nil)
         cache.changed(Self.changes(score: 0.4))
         #expect(cache.lookup(Self.key).advice != nil, "below the lowest seed: the list cannot change")
@@ -44,12 +45,12 @@ import Testing
 
     @Test func fewerScoredSeedsThanWantedMeansAnyScoreEnters() {
         let cache = LeaseAdviceCache()
-        cache.keep(Self.key, Self.advice(floor: nil), readSince: 0)
+        cache.keep(Self.key, Self.advice(lastScore: nil), readSince: 0)
         cache.changed(Self.changes(score: -100))
         #expect(cache.lookup(Self.key).advice == nil)
         // A lease that asked for no seeds is not affected by scores.
         let noSeeds = LeaseAdviceCache.Key(taskType: "t", seedLimit: 0, gossipLimit: 0, window: 1)
-        cache.keep(noSeeds, Self.advice(floor: nil, wanted: 0), readSince: cache.lookup(noSeeds).generation)
+        cache.keep(noSeeds, Self.advice(lastScore: nil, wanted: 0), readSince: cache.lookup(noSeeds).generation)
         cache.changed(Self.changes(score: 5))
         #expect(cache.lookup(noSeeds).advice != nil)
     }
@@ -57,7 +58,7 @@ import Testing
     @Test func gossipDropsOnlyEntriesThatCarryGossip() {
         let cache = LeaseAdviceCache()
         let gossipKey = LeaseAdviceCache.Key(taskType: "t", seedLimit: 2, gossipLimit: 5, window: 1)
-        for k in [Self.key, gossipKey] { cache.keep(k, Self.advice(floor: 0.5), readSince: 0) }
+        for k in [Self.key, gossipKey] { cache.keep(k, Self.advice(lastScore: 0.5), readSince: 0) }
         var c = LeaseAdviceCache.Changes()
         c.gossipTaskTypes = ["t"]
         cache.changed(c)
@@ -71,16 +72,16 @@ import Testing
         let cache = LeaseAdviceCache()
         let before = cache.lookup(Self.key).generation
         cache.changed(Self.changes(score: 0.8))
-        cache.keep(Self.key, Self.advice(floor: 0.5), readSince: before)
+        cache.keep(Self.key, Self.advice(lastScore: 0.5), readSince: before)
         #expect(cache.lookup(Self.key).advice == nil)
         let again = cache.lookup(Self.key).generation
         cache.changed(Self.changes(score: 0.1))
-        cache.keep(Self.key, Self.advice(floor: 0.5), readSince: again)
+        cache.keep(Self.key, Self.advice(lastScore: 0.5), readSince: again)
         #expect(cache.lookup(Self.key).advice != nil)
         // Older than the changes remembered: not kept.
         let stale = cache.lookup(Self.key).generation
         for _ in 0...LeaseAdviceCache.recentKept { cache.changed(Self.changes(score: 0.1)) }
-        cache.keep(Self.key, Self.advice(floor: 0.3), readSince: stale)
+        cache.keep(Self.key, Self.advice(lastScore: 0.3), readSince: stale)
         #expect(cache.lookup(Self.key).advice?.lastSeed?.score == 0.5, "the entry kept before stays; the stale read did not replace it")
     }
 

@@ -216,14 +216,20 @@ import Testing
 /// The service's statements run as named prepared statements on PostgreSQL; one whose first
 /// preparation failed on a connection must work there once the cause is gone.
 @Suite struct PostgresNamedStatementTests {
-    @Test func aStatementThatFailedBeforeItsTableExistedRunsAfterward() async throws {
-        guard TestDatabases.available.contains(.postgres) else { return }
+    /// A store of one connection on a fresh database, so every statement runs where the ones
+    /// before it left their prepared statements; nil without PostgreSQL.
+    static func oneConnectionStore() async throws -> PostgresStore? {
+        guard TestDatabases.available.contains(.postgres) else { return nil }
         guard case let .postgres(settings) = try DatabaseLocation.parse(try await TestDatabases.freshURL(.postgres)) else {
             Issue.record("expected a PostgreSQL URL")
-            return
+            return nil
         }
+        return try await PostgresStore.open(settings, logger: TestDatabases.logger, maxConnections: 1)
+    }
+
+    @Test func aStatementThatFailedBeforeItsTableExistedRunsAfterward() async throws {
         // One connection, so the retry runs where the failed preparation was kept.
-        let db = try await PostgresStore.open(settings, logger: TestDatabases.logger, maxConnections: 1)
+        guard let db = try await Self.oneConnectionStore() else { return }
         await #expect(throws: (any Error).self) { try await db.query("SELECT n FROM later_table WHERE n = ?", [.int(1)]) }
         try await db.execute("CREATE TABLE later_table (n BIGINT)")
         try await db.execute("INSERT INTO later_table (n) VALUES (1)")
@@ -239,13 +245,8 @@ import Testing
     /// (the merged statements of a submit carry more than 32), and a `LIMIT` statement only
     /// when it leads with `StatementHint.planOnce`.
     @Test func statementsRunNamedUpToTheValueBoundAndLimitOnlyWhenHinted() async throws {
-        guard TestDatabases.available.contains(.postgres) else { return }
-        guard case let .postgres(settings) = try DatabaseLocation.parse(try await TestDatabases.freshURL(.postgres)) else {
-            Issue.record("expected a PostgreSQL URL")
-            return
-        }
         // One connection: the statements and the look at what it keeps prepared share it.
-        let db = try await PostgresStore.open(settings, logger: TestDatabases.logger, maxConnections: 1)
+        guard let db = try await Self.oneConnectionStore() else { return }
         try await db.execute("CREATE TABLE kept (n BIGINT)")
         func kept(_ marker: String) async throws -> Bool {
             let rows = try await db.query(
@@ -254,7 +255,7 @@ import Testing
             return try rows.first?.int("n") ?? 0 > 0
         }
         func values(_ count: Int) -> (list: String, binds: [SQLValue]) {
-            (Array(repeating: "?", count: count).joined(separator: ","), (0..<count).map { .int(Int64($0)) })
+            (SQLText.list(count), (0..<count).map { .int(Int64($0)) })
         }
         // 64: the end-of-submit statement with its verdicts, points and totals.
         let wide = values(64)
