@@ -102,10 +102,28 @@ final class PreparedKey: Sendable {
     /// the table-free checks start from.
     let point: [UInt8]
     private let state = Mutex<State>(.fresh)
+    /// The key's SS58 address (prefix 42) once known: given when the key was parsed from it,
+    /// else worked out on first use. Services name a caller by it on every request, and its
+    /// base58 encoding was 1–2 % of a service's CPU under load.
+    private let address = Mutex<String?>(nil)
 
     init(encoding: [UInt8]?, point: [UInt8]) {
         self.encoding = encoding
         self.point = point
+    }
+
+    /// The address, worked out by `make` the first time.
+    func address(_ make: () -> String) -> String {
+        if let known = address.withLock({ $0 }) { return known }
+        let made = make()
+        address.withLock { $0 = made }
+        return made
+    }
+
+    /// Records the address the key was parsed from (the canonical spelling: `SS58.decode`
+    /// accepts no other).
+    func remember(address parsed: String) {
+        address.withLock { if $0 == nil { $0 = parsed } }
     }
 
     /// Records one verification and says how to run it: table-free the first time, against

@@ -166,7 +166,7 @@ extension SR25519PublicKey {
     /// The key's SS58 address under the generic prefix 42 (a valid key is always 32 bytes,
     /// so this cannot fail).
     public var ss58Address: String {
-        (try? SS58.encode(publicKey: bytes, prefix: SS58.defaultPrefix)) ?? hex
+        prepared.address { (try? SS58.encode(publicKey: bytes, prefix: SS58.defaultPrefix)) ?? hex }
     }
 
     /// The key's SS58 address under another network prefix.
@@ -178,5 +178,6 @@ extension SR25519PublicKey {
     public init(ss58 address: String) throws {
         let key = try SS58.decode(address, expectedPrefix: SS58.defaultPrefix)
         try self.init(bytes: key)
+        prepared.remember(address: address)
     }
 }

@@ -268,10 +268,13 @@ struct PlatformAuth: Sendable {
     }
 
     func registered(_ key: SR25519PublicKey, claimed: String, what: String) async throws -> String {
-        guard let claimedKey = try? SR25519PublicKey(ss58: claimed), claimedKey.bytes == key.bytes else {
+        // A key has one accepted address (`SS58.decode` takes only the canonical spelling under
+        // prefix 42), so the claim matches exactly when it is that address, which the key parsed
+        // from X-Key already knows: no second decode.
+        let hotkey = key.ss58Address
+        guard claimed == hotkey else {
             throw APIError.unauthorized(PlatformErrorCode.hotkeyMismatch, "\(what) does not match the signing key X-Key")
         }
-        let hotkey = key.ss58Address
         guard try await store.isValidator(hotkey) else {
             throw APIError.forbidden(PlatformErrorCode.notRegistered, "Hotkey \(hotkey) is not a registered validator")
         }

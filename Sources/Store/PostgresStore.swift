@@ -38,8 +38,8 @@ struct NamedStatement: PostgresPreparedStatement {
     /// every finished row to find a pending one). A pick whose plan reads a set bounded whatever
     /// the values (its filter narrows, through an index, to rows that do not pile up with
     /// history) says so with `StatementHint.planOnce`.
-    static func suits(_ sql: String, values: Int) -> Bool {
-        values <= maxValues && (!sql.contains("LIMIT") || sql.hasPrefix(StatementHint.planOnce))
+    static func suits(_ statement: PostgresText, values: Int) -> Bool {
+        values <= maxValues && !statement.unhintedLimit
     }
 
     /// A statement shape: its text and the types of its values.
@@ -121,9 +121,10 @@ struct PostgresExecutor: SQLExecutor {
             case let .blob(b): bindings.append(ByteBuffer(bytes: b)); types.append(.bytea)
             }
         }
-        let text = numberPlaceholders(sql)
+        let statement = numberPlaceholders(sql)
+        let text = statement.text
         do {
-            if named, NamedStatement.suits(text, values: binds.count) {
+            if named, NamedStatement.suits(statement, values: binds.count) {
                 let key = NamedStatement.Key(sql: text, types: types.map(\.rawValue))
                 if let name = NamedStatement.name(for: key) {
                     let shape = NamedStatement.Shape(name: name, sql: text, types: types)

@@ -166,4 +166,23 @@ func hex(_ s: Any?) -> [UInt8] { try! Hex.decode(s as! String) }
         }
         #expect(throws: SS58Error.self) { try SS58.decode("") }
     }
+
+    /// A key remembers its address (given when parsed from it, else encoded once): whichever
+    /// way it was made, the address is the encoding of its bytes, and an address that is not
+    /// the canonical spelling never becomes a key to remember it.
+    @Test func aKeysRememberedAddressIsItsEncoding() throws {
+        for _ in 0..<32 {
+            let pk = SR25519Keypair.generate().publicKey
+            let encoded = try SS58.encode(publicKey: pk.bytes, prefix: 42)
+            #expect(pk.ss58Address == encoded && pk.ss58Address == encoded)
+            let parsed = try SR25519PublicKey(ss58: encoded)
+            #expect(parsed.ss58Address == encoded && parsed == pk)
+            let fromBytes = try SR25519PublicKey(bytes: pk.bytes)
+            #expect(fromBytes.ss58Address == encoded)
+            #expect(throws: SS58Error.nonCanonicalPrefix(42)) {
+                _ = try SR25519PublicKey(ss58: try SS58.twoByteSpelling(publicKey: pk.bytes))
+            }
+            #expect(throws: (any Error).self) { _ = try SR25519PublicKey(ss58: "1" + encoded) }
+        }
+    }
 }

@@ -48,6 +48,14 @@ import Testing
             forged[.init(PlatformHeaders.validatorHotkey)!] = v.publicKey.ss58Address
             let mismatch = try await c.call(.get, PlatformPaths.activeChallenges, headers: forged)
             #expect(mismatch.status == .unauthorized && mismatch.error?.code == PlatformErrorCode.hotkeyMismatch)
+            // v's own key named by a spelling other than its address (the two-byte prefix form, or
+            // the address with a space inside) is not v's address either.
+            for alias in [try SS58.twoByteSpelling(publicKey: v.publicKey.bytes), String(v.publicKey.ss58Address.dropLast()) + " "] {
+                var aliased = PlatformClient.headers(.validator(v))
+                aliased[.init(PlatformHeaders.validatorHotkey)!] = alias
+                let refused = try await c.call(.get, PlatformPaths.activeChallenges, headers: aliased)
+                #expect(refused.status == .unauthorized && refused.error?.code == PlatformErrorCode.hotkeyMismatch, "\(alias)")
+            }
 
             // A signature that does not verify.
             var bad = PlatformClient.headers(.validator(v))

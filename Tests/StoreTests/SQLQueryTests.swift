@@ -1,5 +1,5 @@
 import Foundation
-import Store
+@testable import Store
 import TestSupport
 import Testing
 
@@ -12,6 +12,22 @@ struct SQLQueryTests {
         let q: SQLQuery = "SELECT * FROM t WHERE name = \(name) AND id IN (\(list: ids)) AND w > \(0.5)\(sql: lock)"
         #expect(q.sql == "SELECT * FROM t WHERE name = ? AND id IN (?,?,?) AND w > ? FOR UPDATE")
         #expect(q.binds == [.text(name), .int(3), .int(1), .int(2), .double(0.5)])
+    }
+
+    @Test func postgresTextNumbersPlaceholdersAndTellsWhichLimitStatementsMayRunNamed() {
+        let plain = numberPlaceholders("SELECT * FROM t WHERE a = ? AND b = '?' AND c = ?")
+        #expect(plain.text == "SELECT * FROM t WHERE a = $1 AND b = '?' AND c = $2" && !plain.unhintedLimit)
+        let limited = numberPlaceholders("SELECT * FROM t ORDER BY id LIMIT ?")
+        #expect(limited.text == "SELECT * FROM t ORDER BY id LIMIT $1" && limited.unhintedLimit)
+        let hinted = numberPlaceholders("\(StatementHint.planOnce) SELECT * FROM t ORDER BY id LIMIT ?")
+        #expect(!hinted.unhintedLimit)
+        // The hint counts only where it leads the text.
+        #expect(numberPlaceholders("SELECT 1 \(StatementHint.planOnce) LIMIT 1").unhintedLimit)
+        #expect(NamedStatement.suits(limited, values: 1) == false && NamedStatement.suits(hinted, values: 1))
+        #expect(NamedStatement.suits(plain, values: NamedStatement.maxValues)
+            && !NamedStatement.suits(plain, values: NamedStatement.maxValues + 1))
+        #expect(Array("xxLIMI".utf8).containsRun(Array("LIMIT".utf8)) == false)
+        #expect(Array("LIMIT".utf8).containsRun(Array("LIMIT".utf8)))
     }
 
     @Test func rowsOptionalsAndFragmentsKeepTheirBinds() {
