@@ -208,7 +208,7 @@ let package = Package(
             name: "EvalnetBench",
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit", "AlgorithmDSL", "MinerEngine",
-                "PlatformServer", "PlatformAPI", "Store", "CProcessShim", "Dashboards", "Validator",
+                "PlatformServer", "PlatformAPI", "Store", "CProcessShim", "Dashboards", "Validator", "SignedClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

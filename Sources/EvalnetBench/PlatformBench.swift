@@ -6,33 +6,42 @@ import NIOCore
 import PlatformAPI
 import PlatformServer
 import ServiceLifecycle
+import SignedClient
 import Store
 import Validator
 
 /// Claim → results cycles per second: 8 concurrent validators against a real Platform server
 /// on loopback, each polling as the validator's job loop does: one signed GET /jobs/pending (the
-/// server's default page, 100 oldest), then signed claims from that list until
-/// `jobs.claim_batch` (4) are won, each followed by its signed POST results; a claim lost to
-/// another validator (409) moves on to the next job and is not counted. Unlike the job loop,
-/// which claims in list order, each validator here tries the listed jobs in a random order, so
-/// eight validators that poll in step do not all race for the oldest job. Runs on SQLite, and on PostgreSQL when EVALNET_TEST_POSTGRES_URL is set.
+/// server's default page, 100 oldest), then, for the listed jobs until `jobs.claim_batch` (4)
+/// are won, a signed POST /jobs/claim for the oldest pending job of the listed job's challenge,
+/// each followed by its signed POST results. Claims are never lost to another validator (a
+/// 409 would be counted as lost). Runs on SQLite, and on PostgreSQL (a fresh database, dropped
+/// afterwards) when EVALNET_TEST_POSTGRES_URL is set.
 func runPlatformBenchmarks() async throws {
     try await benchPlatform(label: "sqlite", url: "sqlite:" + FileManager.default.temporaryDirectory
         .appendingPathComponent("evalnet-bench-\(UUID().uuidString).db").path)
     if let base = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !base.isEmpty {
-        try await benchPlatform(label: "postgres", url: try await freshPostgresDatabase(base))
+        try await withFreshPostgresDatabase(base) { try await benchPlatform(label: "postgres", url: $0) }
     } else {
         print("platform.claim_results_cycle[postgres] skipped (EVALNET_TEST_POSTGRES_URL not set)")
     }
 }
 
-func freshPostgresDatabase(_ base: String) async throws -> String {
+/// Runs `body` on a new, empty database on the server of `base`, dropped afterwards (also
+/// when `body` throws), so a run never starts from an earlier run's rows or schema.
+func withFreshPostgresDatabase<T>(_ base: String, _ body: (String) async throws -> T) async throws -> T {
     guard case let .postgres(s) = try DatabaseLocation.parse(base) else { throw StoreError.badURL(base) }
     let name = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
     let admin = try await PostgresStore.open(s, logger: Logger(label: "bench"), maxConnections: 1)
-    try await admin.execute("CREATE DATABASE \(name)")
+    let result: Result<T, any Error>
+    do {
+        try await admin.execute("CREATE DATABASE \(name)")
+        let url = "postgres://\(s.username)\(s.password.map { ":\($0)" } ?? "")@\(s.host):\(s.port)/\(name)"
+        result = .success(try await body(url))
+    } catch { result = .failure(error) }
+    _ = try? await admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
     await admin.shutdown()
-    return "postgres://\(s.username)\(s.password.map { ":\($0)" } ?? "")@\(s.host):\(s.port)/\(name)"
+    return try result.get()
 }
 
 private struct BenchClient: Sendable {
@@ -67,8 +76,9 @@ func runPlatformReplicaBenchmarks(replicas: Int) async throws {
         return
     }
     for n in [1, replicas] {
-        try await benchPlatform(label: "postgres, \(n) replica\(n == 1 ? "" : "s")", url: try await freshPostgresDatabase(base),
-                                replicas: n)
+        try await withFreshPostgresDatabase(base) { url in
+            try await benchPlatform(label: "postgres, \(n) replica\(n == 1 ? "" : "s")", url: url, replicas: n)
+        }
     }
 }
 
@@ -147,8 +157,10 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
                         return r
                     }
                     // As the validator's job loop polls (`JobManager.pollOnce`): one listing, then
-                    // claims from it until `claimBatch` are won (each result posted at once here,
-                    // where the job itself is not run), then the next listing.
+                    // for its jobs, until `claimBatch` are won, a claim of the oldest pending job
+                    // of the listed job's challenge (each result posted at once here, where the
+                    // job itself is not run), then the next listing.
+                    let claimNext = PlatformPaths.claimNext + queryString([(PlatformQueryNames.challengeId, challenge.id)])
                     while true {
                         let pending = try await timed(0) { try await client.send("GET", PlatformPaths.pendingJobs,
                                                             headers: BenchClient.validatorHeaders(v)) }
@@ -157,13 +169,15 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
                         let jobs = try JSONDecoder().decode(PendingJobsResponse.self, from: Data(buffer: pending.body)).jobs
                         guard !jobs.isEmpty else { return (cycles, lost, listings, time) }
                         var won = 0
-                        for job in jobs.shuffled() where won < claimBatch {
-                            let claim = try await timed(1) { try await client.send("POST", PlatformPaths.claim(job.id), headers: BenchClient.validatorHeaders(v)) }
+                        for _ in jobs where won < claimBatch {
+                            let claim = try await timed(1) { try await client.send("POST", claimNext, headers: BenchClient.validatorHeaders(v)) }
                             if claim.status == 409 {
                                 lost += 1
                                 continue
                             }
+                            if claim.status == 204 { break }
                             guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
+                            let job = try JSONDecoder().decode(ClaimResponse.self, from: Data(buffer: claim.body))
                             let posted = try await timed(2) { try await client.send("POST", PlatformPaths.results(job.id),
                                                                headers: BenchClient.validatorHeaders(v), body: resultBody) }
                             guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }

@@ -201,7 +201,8 @@ func runPoolBenchmarks(plan: PoolBenchPlan, backend: String) async throws {
     }
     if backend != "sqlite" {
         if let pg = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !pg.isEmpty {
-            try await runPoolBenchmark(database: pg, label: "postgres", plan: plan)
+            // A fresh database each run: the figures never depend on an earlier run's history.
+            try await withFreshPostgresDatabase(pg) { try await runPoolBenchmark(database: $0, label: "postgres", plan: plan) }
         } else {
             print("pool.cycles_per_second.postgres skipped (set EVALNET_TEST_POSTGRES_URL)")
         }

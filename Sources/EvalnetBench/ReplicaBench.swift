@@ -11,6 +11,6 @@ func runPoolReplicaBenchmarks(plan: PoolBenchPlan) async throws {
     for n in [1, plan.replicas] {
         var run = plan
         run.replicas = n
-        try await runPoolBenchmark(database: try await freshPostgresDatabase(base), label: "postgres.replicas\(n)", plan: run)
+        try await withFreshPostgresDatabase(base) { try await runPoolBenchmark(database: $0, label: "postgres.replicas\(n)", plan: run) }
     }
 }

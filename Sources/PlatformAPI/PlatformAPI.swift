@@ -19,6 +19,9 @@ public enum PlatformPaths {
     public static let pendingJobs = "/jobs/pending"
     public static func job(_ id: String) -> String { "/jobs/\(id)" }
     public static func claim(_ id: String) -> String { "/jobs/\(id)/claim" }
+    /// Claim the oldest pending job the caller may take (`PlatformQueryNames.challengeId`
+    /// narrows it to one challenge); 204 when there is none.
+    public static let claimNext = "/jobs/claim"
     public static func start(_ id: String) -> String { "/jobs/\(id)/start" }
     public static func results(_ id: String) -> String { "/jobs/\(id)/results" }
     public static func ormQuery(_ challengeId: String) -> String { "/challenges/\(challengeId)/orm/query" }
@@ -60,6 +63,12 @@ public enum PlatformHeaders {
 /// Query parameters accepted on the WebSocket upgrade URL, for clients that cannot set
 /// headers on the upgrade request: `key`, `timestamp`, `signature` stand for `X-Key`,
 /// `X-Timestamp`, `X-Signature`; `since` for `X-Last-Event-Seq`.
+/// Query parameter names of the HTTP routes.
+public enum PlatformQueryNames {
+    /// `POST /jobs/claim?challenge_id=…`: claim a job of this challenge only.
+    public static let challengeId = "challenge_id"
+}
+
 public enum PlatformSocketQuery {
     public static let key = "key"
     public static let timestamp = "timestamp"

@@ -127,6 +127,12 @@ public enum PlatformCatalogue {
                                    "claim_expires_at": .string("2025-01-01T00:30:00Z"), "attempt": .number(1),
                                    "payload": ex(["code": .string("def solve(): …")])]),
                      params: [id], errors: [404, 409], links: jobLinks("$response.body#/id")),
+            RouteDoc("POST", PlatformPaths.claimNext, .validator,
+                     "Claim the oldest pending job the caller may take (of one challenge with challenge_id); 204 when there is none. Concurrent callers never get the same job, so no claim is lost (reads no body)",
+                     alsoSucceeds: [204], returns: .of(ClaimResponse.self),
+                     params: [.query(PlatformQueryNames.challengeId, JSONSchema.string.with(.length(1...128)),
+                                     "Only jobs of this challenge")],
+                     errors: [404, 409, 422], links: jobLinks("$response.body#/id")),
             RouteDoc("POST", "/jobs/{id}/start", .validator, "Mark a claimed job running (claimer only; reads no body)",
                      returns: .of(JobView.self), params: [id], errors: [404, 409]),
             RouteDoc("POST", "/jobs/{id}/results", .validator,
@@ -375,6 +381,14 @@ public func makePlatformRouter(store: PlatformStore, hub: EventHub, config: Plat
     router.get("/jobs/:id") { request, context in
         let hotkey = try await auth.validator(request)
         return JSONResponse(try await store.jobView(id: try id(context), viewer: hotkey))
+    }
+    router.post(RouterPath(PlatformPaths.claimNext)) { request, context -> Response in
+        let hotkey = try await auth.validator(request)
+        let challenge = try request.textQuery(PlatformQueryNames.challengeId, maxBytes: 128)
+        guard let claim = try await store.claimNext(validator: hotkey, challengeId: challenge, now: now()) else {
+            return Response(status: .noContent)
+        }
+        return try JSONResponse(claim).response(from: request, context: context)
     }
     router.post("/jobs/:id/claim") { request, context in
         let hotkey = try await auth.validator(request)

@@ -273,63 +273,103 @@ extension PlatformStore {
         })
     }
 
+    /// What a claim reads of a job: the job, its challenge's status and its submission's payload.
+    static let claimColumns = "j.*, c.status AS challenge_status, s.payload_kind AS payload_kind, s.payload AS payload"
+    static let claimJoins = "jobs j JOIN challenges c ON c.id = j.challenge_id JOIN submissions s ON s.id = j.submission_id"
+
     /// `POST /jobs/{id}/claim`: exactly one concurrent claimer wins — the write is a
     /// compare-and-set `UPDATE … WHERE status = 'pending'`; losers get 409.
     public func claim(jobId: String, validator: String, now: Double) async throws -> ClaimResponse {
         let response = try await db.transaction { tx in
-            guard let row = try await tx.fetchOne(
-                """
-                SELECT j.*, c.status AS challenge_status, s.payload_kind AS payload_kind, s.payload AS payload
-                FROM jobs j JOIN challenges c ON c.id = j.challenge_id JOIN submissions s ON s.id = j.submission_id
-                WHERE j.id = \(jobId)
-                """)
+            guard let row = try await tx.fetchOne("SELECT \(sql: Self.claimColumns) FROM \(sql: Self.claimJoins) WHERE j.id = \(jobId)")
             else { throw Self.jobNotFound(jobId) }
-            let job = try JobRow(row)
-            guard try row.string("challenge_status") == "active" else {
-                throw APIError.conflict(PlatformErrorCode.challengeInactive, "The job's challenge is not active")
-            }
-            let next: JobState
-            do throws(JobTransitionError) {
-                next = try job.state.applying(.claim(validator: validator, now: now, leaseSeconds: Double(job.claimTimeoutS)))
-            } catch {
-                let code = job.status.isInFlight ? PlatformErrorCode.jobAlreadyClaimed : PlatformErrorCode.jobNotPending
-                throw APIError.conflict(code, "Job cannot be claimed: \(error.description)")
-            }
-            let alreadyHolds = APIError.conflict(
-                PlatformErrorCode.alreadyEvaluatingSubmission,
-                "You already hold a job of submission \(job.submissionId); each validator evaluates a submission once")
-            // The compare-and-set: only a still-pending job, and only if the caller holds no
-            // other job of the same submission (also guarded by a unique index).
-            let won: [SQLRow]
-            do {
-                won = try await tx.fetch(
-                    """
-                    UPDATE jobs SET status = \(next.status.rawValue), validator_hotkey = \(validator),
-                      claimed_at = \(now), started_at = NULL,
-                      lease_expires_at = \(next.leaseExpiresAt), updated_at = \(now)
-                    WHERE id = \(jobId) AND status = \(job.status.rawValue)
-                      AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = \(job.submissionId) AND o.validator_hotkey = \(validator))
-                    RETURNING id
-                    """)
-            } catch where Self.isUniqueViolation(error) {
-                throw alreadyHolds
-            }
-            guard !won.isEmpty else {
-                if try await tx.fetchOne("SELECT id FROM jobs WHERE submission_id = \(job.submissionId) AND validator_hotkey = \(validator)") != nil
-                {
-                    throw alreadyHolds
-                }
-                throw APIError.conflict(PlatformErrorCode.jobAlreadyClaimed, "Job was claimed by another validator")
-            }
-            let snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
-            let payload = Self.payload(kind: try row.string("payload_kind"), text: try row.string("payload"))
-            return (ClaimResponse(
-                id: jobId, challengeId: job.challengeId, submissionId: job.submissionId, status: "claimed",
-                minerHotkey: job.minerHotkey, claimExpiresAt: PlatformTime.string(next.leaseExpiresAt ?? now),
-                attempt: next.attempt, payload: payload), snap)
+            return try await claim(tx, row, validator: validator, now: now)
         }
         await challengeData.publish([response.1])
         return response.0
+    }
+
+    /// `POST /jobs/claim`: claims the oldest pending job the caller may take (of `challengeId`
+    /// when given), or answers nil when there is none. Concurrent callers never pick the same
+    /// job (PostgreSQL skips rows another claim holds; SQLite's writer takes one claim at a
+    /// time), so no claim is lost to another validator. An unknown challenge is 404 and an
+    /// inactive one 409, as for a claim by id.
+    public func claimNext(validator: String, challengeId: String?, now: Double) async throws -> ClaimResponse? {
+        let response = try await db.transaction { tx -> (ClaimResponse, ChallengeDataManager.Snapshot)? in
+            let ofChallenge: SQLQuery = challengeId.map { "AND j.challenge_id = \($0)" } ?? ""
+            if let row = try await tx.fetchOne(
+                """
+                SELECT \(sql: Self.claimColumns) FROM \(sql: Self.claimJoins)
+                WHERE j.status = 'pending' AND c.status = 'active' \(ofChallenge)
+                  AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator))
+                ORDER BY j.created_at, j.id LIMIT 1\(sql: tx.skipLocked(of: "j"))
+                """)
+            {
+                return try await claim(tx, row, validator: validator, now: now)
+            }
+            if let challengeId {
+                guard let challenge = try await tx.fetchOne("SELECT status FROM challenges WHERE id = \(challengeId)") else {
+                    throw Self.challengeNotFound(challengeId)
+                }
+                guard try challenge.string("status") == "active" else {
+                    throw APIError.conflict(PlatformErrorCode.challengeInactive, "The challenge is not active")
+                }
+            }
+            return nil
+        }
+        guard let response else { return nil }
+        await challengeData.publish([response.1])
+        return response.0
+    }
+
+    /// Claims the job read in `row` (`claimColumns`) for `validator` inside `tx`.
+    private func claim(_ tx: any SQLExecutor, _ row: SQLRow, validator: String, now: Double) async throws
+        -> (ClaimResponse, ChallengeDataManager.Snapshot)
+    {
+        let job = try JobRow(row)
+        let jobId = job.id
+        guard try row.string("challenge_status") == "active" else {
+            throw APIError.conflict(PlatformErrorCode.challengeInactive, "The job's challenge is not active")
+        }
+        let next: JobState
+        do throws(JobTransitionError) {
+            next = try job.state.applying(.claim(validator: validator, now: now, leaseSeconds: Double(job.claimTimeoutS)))
+        } catch {
+            let code = job.status.isInFlight ? PlatformErrorCode.jobAlreadyClaimed : PlatformErrorCode.jobNotPending
+            throw APIError.conflict(code, "Job cannot be claimed: \(error.description)")
+        }
+        let alreadyHolds = APIError.conflict(
+            PlatformErrorCode.alreadyEvaluatingSubmission,
+            "You already hold a job of submission \(job.submissionId); each validator evaluates a submission once")
+        // The compare-and-set: only a still-pending job, and only if the caller holds no
+        // other job of the same submission (also guarded by a unique index).
+        let won: [SQLRow]
+        do {
+            won = try await tx.fetch(
+                """
+                UPDATE jobs SET status = \(next.status.rawValue), validator_hotkey = \(validator),
+                  claimed_at = \(now), started_at = NULL,
+                  lease_expires_at = \(next.leaseExpiresAt), updated_at = \(now)
+                WHERE id = \(jobId) AND status = \(job.status.rawValue)
+                  AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = \(job.submissionId) AND o.validator_hotkey = \(validator))
+                RETURNING id
+                """)
+        } catch where Self.isUniqueViolation(error) {
+            throw alreadyHolds
+        }
+        guard !won.isEmpty else {
+            if try await tx.fetchOne("SELECT id FROM jobs WHERE submission_id = \(job.submissionId) AND validator_hotkey = \(validator)") != nil
+            {
+                throw alreadyHolds
+            }
+            throw APIError.conflict(PlatformErrorCode.jobAlreadyClaimed, "Job was claimed by another validator")
+        }
+        let snap = try await refreshSubmission(tx, id: job.submissionId, now: now)
+        let payload = Self.payload(kind: try row.string("payload_kind"), text: try row.string("payload"))
+        return (ClaimResponse(
+            id: jobId, challengeId: job.challengeId, submissionId: job.submissionId, status: "claimed",
+            minerHotkey: job.minerHotkey, claimExpiresAt: PlatformTime.string(next.leaseExpiresAt ?? now),
+            attempt: next.attempt, payload: payload), snap)
     }
 
     /// `POST /jobs/{id}/start`: claimed → running (claimer only; repeating is a no-op).

@@ -164,6 +164,17 @@ extension Request {
         return try JSONBody.decode(type, from: bytes)
     }
 
+    /// A text query parameter, or nil when absent: 422 when it is empty, longer than
+    /// `maxBytes` or holds a control character.
+    public func textQuery(_ name: String, maxBytes: Int) throws -> String? {
+        guard let text = uri.queryParameters[Substring(name)] else { return nil }
+        guard !text.isEmpty, text.utf8.count <= maxBytes, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw APIError.unprocessable(ErrorCode.invalidQuery,
+                                         "Query parameter \(name) must be 1...\(maxBytes) bytes of text without control characters")
+        }
+        return String(text)
+    }
+
     /// A query parameter parsed as an integer within `range`, or `defaultValue` when absent.
     public func intQuery(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = uri.queryParameters[Substring(name)] else { return defaultValue }

@@ -88,7 +88,10 @@ public actor JobManager {
         return await quota.checkCapacity(challenge.declaration.resources, for: job.challengeId)
     }
 
-    /// One polling pass: list pending jobs and claim what capacity allows.
+    /// One polling pass: list pending jobs and claim what capacity allows. The listing says
+    /// which challenges have work; each claim takes the oldest pending job of the listed job's
+    /// challenge (`POST /jobs/claim`), so validators polling together never lose claims to
+    /// each other. A challenge with nothing left is passed over for the rest of the pass.
     public func pollOnce() async {
         guard !shuttingDown else { return }
         let jobs: [PendingJob]
@@ -97,38 +100,67 @@ public actor JobManager {
             return
         }
         var claimedNow = 0
-        for job in jobs where running[job.id] == nil && claimedNow < config.claimBatch && !shuttingDown {
+        var drained: Set<String> = []
+        for job in jobs where claimedNow < config.claimBatch && !shuttingDown && !drained.contains(job.challengeId) {
             if !knownChallenges.contains(job.challengeId) { try? await checkChallengeUpdates() }
             guard await hasCapacity(job) else { continue }
-            if await claimJob(job) { claimedNow += 1 }
+            switch await claimJob(of: job) {
+            case .claimed: claimedNow += 1
+            case .noneLeft: drained.insert(job.challengeId)
+            case .notClaimed: continue
+            }
         }
     }
 
-    /// Reserves resources, claims the job (409 → someone else has it) and starts it.
+    /// What a claim attempt came to.
+    public enum ClaimAttempt: Sendable, Equatable {
+        case claimed
+        /// No pending job of the challenge was left to claim.
+        case noneLeft
+        /// Lost, refused or not tried (no environment or quota for it).
+        case notClaimed
+    }
+
+    /// Reserves resources for a job of `job`'s challenge, claims the oldest pending job of that
+    /// challenge the platform gives this validator (not necessarily `job`) and starts it.
     @discardableResult
-    public func claimJob(_ job: PendingJob) async -> Bool {
-        guard !shuttingDown else { return false }
+    public func claimJob(of job: PendingJob) async -> ClaimAttempt {
+        guard !shuttingDown else { return .notClaimed }
         let lease: ChallengeLease
         do { lease = try await challenges.acquire(id: job.challengeId) } catch {
             logger.warning("challenge not ready", metadata: ["job": "\(job.id)", "error": "\(error)"])
-            return false
+            return .notClaimed
         }
         let allocation: QuotaAllocation
         do { allocation = try await quota.allocate(lease.challenge.declaration.resources, for: job.challengeId) } catch {
             await challenges.release(lease)
-            return false
+            return .notClaimed
         }
         let claim: ClaimResponse
-        do { claim = try await client.claimJob(job.id) } catch {
+        do {
+            guard let next = try await client.claimNextJob(challengeId: job.challengeId) else {
+                await quota.release(allocation)
+                await challenges.release(lease)
+                return .noneLeft
+            }
+            claim = next
+        } catch {
             await quota.release(allocation)
             await challenges.release(lease)
             if case PlatformClientError.conflict = error { stats.lostClaims += 1 } else {
                 logger.warning("claim failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
             }
-            return false
+            return .notClaimed
+        }
+        if running[claim.id] != nil {
+            // A claim of ours had lapsed and the job came back to us: the run already under
+            // way reports it.
+            await quota.release(allocation)
+            await challenges.release(lease)
+            return .claimed
         }
         stats.claimed += 1
-        logger.info("claimed job", metadata: ["job": "\(job.id)", "challenge": "\(job.challengeId)"])
+        logger.info("claimed job", metadata: ["job": "\(claim.id)", "challenge": "\(claim.challengeId)"])
         let task = Task { [client, executor, config, logger] in
             let outcome: JobOutcome
             if let code = claim.payload.code {
@@ -147,10 +179,10 @@ public actor JobManager {
             await Task { await self.finish(jobId: claim.id, outcome: outcome, allocation: allocation, lease: lease) }.value
             _ = logger
         }
-        running[job.id] = (job.challengeId, task)
+        running[claim.id] = (claim.challengeId, task)
         // Shutdown began while the claim was in flight: the job is ours, so cancel and report it.
         if shuttingDown { task.cancel() }
-        return true
+        return .claimed
     }
 
     private func finish(jobId: String, outcome: JobOutcome, allocation: QuotaAllocation, lease: ChallengeLease) async {

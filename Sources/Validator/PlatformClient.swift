@@ -80,11 +80,11 @@ public final class PlatformClient: Sendable {
         try await call(.GET, PlatformPaths.pendingJobs, as: PendingJobsResponse.self)?.jobs ?? []
     }
 
-    public func claimJob(_ id: String) async throws -> ClaimResponse {
-        guard let claim = try await call(.POST, PlatformPaths.claim(id), as: ClaimResponse.self) else {
-            throw PlatformClientError.badResponse("claim answered without a body")
-        }
-        return claim
+    /// Claims the oldest pending job this validator may take (of `challengeId` when given);
+    /// nil when there is none. Unlike a claim by id, it is never lost to another validator.
+    public func claimNextJob(challengeId: String?) async throws -> ClaimResponse? {
+        try await call(.POST, PlatformPaths.claimNext + queryString([(PlatformQueryNames.challengeId, challengeId)]),
+                       as: ClaimResponse.self)
     }
 
     public func startJob(_ id: String) async throws {

@@ -7,9 +7,9 @@ import ServiceKit
 import Testing
 @testable import Validator
 
-/// What a fake Platform API holds and has been told: enough of the seed's validator API
-/// (`/challenges/active`, `/jobs/pending`, claim, start, results, ORM query) to drive the
-/// validator's real job loop over loopback HTTP. No signature checks: the tests look at
+/// What a fake Platform API holds and has been told: enough of the validator API
+/// (`/challenges/active`, `/jobs/pending`, the claim of the oldest pending job, start, results,
+/// ORM query) to drive the validator's real job loop over loopback HTTP. No signature checks: the tests look at
 /// what the validator sends, not at the platform's security.
 actor FakePlatformState {
     var challenges: [ActiveChallenge] = []
@@ -31,9 +31,11 @@ actor FakePlatformState {
 
     func saw(hotkey: String?) { if let hotkey { hotkeys.insert(hotkey) } }
 
-    func claim(_ id: String) -> ClaimResponse? {
-        guard let i = pending.firstIndex(where: { $0.id == id }) else { return nil }
+    /// The oldest pending job (of `challenge` when given), claimed; nil when there is none.
+    func claimNext(challenge: String?) -> ClaimResponse? {
+        guard let i = pending.firstIndex(where: { challenge == nil || $0.challengeId == challenge }) else { return nil }
         let job = pending.remove(at: i)
+        let id = job.id
         claimed.append(id)
         return ClaimResponse(id: id, challengeId: job.challengeId, submissionId: job.submissionId, status: "claimed",
                              minerHotkey: job.minerHotkey, claimExpiresAt: "2099-01-01T00:00:00Z", attempt: 1,
@@ -60,13 +62,11 @@ func withFakePlatform(_ body: @escaping @Sendable (_ url: String, FakePlatformSt
         await state.saw(hotkey: hotkey(request))
         return JSONResponse(PendingJobsResponse(jobs: await state.pending))
     }
-    router.post("/jobs/:id/claim") { request, context in
+    router.post(RouterPath(PlatformPaths.claimNext)) { request, context -> Response in
         await state.saw(hotkey: hotkey(request))
-        let id = context.parameters.get("id") ?? ""
-        guard let claim = await state.claim(id) else {
-            throw APIError(.conflict, PlatformErrorCode.jobNotPending, "Job \(id) is not pending")
-        }
-        return JSONResponse(claim)
+        let challenge = request.uri.queryParameters[Substring(PlatformQueryNames.challengeId)].map(String.init)
+        guard let claim = await state.claimNext(challenge: challenge) else { return Response(status: .noContent) }
+        return try JSONResponse(claim).response(from: request, context: context)
     }
     router.post("/jobs/:id/start") { _, context in
         let id = context.parameters.get("id") ?? ""
