@@ -11,11 +11,10 @@ import Store
 import Validator
 
 /// Claim → results cycles per second: 8 concurrent validators against a real Platform server
-/// on loopback, each polling as the validator's job loop does: one signed GET /jobs/pending (the
-/// server's default page, 100 oldest), then, for the listed jobs until `jobs.claim_batch` (4)
-/// are won, a signed POST /jobs/claim for the oldest pending job of the listed job's challenge,
-/// each followed by its signed POST results. Claims are never lost to another validator (a
-/// 409 would be counted as lost). Runs on SQLite, and on PostgreSQL (a fresh database, dropped
+/// on loopback, each polling as the validator's job loop does: signed POST /jobs/claim for the
+/// oldest pending job of the challenge, each followed by its signed POST results, until the
+/// platform answers that none is left. A claim is never lost to another validator (a 409
+/// would be counted as lost). Runs on SQLite, and on PostgreSQL (a fresh database, dropped
 /// afterwards) when EVALNET_TEST_POSTGRES_URL is set.
 func runPlatformBenchmarks() async throws {
     try await benchPlatform(label: "sqlite", url: "sqlite:" + FileManager.default.temporaryDirectory
@@ -141,13 +140,13 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         let resultBody = String(decoding: try JSONEncoder().encode(JobResultRequest(
             score: 0.5, metrics: ["accuracy": .number(0.5)], logs: ["ok"], executionTimeMs: 1)), as: UTF8.self)
         let start = ContinuousClock.now
-        let claimBatch = ValidatorConfig().claimBatch
-        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, listings: Int, time: [Double]).self) { group in
+        let claimNext = PlatformPaths.claimNext + queryString([(PlatformQueryNames.challengeId, challenge.id)])
+        let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, time: [Double]).self) { group in
             for (i, v) in validators.enumerated() {
                 let client = clients[i % clients.count]
                 group.addTask {
-                    var cycles = 0, lost = 0, listings = 0
-                    var time = [0.0, 0.0, 0.0]
+                    var cycles = 0, lost = 0
+                    var time = [0.0, 0.0]
                     let clock = ContinuousClock()
                     func timed<T>(_ i: Int, _ body: () async throws -> T) async rethrows -> T {
                         let t0 = clock.now
@@ -156,55 +155,42 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
                         time[i] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
                         return r
                     }
-                    // As the validator's job loop polls (`JobManager.pollOnce`): one listing, then
-                    // for its jobs, until `claimBatch` are won, a claim of the oldest pending job
-                    // of the listed job's challenge (each result posted at once here, where the
-                    // job itself is not run), then the next listing.
-                    let claimNext = PlatformPaths.claimNext + queryString([(PlatformQueryNames.challengeId, challenge.id)])
+                    // As the validator's job loop polls (`JobManager.pollOnce`): claims of the
+                    // oldest pending job of the challenge, each result posted at once here (the
+                    // job itself is not run), until the platform answers that none is left.
                     while true {
-                        let pending = try await timed(0) { try await client.send("GET", PlatformPaths.pendingJobs,
-                                                            headers: BenchClient.validatorHeaders(v)) }
-                        guard pending.status == 200 else { throw StoreError.backend("pending: \(pending.status)") }
-                        listings += 1
-                        let jobs = try JSONDecoder().decode(PendingJobsResponse.self, from: Data(buffer: pending.body)).jobs
-                        guard !jobs.isEmpty else { return (cycles, lost, listings, time) }
-                        var won = 0
-                        for _ in jobs where won < claimBatch {
-                            let claim = try await timed(1) { try await client.send("POST", claimNext, headers: BenchClient.validatorHeaders(v)) }
-                            if claim.status == 409 {
-                                lost += 1
-                                continue
-                            }
-                            if claim.status == 204 { break }
-                            guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
-                            let job = try JSONDecoder().decode(ClaimResponse.self, from: Data(buffer: claim.body))
-                            let posted = try await timed(2) { try await client.send("POST", PlatformPaths.results(job.id),
-                                                               headers: BenchClient.validatorHeaders(v), body: resultBody) }
-                            guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }
-                            cycles += 1
-                            won += 1
+                        let claim = try await timed(0) { try await client.send("POST", claimNext, headers: BenchClient.validatorHeaders(v)) }
+                        if claim.status == 409 {
+                            lost += 1
+                            continue
                         }
+                        if claim.status == 204 { return (cycles, lost, time) }
+                        guard claim.status == 200 else { throw StoreError.backend("claim: \(claim.status)") }
+                        let job = try JSONDecoder().decode(ClaimResponse.self, from: Data(buffer: claim.body))
+                        let posted = try await timed(1) { try await client.send("POST", PlatformPaths.results(job.id),
+                                                           headers: BenchClient.validatorHeaders(v), body: resultBody) }
+                        guard posted.status == 204 else { throw StoreError.backend("results: \(posted.status)") }
+                        cycles += 1
                     }
                 }
             }
-            var sum = (cycles: 0, lost: 0, listings: 0, time: [0.0, 0.0, 0.0])
+            var sum = (cycles: 0, lost: 0, time: [0.0, 0.0])
             for try await c in group {
                 sum.cycles += c.cycles
                 sum.lost += c.lost
-                sum.listings += c.listings
-                for i in 0..<3 { sum.time[i] += c.time[i] }
+                for i in 0..<2 { sum.time[i] += c.time[i] }
             }
             return sum
         }
-        let requests = Double(counts.cycles + counts.lost)
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
-        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %d listings, %.2f s; %lld jobs completed of %d)",
-                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, counts.listings, seconds, done, total))
-        print(String(format: "  mean latency: pending %.1f ms, claim %.1f ms, results %.1f ms",
-                     counts.time[0] / Double(max(1, counts.listings)) * 1000, counts.time[1] / requests * 1000,
-                     counts.time[2] / Double(max(1, counts.cycles)) * 1000))
+        print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed of %d)",
+                     label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done, total))
+        // Claims include the last one of each validator, which finds nothing left (204).
+        print(String(format: "  mean latency: claim %.1f ms, results %.1f ms",
+                     counts.time[0] / Double(max(1, counts.cycles + counts.lost + validatorCount)) * 1000,
+                     counts.time[1] / Double(max(1, counts.cycles)) * 1000))
     } catch {
         try? await http.shutdown()
         await stopAll()

@@ -260,10 +260,8 @@ extension PlatformStore {
     public func pendingJobs(validator: String, limit: Int) async throws -> PendingJobsResponse {
         let rows = try await db.fetch(
             """
-            SELECT j.id, j.challenge_id, j.submission_id, j.miner_hotkey, j.created_at
-            FROM jobs j JOIN challenges c ON c.id = j.challenge_id
-            WHERE j.status = 'pending' AND c.status = 'active'
-              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator))
+            SELECT j.id, j.challenge_id, j.submission_id, j.miner_hotkey, j.created_at FROM jobs j
+            WHERE \(Self.claimable(by: validator))
             ORDER BY j.created_at, j.id LIMIT \(limit)
             """)
         return PendingJobsResponse(jobs: try rows.map { r in
@@ -271,6 +269,17 @@ extension PlatformStore {
                        submissionId: try r.string("submission_id"), minerHotkey: try r.string("miner_hotkey"),
                        status: "pending", createdAt: PlatformTime.string(try r.double("created_at")))
         })
+    }
+
+    /// The jobs `j` that `validator` may claim: pending, of an active challenge, of a
+    /// submission it holds no job of. Written on `jobs` alone, so the queue index
+    /// (`jobs_queue`, `jobs_challenge_queue`) is read in claim order and the read stops at the
+    /// first jobs that qualify.
+    static func claimable(by validator: String) -> SQLQuery {
+        """
+        j.status = 'pending' AND EXISTS (SELECT 1 FROM challenges c WHERE c.id = j.challenge_id AND c.status = 'active')
+          AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator))
+        """
     }
 
     /// What a claim reads of a job: the job, its challenge's status and its submission's payload.
@@ -293,17 +302,20 @@ extension PlatformStore {
     /// when given), or answers nil when there is none. Concurrent callers never pick the same
     /// job (PostgreSQL skips rows another claim holds; SQLite's writer takes one claim at a
     /// time), so no claim is lost to another validator. An unknown challenge is 404 and an
-    /// inactive one 409, as for a claim by id.
+    /// inactive one 409, as for a claim by id. The pick reads the pending-job queue index in
+    /// order whatever its values — a set bounded by the backlog, not by history — so its plan
+    /// is kept (`StatementHint.planOnce`; planned on every claim it was 0.46 ms of PostgreSQL's
+    /// time per claim).
     public func claimNext(validator: String, challengeId: String?, now: Double) async throws -> ClaimResponse? {
         let response = try await db.transaction { tx -> (ClaimResponse, ChallengeDataManager.Snapshot)? in
-            let ofChallenge: SQLQuery = challengeId.map { "AND j.challenge_id = \($0)" } ?? ""
-            if let row = try await tx.fetchOne(
+            let ofChallenge: SQLQuery = challengeId.map { "j.challenge_id = \($0) AND" } ?? ""
+            if let picked = try await tx.fetchOne(
                 """
-                SELECT \(sql: Self.claimColumns) FROM \(sql: Self.claimJoins)
-                WHERE j.status = 'pending' AND c.status = 'active' \(ofChallenge)
-                  AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator))
-                ORDER BY j.created_at, j.id LIMIT 1\(sql: tx.skipLocked(of: "j"))
-                """)
+                \(sql: StatementHint.planOnce) SELECT j.id FROM jobs j WHERE \(ofChallenge) \(Self.claimable(by: validator))
+                ORDER BY j.created_at, j.id LIMIT 1\(sql: tx.skipLocked)
+                """),
+                let row = try await tx.fetchOne(
+                    "SELECT \(sql: Self.claimColumns) FROM \(sql: Self.claimJoins) WHERE j.id = \(try picked.string("id"))")
             {
                 return try await claim(tx, row, validator: validator, now: now)
             }

@@ -179,6 +179,16 @@ public struct PlatformStore: Sendable {
             END $$
             """,
         ]),
+        // The queue of pending jobs in claim order, alone in its indexes (a job leaves them when
+        // claimed): the listing and the claim of the oldest job read it in order and stop at
+        // the first jobs the caller may take, whatever the table's statistics say. (With
+        // statistics from before a burst of submissions, PostgreSQL read every pending job of
+        // the old index, joined and sorted them all — 7,000 buffers and 10–40 ms a claim at
+        // 1,200 pending jobs.)
+        Migration(version: 3, name: "pending job queue indexes", portable: [
+            "CREATE INDEX jobs_queue ON jobs (created_at, id) WHERE status = 'pending'",
+            "CREATE INDEX jobs_challenge_queue ON jobs (challenge_id, created_at, id) WHERE status = 'pending'",
+        ]),
     ]
 
     /// Creates or upgrades the schema, registers the configured validators, brings every

@@ -181,9 +181,6 @@ extension SQLExecutor {
     public var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
     /// `FOR UPDATE OF table` on PostgreSQL: of a join, locks only `table`'s rows.
     public func forUpdate(of table: String) -> String { dialect == .postgres ? " FOR UPDATE OF \(table)" : "" }
-    /// `FOR UPDATE OF table SKIP LOCKED` on PostgreSQL: of a join, locks only `table`'s rows
-    /// and passes over those another transaction holds.
-    public func skipLocked(of table: String) -> String { dialect == .postgres ? " FOR UPDATE OF \(table) SKIP LOCKED" : "" }
 
     /// Serialises, until commit, the transactions that lock the same `key` (a limit checked
     /// by counting rows, say): a transaction-scoped advisory lock on PostgreSQL; nothing on

@@ -5,9 +5,10 @@ import PlatformAPI
 import ServiceKit
 import ServiceLifecycle
 
-/// Runs the validator's job loop (seed names: fetch_pending_jobs, claim_job, has_capacity,
-/// check_challenge_updates): keeps challenge checkouts in step with the platform, claims
-/// pending jobs while it has capacity (job slots, per-challenge slots and the quota manager),
+/// Runs the validator's job loop (seed names: claim_job, has_capacity, check_challenge_updates;
+/// the seed's fetch_pending_jobs listing is replaced by claims of the oldest pending job of each
+/// challenge): keeps challenge checkouts in step with the platform, claims pending jobs while
+/// it has capacity (job slots, per-challenge slots and the quota manager),
 /// runs each on the executor, and reports every outcome — a failure or a rejected submission
 /// is posted with `error` set, never dropped. `job_cancelled` cancels the running job, which
 /// frees its resources (the platform already knows, so nothing is posted). `shutdown()`
@@ -22,6 +23,8 @@ public actor JobManager {
     let logger: Logger
     private var running: [String: (challenge: String, task: Task<Void, Never>)] = [:]
     private var knownChallenges: Set<String> = []
+    /// Whether the active challenges were read at least once.
+    private var synced = false
     private var stats = JobManagerStats()
     /// Jobs the platform cancelled (`job_cancelled`): their cancelled outcome is not posted.
     private var cancelledByPlatform: Set<String> = []
@@ -67,48 +70,49 @@ public actor JobManager {
         }
         await quota.setActiveChallenges(Dictionary(uniqueKeysWithValues: specs.map { ($0.id, $0.emissionShare) }))
         knownChallenges = Set(specs.map(\.id))
-    }
-
-    public func fetchPendingJobs() async throws -> [PendingJob] {
-        try await client.getPendingJobs()
+        synced = true
     }
 
     /// Whether a job of this challenge could start now.
-    public func hasCapacity(_ job: PendingJob) async -> Bool {
+    public func hasCapacity(challengeId: String) async -> Bool {
         guard running.count < config.maxConcurrentJobs else { return false }
-        guard running.values.filter({ $0.challenge == job.challengeId }).count < config.perChallengeConcurrency else {
+        guard running.values.filter({ $0.challenge == challengeId }).count < config.perChallengeConcurrency else {
             return false
         }
         // The seed's ChallengeManager.get_challenge_status: only a ready (or updating, still
         // serving the old checkout) challenge takes jobs.
-        guard let status = await challenges.getChallengeStatus(id: job.challengeId),
+        guard let status = await challenges.getChallengeStatus(id: challengeId),
               status.state == .ready || status.state == .updating,
-              let challenge = await challenges.challenge(id: job.challengeId)
+              let challenge = await challenges.challenge(id: challengeId)
         else { return false }
-        return await quota.checkCapacity(challenge.declaration.resources, for: job.challengeId)
+        return await quota.checkCapacity(challenge.declaration.resources, for: challengeId)
     }
 
-    /// One polling pass: list pending jobs and claim what capacity allows. The listing says
-    /// which challenges have work; each claim takes the oldest pending job of the listed job's
-    /// challenge (`POST /jobs/claim`), so validators polling together never lose claims to
-    /// each other. A challenge with nothing left is passed over for the rest of the pass.
+    /// One polling pass: claims what capacity allows, round-robin over the active challenges —
+    /// each round takes, for every challenge with capacity, the oldest pending job of it the
+    /// platform gives this validator (`POST /jobs/claim?challenge_id=`) — until `claimBatch`
+    /// are claimed or no challenge has a job left. No listing is read, and validators polling
+    /// together never lose claims to each other. The first pass syncs the challenges first.
     public func pollOnce() async {
         guard !shuttingDown else { return }
-        let jobs: [PendingJob]
-        do { jobs = try await fetchPendingJobs() } catch {
-            logger.warning("cannot list pending jobs", metadata: ["error": "\(error)"])
-            return
-        }
-        var claimedNow = 0
-        var drained: Set<String> = []
-        for job in jobs where claimedNow < config.claimBatch && !shuttingDown && !drained.contains(job.challengeId) {
-            if !knownChallenges.contains(job.challengeId) { try? await checkChallengeUpdates() }
-            guard await hasCapacity(job) else { continue }
-            switch await claimJob(of: job) {
-            case .claimed: claimedNow += 1
-            case .noneLeft: drained.insert(job.challengeId)
-            case .notClaimed: continue
+        if !synced {
+            do { try await checkChallengeUpdates() } catch {
+                logger.warning("challenge sync failed", metadata: ["error": "\(error)"])
+                return
             }
+        }
+        var open = knownChallenges.sorted()
+        var claimedNow = 0
+        while claimedNow < config.claimBatch, !open.isEmpty, !shuttingDown {
+            var again: [String] = []
+            for id in open where claimedNow < config.claimBatch && !shuttingDown {
+                guard await hasCapacity(challengeId: id) else { continue }
+                if await claimJob(ofChallenge: id) == .claimed {
+                    claimedNow += 1
+                    again.append(id)
+                }
+            }
+            open = again
         }
     }
 
@@ -121,24 +125,24 @@ public actor JobManager {
         case notClaimed
     }
 
-    /// Reserves resources for a job of `job`'s challenge, claims the oldest pending job of that
-    /// challenge the platform gives this validator (not necessarily `job`) and starts it.
+    /// Reserves resources for a job of the challenge, claims the oldest pending job of it the
+    /// platform gives this validator and starts it.
     @discardableResult
-    public func claimJob(of job: PendingJob) async -> ClaimAttempt {
+    public func claimJob(ofChallenge challengeId: String) async -> ClaimAttempt {
         guard !shuttingDown else { return .notClaimed }
         let lease: ChallengeLease
-        do { lease = try await challenges.acquire(id: job.challengeId) } catch {
-            logger.warning("challenge not ready", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        do { lease = try await challenges.acquire(id: challengeId) } catch {
+            logger.warning("challenge not ready", metadata: ["challenge": "\(challengeId)", "error": "\(error)"])
             return .notClaimed
         }
         let allocation: QuotaAllocation
-        do { allocation = try await quota.allocate(lease.challenge.declaration.resources, for: job.challengeId) } catch {
+        do { allocation = try await quota.allocate(lease.challenge.declaration.resources, for: challengeId) } catch {
             await challenges.release(lease)
             return .notClaimed
         }
         let claim: ClaimResponse
         do {
-            guard let next = try await client.claimNextJob(challengeId: job.challengeId) else {
+            guard let next = try await client.claimNextJob(challengeId: challengeId) else {
                 await quota.release(allocation)
                 await challenges.release(lease)
                 return .noneLeft
@@ -148,7 +152,7 @@ public actor JobManager {
             await quota.release(allocation)
             await challenges.release(lease)
             if case PlatformClientError.conflict = error { stats.lostClaims += 1 } else {
-                logger.warning("claim failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                logger.warning("claim failed", metadata: ["challenge": "\(challengeId)", "error": "\(error)"])
             }
             return .notClaimed
         }
@@ -185,10 +189,13 @@ public actor JobManager {
         return .claimed
     }
 
+    /// Frees the job's resources and reports its outcome. The job stays in `running` until its
+    /// report is done, so `shutdown()` (which waits for every job in `running`) never returns
+    /// while a report of a job that ended a moment before is still in flight.
     private func finish(jobId: String, outcome: JobOutcome, allocation: QuotaAllocation, lease: ChallengeLease) async {
+        defer { running[jobId] = nil }
         await quota.release(allocation)
         await challenges.release(lease)
-        running[jobId] = nil
         let platformCancelled = cancelledByPlatform.remove(jobId) != nil
         var outcome = outcome
         if outcome.status == .cancelled {

@@ -1,0 +1,51 @@
+import Foundation
+import Hotkeys
+import Logging
+import PlatformAPI
+import TestSupport
+import Testing
+@testable import Validator
+
+@Suite("Job loop: claims of the oldest pending job of each challenge")
+struct JobLoopClaimTests {
+    /// Two challenges with three long jobs each, four job slots and two per challenge: one pass
+    /// claims round-robin (a, b, a, b), oldest first in each challenge, and stops at the slots;
+    /// the next pass claims nothing more while those run. Shutdown returns only once all four
+    /// are reported (it once returned while reports of jobs that had just ended were in flight).
+    @Test func onePassClaimsRoundRobinOldestFirstUpToCapacity() async throws {
+        let tmp = try TempDir("jobloop-claims")
+        defer { tmp.cleanup() }
+        let a = try ScriptChallenge(in: tmp, id: "a", pidFile: tmp.sub("a.pid"))
+        let b = try ScriptChallenge(in: tmp, id: "b", pidFile: tmp.sub("b.pid"))
+        try await withFakePlatform { url, platform in
+            await platform.addChallenge(a.spec)
+            await platform.addChallenge(b.spec)
+            for i in 1...3 {
+                await platform.addJob("a\(i)", challenge: "a", code: "sleep")
+                await platform.addJob("b\(i)", challenge: "b", code: "sleep")
+            }
+            var config = try ValidatorConfig.parse(toml: "platform_api_url = \"\(url)\"\n[sandbox]\nmode = \"off\"\n")
+            config.workDir = tmp.sub("work").path
+            config.network = .off
+            config.maxConcurrentJobs = 4
+            config.perChallengeConcurrency = 2
+            config.claimBatch = 4
+            try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
+            let manager = JobManager(client: PlatformClient(baseURL: url, keypair: .generate(), logger: compatLogger),
+                                     challenges: ChallengeManager(cacheDirectory: config.challengeCacheDirectory),
+                                     quota: CVMQuotaManager(capacity: ResourceLimits(cpuCores: 8, memoryMb: 8192, diskMb: 8192)),
+                                     executor: config.makeExecutor(logger: compatLogger), config: config, logger: compatLogger)
+            // The first pass reads the active challenges itself.
+            await manager.pollOnce()
+            #expect(await platform.claimed == ["a1", "b1", "a2", "b2"])
+            #expect(Set(await manager.runningJobs) == ["a1", "b1", "a2", "b2"])
+            await manager.pollOnce()
+            #expect(await platform.pending.map(\.id).sorted() == ["a3", "b3"])
+            let stats = await manager.statistics
+            #expect(stats.claimed == 4 && stats.lostClaims == 0)
+            await manager.shutdown()
+            let results = await platform.results
+            #expect(results.count == 4, "\(results)")
+        }
+    }
+}
