@@ -16,11 +16,13 @@ import Validator
 /// platform answers that none is left. A claim is never lost to another validator (a 409
 /// would be counted as lost). Runs on SQLite, and on PostgreSQL (a fresh database, dropped
 /// afterwards) when EVALNET_TEST_POSTGRES_URL is set.
-func runPlatformBenchmarks() async throws {
+func runPlatformBenchmarks(jobsPerValidator: Int) async throws {
     try await benchPlatform(label: "sqlite", url: "sqlite:" + FileManager.default.temporaryDirectory
-        .appendingPathComponent("evalnet-bench-\(UUID().uuidString).db").path)
+        .appendingPathComponent("evalnet-bench-\(UUID().uuidString).db").path, jobsPerValidator: jobsPerValidator)
     if let base = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !base.isEmpty {
-        try await withFreshPostgresDatabase(base) { try await benchPlatform(label: "postgres", url: $0) }
+        try await withFreshPostgresDatabase(base) {
+            try await benchPlatform(label: "postgres", url: $0, jobsPerValidator: jobsPerValidator)
+        }
     } else {
         print("platform.claim_results_cycle[postgres] skipped (EVALNET_TEST_POSTGRES_URL not set)")
     }
@@ -69,19 +71,19 @@ private struct BenchClient: Sendable {
 
 /// `evalnet-bench platform --replicas N` (PostgreSQL only): the claim → results cycle with one
 /// server process and with N on one database, validator i talking to replica i mod N.
-func runPlatformReplicaBenchmarks(replicas: Int) async throws {
+func runPlatformReplicaBenchmarks(replicas: Int, jobsPerValidator: Int) async throws {
     guard let base = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_URL"], !base.isEmpty else {
         print("platform.claim_results_cycle[replicas] skipped (set EVALNET_TEST_POSTGRES_URL)")
         return
     }
     for n in [1, replicas] {
         try await withFreshPostgresDatabase(base) { url in
-            try await benchPlatform(label: "postgres, \(n) replica\(n == 1 ? "" : "s")", url: url, replicas: n)
+            try await benchPlatform(label: "postgres, \(n) replica\(n == 1 ? "" : "s")", url: url, jobsPerValidator: jobsPerValidator, replicas: n)
         }
     }
 }
 
-private func benchPlatform(label: String, url: String, validatorCount: Int = Int(ProcessInfo.processInfo.environment["BENCH_VALIDATORS"] ?? "8") ?? 8, jobsPerValidator: Int = 150, replicas: Int = 1) async throws {
+private func benchPlatform(label: String, url: String, validatorCount: Int = Int(ProcessInfo.processInfo.environment["BENCH_VALIDATORS"] ?? "8") ?? 8, jobsPerValidator: Int, replicas: Int = 1) async throws {
     var logger = Logger(label: "evalnet.bench.platform")
     logger.logLevel = .error
     let validators = (0..<validatorCount).map { _ in SR25519Keypair.generate() }

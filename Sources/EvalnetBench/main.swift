@@ -240,7 +240,13 @@ if suites.contains("search") {
 }
 if wants("platform") {
     let replicas = Int(option("replicas", 1))
-    if replicas > 1 { try await runPlatformReplicaBenchmarks(replicas: replicas) } else { try await runPlatformBenchmarks() }
+    let jobsOption = option("jobs", 150)
+    let jobs = jobsOption.isFinite ? Int(min(max(jobsOption, 1), 100_000)) : 150
+    if replicas > 1 {
+        try await runPlatformReplicaBenchmarks(replicas: replicas, jobsPerValidator: jobs)
+    } else {
+        try await runPlatformBenchmarks(jobsPerValidator: jobs)
+    }
 }
 if wants("dashboard") {
     try await runDashboardBenchmarks(miners: Int(option("miners", 10_000)), windows: Int(option("windows", 100)),

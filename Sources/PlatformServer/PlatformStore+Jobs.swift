@@ -309,13 +309,14 @@ extension PlatformStore {
     public func claimNext(validator: String, challengeId: String?, now: Double) async throws -> ClaimResponse? {
         let response = try await db.transaction { tx -> (ClaimResponse, ChallengeDataManager.Snapshot)? in
             let ofChallenge: SQLQuery = challengeId.map { "j.challenge_id = \($0) AND" } ?? ""
-            if let picked = try await tx.fetchOne(
+            // The pick is a subquery of its own (`j` inside it is the picked job), so the join
+            // reads one job by id whatever the statistics, in the same round trip.
+            if let row = try await tx.fetchOne(
                 """
-                \(sql: StatementHint.planOnce) SELECT j.id FROM jobs j WHERE \(ofChallenge) \(Self.claimable(by: validator))
-                ORDER BY j.created_at, j.id LIMIT 1\(sql: tx.skipLocked)
-                """),
-                let row = try await tx.fetchOne(
-                    "SELECT \(sql: Self.claimColumns) FROM \(sql: Self.claimJoins) WHERE j.id = \(try picked.string("id"))")
+                \(sql: StatementHint.planOnce) SELECT \(sql: Self.claimColumns) FROM \(sql: Self.claimJoins) WHERE j.id = (
+                  SELECT j.id FROM jobs j WHERE \(ofChallenge) \(Self.claimable(by: validator))
+                  ORDER BY j.created_at, j.id LIMIT 1\(sql: tx.skipLocked))
+                """)
             {
                 return try await claim(tx, row, validator: validator, now: now)
             }
