@@ -60,15 +60,15 @@ public enum PlatformHeaders {
     public static let lastEventSeq = "X-Last-Event-Seq"
 }
 
-/// Query parameters accepted on the WebSocket upgrade URL, for clients that cannot set
-/// headers on the upgrade request: `key`, `timestamp`, `signature` stand for `X-Key`,
-/// `X-Timestamp`, `X-Signature`; `since` for `X-Last-Event-Seq`.
 /// Query parameter names of the HTTP routes.
 public enum PlatformQueryNames {
     /// `POST /jobs/claim?challenge_id=…`: claim a job of this challenge only.
     public static let challengeId = "challenge_id"
 }
 
+/// Query parameters accepted on the WebSocket upgrade URL, for clients that cannot set
+/// headers on the upgrade request: `key`, `timestamp`, `signature` stand for `X-Key`,
+/// `X-Timestamp`, `X-Signature`; `since` for `X-Last-Event-Seq`.
 public enum PlatformSocketQuery {
     public static let key = "key"
     public static let timestamp = "timestamp"

@@ -262,7 +262,14 @@ public actor JobManager {
     /// Reacts to a pushed event.
     public func handle(_ message: PlatformServerMessage) async {
         switch message {
-        case .newJob:
+        case let .newJob(m):
+            // A job of a challenge this validator has not read yet (created since the last
+            // sync): read the active challenges first, so this pass can claim it.
+            if !knownChallenges.contains(m.challengeId) {
+                do { try await checkChallengeUpdates() } catch {
+                    logger.warning("challenge sync failed", metadata: ["error": "\(error)"])
+                }
+            }
             await pollOnce()
         case .challengeUpdated:
             do { try await checkChallengeUpdates() } catch {

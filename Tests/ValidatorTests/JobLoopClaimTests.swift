@@ -48,4 +48,32 @@ struct JobLoopClaimTests {
             #expect(results.count == 4, "\(results)")
         }
     }
+
+    /// A `new_job` of a challenge created after the validator last read the active challenges:
+    /// it reads them again and claims the job at once (not at the next periodic sync).
+    @Test func aNewJobOfAChallengeCreatedSinceTheLastSyncIsClaimedAtOnce() async throws {
+        let tmp = try TempDir("jobloop-newchallenge")
+        defer { tmp.cleanup() }
+        let a = try ScriptChallenge(in: tmp, id: "a", pidFile: tmp.sub("a.pid"))
+        let b = try ScriptChallenge(in: tmp, id: "b", pidFile: tmp.sub("b.pid"))
+        try await withFakePlatform { url, platform in
+            await platform.addChallenge(a.spec)
+            var config = try ValidatorConfig.parse(toml: "platform_api_url = \"\(url)\"\n[sandbox]\nmode = \"off\"\n")
+            config.workDir = tmp.sub("work").path
+            config.network = .off
+            try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
+            let manager = JobManager(client: PlatformClient(baseURL: url, keypair: .generate(), logger: compatLogger),
+                                     challenges: ChallengeManager(cacheDirectory: config.challengeCacheDirectory),
+                                     quota: CVMQuotaManager(capacity: ResourceLimits(cpuCores: 8, memoryMb: 8192, diskMb: 8192)),
+                                     executor: config.makeExecutor(logger: compatLogger), config: config, logger: compatLogger)
+            await manager.pollOnce()
+            #expect(await platform.claimed.isEmpty)
+            await platform.addChallenge(b.spec)
+            await platform.addJob("b1", challenge: "b", code: "anything")
+            await manager.handle(.newJob(NewJobMessage(jobId: "b1", challengeId: "b")))
+            await manager.drain()
+            #expect(await platform.claimed == ["b1"])
+            #expect(await platform.results["b1"]?.score == 0.5)
+        }
+    }
 }
