@@ -321,11 +321,9 @@ extension PlatformStore {
                 return try await claim(tx, row, validator: validator, now: now)
             }
             if let challengeId {
-                guard let challenge = try await tx.fetchOne("SELECT status FROM challenges WHERE id = \(challengeId)") else {
-                    throw Self.challengeNotFound(challengeId)
-                }
-                guard try challenge.string("status") == "active" else {
-                    throw APIError.conflict(PlatformErrorCode.challengeInactive, "The challenge is not active")
+                let c = try await challenge(tx, id: challengeId)
+                guard c.isActive else {
+                    throw APIError.conflict(PlatformErrorCode.challengeInactive, "Challenge \(c.name) is not active")
                 }
             }
             return nil

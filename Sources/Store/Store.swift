@@ -351,23 +351,12 @@ func numberPlaceholders(_ sql: String) -> PostgresText {
     }
     let hinted = out.starts(with: StatementHint.planOnce.utf8)
     let converted = PostgresText(text: String(decoding: out, as: UTF8.self),
-                                 unhintedLimit: !hinted && out.containsRun(Array("LIMIT".utf8)))
+                                 unhintedLimit: !hinted && out.contains("LIMIT".utf8))
     placeholderCache.withLock { cache in
         if cache.count >= placeholderCacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[sql] = converted
     }
     return converted
-}
-
-extension Array where Element == UInt8 {
-    /// Whether `run` occurs in these bytes.
-    func containsRun(_ run: [UInt8]) -> Bool {
-        guard !run.isEmpty, run.count <= count else { return run.isEmpty }
-        for start in 0...(count - run.count) where self[start] == run[0] {
-            if self[start..<(start + run.count)].elementsEqual(run) { return true }
-        }
-        return false
-    }
 }
 
 private let placeholderCacheLimit = 1024

@@ -107,7 +107,7 @@ public actor JobManager {
             var again: [String] = []
             for id in open where claimedNow < config.claimBatch && !shuttingDown {
                 guard await hasCapacity(challengeId: id) else { continue }
-                if await claimJob(ofChallenge: id) == .claimed {
+                if await claimJob(ofChallenge: id) {
                     claimedNow += 1
                     again.append(id)
                 }
@@ -116,36 +116,28 @@ public actor JobManager {
         }
     }
 
-    /// What a claim attempt came to.
-    public enum ClaimAttempt: Sendable, Equatable {
-        case claimed
-        /// No pending job of the challenge was left to claim.
-        case noneLeft
-        /// Lost, refused or not tried (no environment or quota for it).
-        case notClaimed
-    }
-
     /// Reserves resources for a job of the challenge, claims the oldest pending job of it the
-    /// platform gives this validator and starts it.
+    /// platform gives this validator and starts it. False when none was left, the claim was
+    /// lost or refused, or there was no environment or quota for it.
     @discardableResult
-    public func claimJob(ofChallenge challengeId: String) async -> ClaimAttempt {
-        guard !shuttingDown else { return .notClaimed }
+    public func claimJob(ofChallenge challengeId: String) async -> Bool {
+        guard !shuttingDown else { return false }
         let lease: ChallengeLease
         do { lease = try await challenges.acquire(id: challengeId) } catch {
             logger.warning("challenge not ready", metadata: ["challenge": "\(challengeId)", "error": "\(error)"])
-            return .notClaimed
+            return false
         }
         let allocation: QuotaAllocation
         do { allocation = try await quota.allocate(lease.challenge.declaration.resources, for: challengeId) } catch {
             await challenges.release(lease)
-            return .notClaimed
+            return false
         }
         let claim: ClaimResponse
         do {
             guard let next = try await client.claimNextJob(challengeId: challengeId) else {
                 await quota.release(allocation)
                 await challenges.release(lease)
-                return .noneLeft
+                return false
             }
             claim = next
         } catch {
@@ -154,14 +146,14 @@ public actor JobManager {
             if case PlatformClientError.conflict = error { stats.lostClaims += 1 } else {
                 logger.warning("claim failed", metadata: ["challenge": "\(challengeId)", "error": "\(error)"])
             }
-            return .notClaimed
+            return false
         }
         if running[claim.id] != nil {
             // A claim of ours had lapsed and the job came back to us: the run already under
             // way reports it.
             await quota.release(allocation)
             await challenges.release(lease)
-            return .claimed
+            return true
         }
         stats.claimed += 1
         logger.info("claimed job", metadata: ["job": "\(claim.id)", "challenge": "\(claim.challengeId)"])
@@ -186,7 +178,7 @@ public actor JobManager {
         running[claim.id] = (claim.challengeId, task)
         // Shutdown began while the claim was in flight: the job is ours, so cancel and report it.
         if shuttingDown { task.cancel() }
-        return .claimed
+        return true
     }
 
     /// Frees the job's resources and reports its outcome. The job stays in `running` until its

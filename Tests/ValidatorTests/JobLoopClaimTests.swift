@@ -8,6 +8,20 @@ import Testing
 
 @Suite("Job loop: claims of the oldest pending job of each challenge")
 struct JobLoopClaimTests {
+    /// A job manager against the fake platform at `url`: local executor without sandbox or
+    /// network, work under `tmp`, room for 8 CPUs, `configure` applied to its config.
+    func makeManager(url: String, tmp: TempDir, configure: (inout ValidatorConfig) -> Void = { _ in }) throws -> JobManager {
+        var config = try ValidatorConfig.parse(toml: "platform_api_url = \"\(url)\"\n[sandbox]\nmode = \"off\"\n")
+        config.workDir = tmp.sub("work").path
+        config.network = .off
+        configure(&config)
+        try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
+        return JobManager(client: PlatformClient(baseURL: url, keypair: .generate(), logger: compatLogger),
+                          challenges: ChallengeManager(cacheDirectory: config.challengeCacheDirectory),
+                          quota: CVMQuotaManager(capacity: ResourceLimits(cpuCores: 8, memoryMb: 8192, diskMb: 8192)),
+                          executor: config.makeExecutor(logger: compatLogger), config: config, logger: compatLogger)
+    }
+
     /// Two challenges with three long jobs each, four job slots and two per challenge: one pass
     /// claims round-robin (a, b, a, b), oldest first in each challenge, and stops at the slots;
     /// the next pass claims nothing more while those run. Shutdown returns only once all four
@@ -24,17 +38,11 @@ struct JobLoopClaimTests {
                 await platform.addJob("a\(i)", challenge: "a", code: "sleep")
                 await platform.addJob("b\(i)", challenge: "b", code: "sleep")
             }
-            var config = try ValidatorConfig.parse(toml: "platform_api_url = \"\(url)\"\n[sandbox]\nmode = \"off\"\n")
-            config.workDir = tmp.sub("work").path
-            config.network = .off
-            config.maxConcurrentJobs = 4
-            config.perChallengeConcurrency = 2
-            config.claimBatch = 4
-            try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
-            let manager = JobManager(client: PlatformClient(baseURL: url, keypair: .generate(), logger: compatLogger),
-                                     challenges: ChallengeManager(cacheDirectory: config.challengeCacheDirectory),
-                                     quota: CVMQuotaManager(capacity: ResourceLimits(cpuCores: 8, memoryMb: 8192, diskMb: 8192)),
-                                     executor: config.makeExecutor(logger: compatLogger), config: config, logger: compatLogger)
+            let manager = try makeManager(url: url, tmp: tmp) {
+                $0.maxConcurrentJobs = 4
+                $0.perChallengeConcurrency = 2
+                $0.claimBatch = 4
+            }
             // The first pass reads the active challenges itself.
             await manager.pollOnce()
             #expect(await platform.claimed == ["a1", "b1", "a2", "b2"])
@@ -58,14 +66,7 @@ struct JobLoopClaimTests {
         let b = try ScriptChallenge(in: tmp, id: "b", pidFile: tmp.sub("b.pid"))
         try await withFakePlatform { url, platform in
             await platform.addChallenge(a.spec)
-            var config = try ValidatorConfig.parse(toml: "platform_api_url = \"\(url)\"\n[sandbox]\nmode = \"off\"\n")
-            config.workDir = tmp.sub("work").path
-            config.network = .off
-            try FileManager.default.createDirectory(at: config.jobsDirectory, withIntermediateDirectories: true)
-            let manager = JobManager(client: PlatformClient(baseURL: url, keypair: .generate(), logger: compatLogger),
-                                     challenges: ChallengeManager(cacheDirectory: config.challengeCacheDirectory),
-                                     quota: CVMQuotaManager(capacity: ResourceLimits(cpuCores: 8, memoryMb: 8192, diskMb: 8192)),
-                                     executor: config.makeExecutor(logger: compatLogger), config: config, logger: compatLogger)
+            let manager = try makeManager(url: url, tmp: tmp)
             await manager.pollOnce()
             #expect(await platform.claimed.isEmpty)
             await platform.addChallenge(b.spec)
