@@ -185,12 +185,13 @@ extension PoolStore {
                 throw APIError.notFound(PoolErrorCode.noWork, "No work available for \(taskType) right now")
             }
             let timeout = min(rules.leaseTimeout(issuedAt: now), now + Double(rules.leaseTTLSeconds))
-            try await tx.fetch(
+            try await insertAssignment(
+                tx,
                 """
                 INSERT INTO assignments (id, miner, kind, task_type, window_number, evolve_budget, issued_at, timeout_at, status)
                 VALUES (\(id), \(hotkey), 'lease', \(taskType), \(window), \(budget), \(now), \(timeout), 'active')
-                """)
-            try await insertItems(tx, assignment: id, [("evaluate", evaluate), ("seed", seeds)])
+                """,
+                id: id, items: [("evaluate", evaluate), ("seed", seeds)])
             var response = LeaseResponse(
                 leaseId: id, windowNumber: window, timeoutAt: WireTime.string(timeout), evolveBudget: budget,
                 taskType: taskType, evaluateAlgorithms: try evaluate.map(record), seedAlgorithms: try seeds.map(record),
@@ -200,14 +201,20 @@ extension PoolStore {
         }
     }
 
-    /// The assignment's items, every role in one multi-row insert (positions count per role).
-    func insertItems(_ tx: any SQLExecutor, assignment: String, _ groups: [(role: String, rows: [SQLRow])]) async throws {
+    /// Writes an assignment (`insert`, the row of `id`) and its items, every role in one
+    /// multi-row insert (positions count per role): on PostgreSQL one round trip (`fetch(after:)`;
+    /// the items' foreign-key checks run at the end of the statement and see the row).
+    func insertAssignment(_ tx: any SQLExecutor, _ insert: SQLQuery, id: String,
+                          items groups: [(role: String, rows: [SQLRow])]) async throws {
         var items: [[SQLValue]] = []
         for (role, rows) in groups {
-            for (i, r) in rows.enumerated() { items.append([.text(assignment), .int(try r.int("id")), .text(role), .int(Int64(i))]) }
+            for (i, r) in rows.enumerated() { items.append([.text(id), .int(try r.int("id")), .text(role), .int(Int64(i))]) }
         }
-        guard !items.isEmpty else { return }
-        try await tx.fetch("INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(rows: items)")
+        guard !items.isEmpty else {
+            try await tx.fetch(insert)
+            return
+        }
+        try await tx.fetch(after: [insert], "INSERT INTO assignment_items (assignment_id, algorithm_id, role, position) VALUES \(rows: items)")
     }
 
     /// `POST /tasks/request`: a simple evolve batch (seeds, evolve budget 1) or evaluate
@@ -236,12 +243,13 @@ extension PoolStore {
                 throw APIError.notFound(PoolErrorCode.noWork, "No \(kind) task available for \(taskType) right now")
             }
             let timeout = now + Double(rules.leaseTTLSeconds)
-            try await tx.fetch(
+            try await insertAssignment(
+                tx,
                 """
                 INSERT INTO assignments (id, miner, kind, task_type, window_number, evolve_budget, issued_at, timeout_at, status)
                 VALUES (\(id), \(hotkey), \(kind), \(taskType), \(window), \(kind == "evolve" ? 1 : 0), \(now), \(timeout), 'active')
-                """)
-            try await insertItems(tx, assignment: id, [(kind == "evaluate" ? "evaluate" : "seed", rows)])
+                """,
+                id: id, items: [(kind == "evaluate" ? "evaluate" : "seed", rows)])
             return BatchResponse(batchId: id, taskType: kind, algorithms: try rows.map(record), timeoutAt: WireTime.string(timeout))
         }
     }

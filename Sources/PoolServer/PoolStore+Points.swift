@@ -135,23 +135,24 @@ extension PoolStore {
         "INSERT INTO reputation (\(reputationColumns.joined(separator: ", "))) VALUES \(SQLText.rows(rows, columns: reputationColumns.count))"
     }
 
-    /// The baseline inputs of an evolution at the moment it reaches consensus: the best
-    /// finite consensus score among its parents, and the best consensus score in the lease
-    /// it came from.
-    func baselineInputs(_ tx: any SQLExecutor, candidate: SQLRow) async throws -> (parentBest: Double?, localBest: Double?) {
+    /// The baseline inputs of an evolution at the moment it reaches consensus, as expressions
+    /// for the statement that scores it: the best finite consensus score among its parents, and
+    /// the best consensus score in the lease it came from (`NULL` when it has neither). No
+    /// algorithm has id 0, so an empty parent list matches nothing; consensus scores are finite
+    /// (a median of finite votes), so MAX is the best score.
+    static func baselineExpressions(candidate: SQLRow) throws -> (parentBest: SQLQuery, localBest: SQLQuery) {
         let parents = try candidate.string("parent_ids").split(separator: ",").compactMap { Int64($0) }
         let source = try candidate.optionalString("source_assignment")
-        guard !parents.isEmpty || source != nil else { return (nil, nil) }
-        // Both in one read (no algorithm has id 0: an empty parent list matches nothing).
-        // Consensus scores are finite (a median of finite votes), so MAX is the best score.
-        let row = try await tx.fetchOne(
+        guard !parents.isEmpty || source != nil else { return ("NULL", "NULL") }
+        return (
             """
-            SELECT (SELECT MAX(consensus_score) FROM algorithms
-                    WHERE consensus_score IS NOT NULL AND id IN (\(list: parents.isEmpty ? [0] : parents))) AS parent_best,
-                   (SELECT MAX(a.consensus_score) FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
-                    WHERE i.assignment_id = \(source)) AS local_best
+            (SELECT MAX(consensus_score) FROM algorithms
+             WHERE consensus_score IS NOT NULL AND id IN (\(list: parents.isEmpty ? [0] : parents)))
+            """,
+            """
+            (SELECT MAX(a.consensus_score) FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
+             WHERE i.assignment_id = \(source))
             """)
-        return (try row?.optionalDouble("parent_best"), try row?.optionalDouble("local_best"))
     }
 
     /// The deltas of evolutions reaching consensus in `window` (already written with their

@@ -96,8 +96,8 @@ extension PoolStore {
                     PoolErrorCode.evaluationNotInLease, "algorithm_id \(e.algorithmId) was not given to this lease for evaluation")
             }
 
-            // Rows this submit alone writes (its evolutions, its miner's counters) come before
-            // the candidates' locks, so those locks are held for fewer statements.
+            // Rows this submit alone writes (its evolutions) come before the candidates' locks,
+            // so those locks are held for fewer statements.
             // Evolutions: at most evolve_budget, each read the way the upstream client's parser
             // reads it and normalised to the task's profile; the normalised text is what is
             // stored and served. One with nothing left to run is refused on its own.
@@ -126,17 +126,19 @@ extension PoolStore {
                 if let newId = try row?.int("id") { accepted.append(newId) }
             }
 
-            try await tx.fetch(
-                """
+            // The miner's counters: nothing in the transaction reads them, so they are written
+            // with its last statement.
+            let counters: SQLQuery = """
                 UPDATE miners SET evaluations_submitted = evaluations_submitted + \(Int64(submission.evaluations.count)),
                   evolutions_submitted = evolutions_submitted + \(Int64(min(evolutions.count, budget))),
                     evolutions_accepted = evolutions_accepted + \(Int64(accepted.count)),
                   last_seen_at = \(now) WHERE hotkey = \(hotkey)
-                """)
+                """
 
             // One lock order for everything a submit touches: the lease (above), then every
             // algorithm it updates in ascending id order, before any update; then reputation rows
-            // in miner order (`applyPoints`); evaluations (inserted, or given their verdicts in
+            // in miner order (`applyPoints`), the submitter's own miner row last (its counters, in
+            // the last statement); evaluations (inserted, or given their verdicts in
             // the last statement) only of candidates it holds locked. The evaluations are inserted
             // after the lock: inserted before it, their foreign-key share locks on candidates
             // that other submits hold turn those rows' locks into multixacts, which every scan
@@ -183,7 +185,7 @@ extension PoolStore {
                 consensusReached: reached)
             let stored = String(decoding: try JSONBody.encoder().encode(response), as: UTF8.self)
             try await tx.fetch(
-                after: settled.writes,
+                after: [counters] + settled.writes,
                 """
                 UPDATE assignments SET status = 'completed', completed_at = \(now),
                   iterations = \(Int64(submission.iterations)),
@@ -346,34 +348,38 @@ extension PoolStore {
                 ledger.add(who, window: window, WindowTally.judgement(agreed: agreeing.contains(who)))
             }
             let taskType = try cand.string("task_type")
-            // The SOTA row is read without a lock (every consensus reads it; locking it would
-            // queue them all behind each other) and locked only to replace it, below.
-            let sotaRow = try await tx.fetchOne("SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)")
-            let sotaBefore = try sotaRow?.double("score")
             var held = heldOutScores[cid]
+            let isEvolution = try cand.string("origin") == "evolution"
+            let baseline: (parentBest: SQLQuery, localBest: SQLQuery) =
+                isEvolution ? try Self.baselineExpressions(candidate: cand) : ("NULL", "NULL")
+            // One statement scores the candidate and reads, in the same snapshot, the SOTA it
+            // had to beat and its baselines. The SOTA row is read without a lock (every
+            // consensus reads it; locking it would queue them all behind each other) and
+            // locked only to replace it, below.
+            let scoredRow = try await tx.fetchOne(
+                """
+                UPDATE algorithms SET status = 'scored', consensus_score = \(score), consensus_window = \(window),
+                  sota_before = (SELECT score FROM sota WHERE task_type = \(taskType)),
+                  parent_best = \(baseline.parentBest), local_best = \(baseline.localBest), held_out_score = \(held?.score)
+                WHERE id = \(cid)
+                RETURNING sota_before, parent_best, local_best,
+                  (SELECT held_out_score FROM sota WHERE task_type = \(taskType)) AS sota_held_out
+                """)
+            let sotaBefore = try scoredRow?.optionalDouble("sota_before")
+            let sotaGate = try sotaBefore.map { GateScores(consensus: $0, heldOut: try scoredRow?.optionalDouble("sota_held_out")) }
+            let parentBest = try scoredRow?.optionalDouble("parent_best"), localBest = try scoredRow?.optionalDouble("local_best")
             if held == nil, heldOut.isActive, HeldOutGate.heldOutMatters(consensusBound: score, sotaConsensus: sotaBefore) {
                 // Not scored before the transaction (it was not in evaluation then, or a higher
                 // vote came meanwhile): score now. The SOTA only rises, so one not above the
                 // SOTA read here is not above it under the lock either.
                 held = heldOut.score(taskType: taskType, dsl: try cand.string("dsl"), dslHash: try cand.string("dsl_hash"),
                                      inputDim: Int(try cand.int("input_dim")))
+                if let s = held?.score { try await tx.fetch("UPDATE algorithms SET held_out_score = \(s) WHERE id = \(cid)") }
             }
             let gateScores = GateScores(consensus: score, heldOut: held?.score)
-            func verdict(_ row: SQLRow?) throws -> HeldOutGate.Verdict {
-                HeldOutGate.judge(
-                    candidate: gateScores,
-                    sota: try row.map { GateScores(consensus: try $0.double("score"), heldOut: try $0.optionalDouble("held_out_score")) },
-                    checked: held != nil)
+            func verdict(_ sota: GateScores?) -> HeldOutGate.Verdict {
+                HeldOutGate.judge(candidate: gateScores, sota: sota, checked: held != nil)
             }
-            let isEvolution = try cand.string("origin") == "evolution"
-            let (parentBest, localBest) = isEvolution ? try await baselineInputs(tx, candidate: cand) : (nil, nil)
-            try await tx.fetch(
-                """
-                UPDATE algorithms SET status = 'scored', consensus_score = \(score),
-                  consensus_window = \(window), sota_before = \(sotaBefore),
-                  parent_best = \(parentBest), local_best = \(localBest),
-                    held_out_score = \(held?.score) WHERE id = \(cid)
-                """)
             if isEvolution {
                 settled.append(SettledEvolution(
                     record: EvolutionRecord(
@@ -386,10 +392,13 @@ extension PoolStore {
             // replaced it since); on SQLite the write transaction holds the database.
             // A new SOTA must beat the current one on consensus and on the held-out tasks
             // (`HeldOutGate`).
-            var replaces = try verdict(sotaRow) == .replaces
+            var replaces = verdict(sotaGate) == .replaces
             if replaces, tx.dialect == .postgres {
-                replaces = try verdict(try await tx.fetchOne(
-                    "SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)\(sql: tx.forUpdate)")) == .replaces
+                let current = try await tx.fetchOne(
+                    "SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)\(sql: tx.forUpdate)")
+                replaces = verdict(try current.map {
+                    GateScores(consensus: try $0.double("score"), heldOut: try $0.optionalDouble("held_out_score"))
+                }) == .replaces
             }
             if replaces {
                 let result = try await tx.fetchOne(
