@@ -172,9 +172,8 @@ extension PlatformStore {
         var records: [EventRecord] = []
         let jobs = try await db.fetch(
             """
-            SELECT j.id, j.challenge_id, j.announce_seq FROM jobs j JOIN challenges c ON c.id = j.challenge_id
-            WHERE j.status = 'pending' AND c.status = 'active' AND j.announce_seq > \(from) AND j.announce_seq <= \(upTo)
-              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(hotkey))
+            SELECT j.id, j.challenge_id, j.announce_seq FROM jobs j
+            WHERE \(Self.claimable(by: hotkey)) AND j.announce_seq > \(from) AND j.announce_seq <= \(upTo)
             ORDER BY j.announce_seq
             """)
         for r in jobs {
