@@ -202,6 +202,55 @@ import Testing
         }
     }
 
+    /// An evolution reaching consensus records what its points are judged against: the SOTA
+    /// before it, its parents' best consensus score and the best one in its source lease —
+    /// read in the statement that scores it, checked here against separate reads.
+    @Test(arguments: TestDatabases.available)
+    func consensusRecordsTheSOTAAndBaselinesItWasJudgedAgainst(_ backend: Backend) async throws {
+        let h = try await PoolHarness.make(backend) { $0.rules.consensusThreshold = 2 }
+        let evolver = SR25519Keypair.generate()
+        let judges = Keys.make(2)
+        try await h.run { c in
+            // The judges score every shipped candidate, each differently: the seeds reach consensus.
+            @Sendable func judge(_ score: @escaping @Sendable (Int64) -> Double) async throws {
+                for j in judges {
+                    let l = try await c.lease(j, LeaseRequest(taskType: "scalar_linear", evalBatchSize: 64))
+                    let entries = l.evaluateAlgorithms.map { EvaluationEntry(algorithmId: $0.id, score: score($0.id)) }
+                    #expect(try await c.submit(j, l.leaseId, LeaseSubmission(evaluations: entries, evolutions: [], iterations: 1)).status == .ok)
+                }
+            }
+            try await judge { 0.2 + Double($0) / 1000 }
+            let sotaBefore = try #require(try await h.db.queryOne("SELECT score FROM sota WHERE task_type = 'scalar_linear'", []))
+                .double("score")
+            let lease = try await c.lease(evolver, LeaseRequest(taskType: "scalar_linear", evalBatchSize: 0, seedBatchSize: 2))
+            // Seeds come best first: the parent is the second, so the lease's best is not the parent's.
+            #expect(lease.seedAlgorithms.count == 2)
+            let parents = try [#require(lease.seedAlgorithms.last).id]
+            let r = try await c.submit(evolver, lease.leaseId, LeaseSubmission(
+                evaluations: [], evolutions: [EvolutionEntry(parentAlgorithmIds: parents, algorithmDsl: Self.validDSL)], iterations: 5))
+            let newId = try #require(try r.decode(SubmitResponse.self).evolutionsAccepted.first)
+            try await judge { $0 == newId ? 0.95 : 0.2 }
+
+            let row = try #require(try await h.db.queryOne("SELECT * FROM algorithms WHERE id = ?", [.int(newId)]))
+            #expect(try row.string("status") == "scored")
+            #expect(try row.double("consensus_score") == 0.95)
+            #expect(try row.double("sota_before") == sotaBefore)
+            let parentBest = try await h.db.queryOne(
+                "SELECT consensus_score AS m FROM algorithms WHERE id = ?", [.int(parents[0])])?.double("m")
+            #expect(try row.optionalDouble("parent_best") == parentBest)
+            let localBest = try await h.db.queryOne(
+                """
+                SELECT MAX(a.consensus_score) AS m FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
+                WHERE i.assignment_id = ?
+                """, [.text(lease.leaseId)])?.double("m")
+            #expect(try row.optionalDouble("local_best") == localBest)
+            #expect(localBest != parentBest)
+            // A seed reaching consensus has no baselines.
+            let seed = try #require(try await h.db.queryOne("SELECT * FROM algorithms WHERE id = ?", [.int(parents[0])]))
+            #expect(try seed.value("parent_best") == .null && seed.value("local_best") == .null)
+        }
+    }
+
     @Test(arguments: TestDatabases.available)
     func simpleBatchesEvolveAndEvaluate(_ backend: Backend) async throws {
         let h = try await PoolHarness.make(backend)
