@@ -279,15 +279,13 @@ extension PlatformStore {
     /// submission it holds no job of. Written on `jobs` alone, so the queue index
     /// (`jobs_queue`, `jobs_challenge_queue`) is read in claim order and the read stops at the
     /// first jobs that qualify. The check for a job of the same submission is one probe of
-    /// `jobs_one_slot_per_validator` (submission, validator) per job read: its `OFFSET 0`
-    /// keeps PostgreSQL from turning it into an anti-join, whose plan made on a small table
-    /// (and kept) read every job the validator ever took on each claim — a cost that grew with
-    /// history (measured: 200 rows read per claim after 1,600 jobs per validator).
+    /// `jobs_one_slot_per_validator` (submission, validator) per job read
+    /// (`StatementHint.perRowProbe`: as an anti-join, a plan kept from a small table read every
+    /// job the validator ever took on each claim — 200 rows after 1,600 jobs per validator).
     static func claimable(by validator: String) -> SQLQuery {
         """
         j.status = 'pending' AND EXISTS (SELECT 1 FROM challenges c WHERE c.id = j.challenge_id AND c.status = 'active')
-          AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator)
-                          LIMIT 1 OFFSET 0)
+          AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.submission_id = j.submission_id AND o.validator_hotkey = \(validator)\(sql: StatementHint.perRowProbe))
         """
     }
 

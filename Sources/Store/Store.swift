@@ -156,6 +156,13 @@ public enum StatementHint {
     /// plan after the first runs on a connection instead of planning it on every call (see
     /// `NamedStatement.suits`).
     public static let planOnce = "/* plan once */"
+
+    /// Ends an `EXISTS` / `NOT EXISTS` subquery that looks one key up per outer row (through a
+    /// unique index on every column it compares). On PostgreSQL the `OFFSET` keeps the planner
+    /// from turning the subquery into a join, whose plan — made while the tables were small and
+    /// then kept — read every row matching part of the key (every job a validator ever took,
+    /// every evaluation of a candidate) instead of looking the pair up. Both backends accept it.
+    public static let perRowProbe = " LIMIT 1 OFFSET 0"
 }
 
 /// Runs statements; inside `transaction` it is bound to that transaction.
