@@ -244,15 +244,17 @@ extension PoolStore {
             let gains = entry.gains.sorted { $0.id < $1.id }
             if let first = gains.first {
                 // The author's evolutions scored in the window after the first gain, read as a
-                // range of `algorithms_author_window` that starts there: the row comparison is
-                // the only condition on id, so no plan reaches them through the primary key
-                // (every algorithm created since, of every author: a plan made with statistics
-                // older than the newest ids read ~90 rows per submit).
+                // range of `algorithms_author_window` that starts there. On PostgreSQL the
+                // condition on id is a row comparison, so no plan reaches them through the
+                // primary key (every algorithm created since, of every author: a plan made with
+                // statistics older than the newest ids read ~90 rows per submit); SQLite reads
+                // that range from `id >` (and not from a row comparison).
+                let after: SQLQuery = tx.dialect == .postgres
+                    ? "(author, consensus_window, id) > (\(key.miner), \(key.window), \(first.id))" : "id > \(first.id)"
                 let later = try await tx.fetchOne(
                     """
                     SELECT COUNT(*) AS n FROM algorithms
-                    WHERE author = \(key.miner) AND consensus_window = \(key.window)
-                      AND (author, consensus_window, id) > (\(key.miner), \(key.window), \(first.id)) AND origin = 'evolution'
+                    WHERE author = \(key.miner) AND consensus_window = \(key.window) AND \(after) AND origin = 'evolution'
                     """)?.int("n") ?? 0
                 if later > Int64(gains.count - 1) {
                     counters.totalImprovement = 0

@@ -148,15 +148,14 @@ struct PostgresExecutor: SQLExecutor {
 
     static func collect<Rows: AsyncSequence>(_ rows: Rows) async throws -> [SQLRow] where Rows.Element == PostgresRow {
         var out: [SQLRow] = []
+        // Every row of a result has the same columns: their names are read once and shared.
+        var columns: [String]?
         for try await row in rows {
-            var names: [String] = []
+            let names = columns ?? row.map(\.columnName)
+            columns = names
             var values: [SQLValue] = []
-            names.reserveCapacity(row.count)
             values.reserveCapacity(row.count)
-            for cell in row {
-                names.append(cell.columnName)
-                values.append(try Self.value(of: cell))
-            }
+            for cell in row { values.append(try Self.value(of: cell)) }
             out.append(SQLRow(columns: names, values: values))
         }
         return out
