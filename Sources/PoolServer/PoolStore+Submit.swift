@@ -274,6 +274,13 @@ extension PoolStore {
         return out
     }
 
+    /// The SOTA's scores in a row that names them `sota_before` and `sota_held_out`; nil when
+    /// there is no row or no SOTA (`sota_before` NULL).
+    static func sotaGate(_ row: SQLRow?) throws -> GateScores? {
+        guard let row, let score = try row.optionalDouble("sota_before") else { return nil }
+        return GateScores(consensus: score, heldOut: try row.optionalDouble("sota_held_out"))
+    }
+
     /// One evaluator's vote on a candidate, judged against its consensus.
     struct Verdict {
         var candidate: Int64
@@ -365,8 +372,8 @@ extension PoolStore {
                 RETURNING sota_before, parent_best, local_best,
                   (SELECT held_out_score FROM sota WHERE task_type = \(taskType)) AS sota_held_out
                 """)
-            let sotaBefore = try scoredRow?.optionalDouble("sota_before")
-            let sotaGate = try sotaBefore.map { GateScores(consensus: $0, heldOut: try scoredRow?.optionalDouble("sota_held_out")) }
+            let sotaGate = try Self.sotaGate(scoredRow)
+            let sotaBefore = sotaGate?.consensus
             let parentBest = try scoredRow?.optionalDouble("parent_best"), localBest = try scoredRow?.optionalDouble("local_best")
             if held == nil, heldOut.isActive, HeldOutGate.heldOutMatters(consensusBound: score, sotaConsensus: sotaBefore) {
                 // Not scored before the transaction (it was not in evaluation then, or a higher
@@ -394,11 +401,11 @@ extension PoolStore {
             // (`HeldOutGate`).
             var replaces = verdict(sotaGate) == .replaces
             if replaces, tx.dialect == .postgres {
-                let current = try await tx.fetchOne(
-                    "SELECT score, held_out_score FROM sota WHERE task_type = \(taskType)\(sql: tx.forUpdate)")
-                replaces = verdict(try current.map {
-                    GateScores(consensus: try $0.double("score"), heldOut: try $0.optionalDouble("held_out_score"))
-                }) == .replaces
+                replaces = verdict(try Self.sotaGate(try await tx.fetchOne(
+                    """
+                    SELECT score AS sota_before, held_out_score AS sota_held_out FROM sota
+                    WHERE task_type = \(taskType)\(sql: tx.forUpdate)
+                    """))) == .replaces
             }
             if replaces {
                 let result = try await tx.fetchOne(

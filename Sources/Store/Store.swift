@@ -333,7 +333,8 @@ func refuseNUL(_ binds: [SQLValue]) throws {
 struct PostgresText: Sendable {
     /// The text with `$1, $2, …` placeholders.
     var text: String
-    /// Whether the text has a `LIMIT` and does not lead with `StatementHint.planOnce`.
+    /// Whether the text has a `LIMIT` (other than a `StatementHint.perRowProbe`'s, which
+    /// picks no top rows) and does not lead with `StatementHint.planOnce`.
     var unhintedLimit: Bool
 }
 
@@ -358,7 +359,8 @@ func numberPlaceholders(_ sql: String) -> PostgresText {
     }
     let hinted = out.starts(with: StatementHint.planOnce.utf8)
     let converted = PostgresText(text: String(decoding: out, as: UTF8.self),
-                                 unhintedLimit: !hinted && out.contains("LIMIT".utf8))
+                                 unhintedLimit: !hinted
+                                     && out.ranges(of: "LIMIT".utf8).count > out.ranges(of: StatementHint.perRowProbe.utf8).count)
     placeholderCache.withLock { cache in
         if cache.count >= placeholderCacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[sql] = converted

@@ -132,28 +132,18 @@ public actor JobManager {
             await challenges.release(lease)
             return false
         }
-        let claim: ClaimResponse
-        do {
-            guard let next = try await client.claimNextJob(challengeId: challengeId) else {
-                await quota.release(allocation)
-                await challenges.release(lease)
-                return false
-            }
-            claim = next
-        } catch {
-            await quota.release(allocation)
-            await challenges.release(lease)
+        var claimed: ClaimResponse?
+        do { claimed = try await client.claimNextJob(challengeId: challengeId) } catch {
             if case PlatformClientError.conflict = error { stats.lostClaims += 1 } else {
                 logger.warning("claim failed", metadata: ["challenge": "\(challengeId)", "error": "\(error)"])
             }
-            return false
         }
-        if running[claim.id] != nil {
-            // A claim of ours had lapsed and the job came back to us: the run already under
-            // way reports it.
+        // Nothing claimed, or a claim of ours had lapsed and the job came back to us (the run
+        // already under way reports it): the reservation goes back.
+        guard let claim = claimed, running[claim.id] == nil else {
             await quota.release(allocation)
             await challenges.release(lease)
-            return true
+            return claimed != nil
         }
         stats.claimed += 1
         logger.info("claimed job", metadata: ["job": "\(claim.id)", "challenge": "\(claim.challengeId)"])

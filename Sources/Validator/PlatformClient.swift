@@ -76,10 +76,6 @@ public final class PlatformClient: Sendable {
         try await call(.GET, PlatformPaths.activeChallenges, as: ActiveChallengesResponse.self)?.challenges ?? []
     }
 
-    public func getPendingJobs() async throws -> [PendingJob] {
-        try await call(.GET, PlatformPaths.pendingJobs, as: PendingJobsResponse.self)?.jobs ?? []
-    }
-
     /// Claims the oldest pending job this validator may take (of `challengeId` when given);
     /// nil when there is none. Unlike a claim by id, it is never lost to another validator.
     public func claimNextJob(challengeId: String?) async throws -> ClaimResponse? {

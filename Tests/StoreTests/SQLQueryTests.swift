@@ -28,6 +28,10 @@ struct SQLQueryTests {
             && !NamedStatement.suits(plain, values: NamedStatement.maxValues + 1))
         #expect(numberPlaceholders("SELECT 'xxLIMI'").unhintedLimit == false)
         #expect(numberPlaceholders("LIMIT").unhintedLimit)
+        // A per-row probe's LIMIT picks no top rows; a statement's own LIMIT still counts.
+        let probe = "SELECT a FROM t WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.a = t.a\(StatementHint.perRowProbe))"
+        #expect(!numberPlaceholders(probe).unhintedLimit)
+        #expect(numberPlaceholders(probe + " ORDER BY a LIMIT 4").unhintedLimit)
     }
 
     @Test func rowsOptionalsAndFragmentsKeepTheirBinds() {
