@@ -279,7 +279,7 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
         let hotkey = try await miner(request)
         let id = try context.parameters.require("id")
         let body = try await request.decodeJSON(LeaseSubmission.self, maxBytes: maxBody)
-        return JSONResponse(try await store.submit(hotkey: hotkey, assignmentId: id, submission: body, now: now()))
+        return try await store.submitEncoded(hotkey: hotkey, assignmentId: id, submission: body, now: now())
     }
     api.post("tasks/:id/submit_evolution") { request, context in
         let hotkey = try await miner(request)
@@ -289,16 +289,16 @@ public func makePoolRouter(store: PoolStore, config: PoolConfig, drain: DrainSta
             evaluations: [],
             evolutions: [EvolutionEntry(parentAlgorithmIds: body.parentFunctions.map(\.id), algorithmDsl: body.evolvedFunction)],
             iterations: 1)
-        return JSONResponse(try await store.submit(
-            hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evolve"]))
+        return try await store.submitEncoded(
+            hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evolve"])
     }
     api.post("tasks/:id/submit_evaluation") { request, context in
         let hotkey = try await miner(request)
         let id = try context.parameters.require("id")
         let body = try await request.decodeJSON(EvaluationSubmission.self, maxBytes: maxBody)
         let submission = LeaseSubmission(evaluations: body.evaluations, evolutions: [], iterations: body.evaluations.count)
-        return JSONResponse(try await store.submit(
-            hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evaluate"]))
+        return try await store.submitEncoded(
+            hotkey: hotkey, assignmentId: id, submission: submission, now: now(), expectKind: ["evaluate"])
     }
     let listResults: @Sendable (Request, BasicRequestContext) async throws -> JSONResponse<ResultsResponse> = { request, _ in
         _ = try await miner(request)

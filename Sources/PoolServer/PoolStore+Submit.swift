@@ -15,6 +15,14 @@ extension PoolStore {
     /// stored response and changes nothing.
     public func submit(hotkey: String, assignmentId: String, submission: LeaseSubmission, now: Double,
                        expectKind: Set<String> = ["lease"]) async throws -> SubmitResponse {
+        try await submitEncoded(hotkey: hotkey, assignmentId: assignmentId, submission: submission, now: now,
+                                expectKind: expectKind).value
+    }
+
+    /// `submit` with its answer as encoded once, for the response kept for retries and for
+    /// the HTTP body alike.
+    public func submitEncoded(hotkey: String, assignmentId: String, submission: LeaseSubmission, now: Double,
+                              expectKind: Set<String> = ["lease"]) async throws -> EncodedJSONResponse<SubmitResponse> {
         let fingerprint = Self.hash(Self.canonical(submission))
         // Validate and normalise evolutions before the transaction (pure work).
         var normalized: [(parents: [Int64], dsl: String)] = []
@@ -41,6 +49,9 @@ extension PoolStore {
         // DSL hash, so each candidate is scored once. One that gets a higher vote meanwhile is
         // scored in the transaction (`settleConsensus`).
         var heldOutScores: [Int64: HeldOutScorer.Outcome] = [:]
+        // The lease's task type when this read returns a candidate (a lease's candidates are of
+        // its task type; the transaction checks it against the lease before using what follows).
+        var leaseTaskType: String?
         if heldOut.isActive, !ids.isEmpty {
             var ownVote: [Int64: Double] = [:]
             for e in submission.evaluations where e.score.isFinite { ownVote[e.algorithmId] = e.score }
@@ -54,6 +65,7 @@ extension PoolStore {
                 """)
             {
                 let id = try r.int("id")
+                if leaseTaskType == nil { leaseTaskType = try r.string("task_type") }
                 guard let own = ownVote[id] else { continue }
                 let bound = max(own, try r.optionalDouble("best_vote") ?? own)
                 guard HeldOutGate.heldOutMatters(consensusBound: bound, sotaConsensus: try r.optionalDouble("sota_score"))
@@ -64,7 +76,18 @@ extension PoolStore {
             }
         }
         let preScored = heldOutScores
-        let (response, changes) = try await db.transaction { tx -> (SubmitResponse, LeaseAdviceCache.Changes) in
+        // Evolutions normalised to the task's profile here when its task type is known (a parse
+        // and a rewrite per program, no longer run holding the writer — SQLite's one writer
+        // is the serial part of every submit), else in the transaction.
+        let preNormalized = leaseTaskType.map { taskType in
+            let dim = algorithms.inputDim(taskType: taskType)
+            return (taskType: taskType, outcomes: evolutions.prefix(Self.normalizedAhead).map { evo in
+                Result { () throws(EvolutionRefusal) -> String in
+                    try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim)
+                }
+            })
+        }
+        let (response, changes) = try await db.transaction { tx -> (EncodedJSONResponse<SubmitResponse>, LeaseAdviceCache.Changes) in
             // The lease, locked, with its items (one row per item; an item's algorithm's hash and
             // origin never change, so reading them under the lease's lock is exact).
             let leaseRows = try await tx.fetch(
@@ -81,7 +104,8 @@ extension PoolStore {
             if status == "completed", try a.optionalString("submission_hash") == fingerprint,
                 let stored = try a.optionalString("response")
             {
-                return (try JSONBody.decode(SubmitResponse.self, from: Array(stored.utf8)), LeaseAdviceCache.Changes())
+                let body = Array(stored.utf8)
+                return (EncodedJSONResponse(try JSONBody.decode(SubmitResponse.self, from: body), body: body), LeaseAdviceCache.Changes())
             }
             guard status == "active", try a.double("timeout_at") > now else { throw Self.leaseNotFound(assignmentId) }
             let taskType = try a.string("task_type")
@@ -104,9 +128,13 @@ extension PoolStore {
             var accepted: [Int64] = []
             var rejected: [EvolutionRejection] = []
             let dim = algorithms.inputDim(taskType: taskType)
+            let ahead = preNormalized?.taskType == taskType ? preNormalized?.outcomes ?? [] : []
             for (i, evo) in evolutions.prefix(budget).enumerated() {
                 let dsl: String
-                do { dsl = try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim) } catch let refusal as EvolutionRefusal {
+                do throws(EvolutionRefusal) {
+                    dsl = i < ahead.count
+                        ? try ahead[i].get() : try algorithms.normalizeSubmission(dsl: evo.dsl, taskType: taskType, inputDim: dim)
+                } catch let refusal {
                     rejected.append(EvolutionRejection(
                         index: i, code: refusal.code.rawValue, detail: "evolutions[\(i)].algorithm_dsl: \(refusal.detail)"))
                     continue
@@ -183,7 +211,8 @@ extension PoolStore {
                 status: "completed", leaseId: assignmentId, evaluationsAccepted: submission.evaluations.count - invalid,
                 evaluationsInvalid: invalid, evolutionsAccepted: accepted, evolutionsRejected: rejected,
                 consensusReached: reached)
-            let stored = String(decoding: try JSONBody.encoder().encode(response), as: UTF8.self)
+            let encoded = Array(try JSONBody.encoder().encode(response))
+            let stored = String(decoding: encoded, as: UTF8.self)
             try await tx.fetch(
                 after: [counters] + settled.writes,
                 """
@@ -192,13 +221,17 @@ extension PoolStore {
                   evaluations_count = \(Int64(submission.evaluations.count)),
                   submission_hash = \(fingerprint), response = \(stored) WHERE id = \(assignmentId)
                 """)
-            return (response, changes)
+            return (EncodedJSONResponse(response, body: encoded), changes)
         }
         adviceCache.changed(changes)
         return response
     }
 
     /// A canonical text of a submission for the idempotency fingerprint.
+    /// Evolutions of one submit normalised before its transaction, at most (a lease's budget
+    /// is smaller; any beyond are normalised in the transaction, if the budget reaches them).
+    static let normalizedAhead = 16
+
     static func canonical(_ s: LeaseSubmission) -> String {
         let evals = s.evaluations.map { "\($0.algorithmId)=\($0.score.isNaN ? "nan" : String($0.score))" }.joined(separator: ";")
         let evos = s.evolutions.map { "\($0.parentAlgorithmIds.map(String.init).joined(separator: ","))>\($0.algorithmDsl)" }

@@ -375,11 +375,31 @@ public struct JSONResponse<T: Encodable & Sendable>: ResponseGenerator {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONBody.encoder().encode(value)
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        jsonAnswer(status: status, body: try JSONBody.encoder().encode(value))
     }
+}
+
+/// A JSON answer encoded already, by `JSONBody.encoder()` as `JSONResponse` would encode
+/// `value`: a store that keeps an answer for an identical retry sends the bytes it kept
+/// instead of encoding the same value twice.
+public struct EncodedJSONResponse<T: Sendable>: ResponseGenerator, Sendable {
+    public let value: T
+    public let body: [UInt8]
+    public let status: HTTPResponse.Status
+
+    public init(_ value: T, body: [UInt8], status: HTTPResponse.Status = .ok) {
+        self.value = value
+        self.body = body
+        self.status = status
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        jsonAnswer(status: status, body: body)
+    }
+}
+
+private func jsonAnswer(status: HTTPResponse.Status, body: some Sequence<UInt8>) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
 }
 
 /// Checks the signed-request headers of a Hummingbird request.
