@@ -227,11 +227,12 @@ extension PoolStore {
         return response
     }
 
-    /// A canonical text of a submission for the idempotency fingerprint.
-    /// Evolutions of one submit normalised before its transaction, at most (a lease's budget
-    /// is smaller; any beyond are normalised in the transaction, if the budget reaches them).
-    static let normalizedAhead = 16
+    /// Evolutions of one submit normalised before its transaction, at most: a lease's evolve
+    /// budget is 0 or 1 (any beyond are normalised in the transaction if a budget reaches them),
+    /// so a submit of many programs makes no more work than its budget allows.
+    static let normalizedAhead = 1
 
+    /// A canonical text of a submission for the idempotency fingerprint.
     static func canonical(_ s: LeaseSubmission) -> String {
         let evals = s.evaluations.map { "\($0.algorithmId)=\($0.score.isNaN ? "nan" : String($0.score))" }.joined(separator: ";")
         let evos = s.evolutions.map { "\($0.parentAlgorithmIds.map(String.init).joined(separator: ","))>\($0.algorithmDsl)" }
