@@ -29,7 +29,8 @@ public struct RawHTTPReply: Sendable {
 /// Raw HTTP/1.1 requests to a local port over a plain socket (`exchange`, `request`).
 public enum RawHTTP {
     /// Sends `request` to 127.0.0.1:`port` and reads until the server closes, the response
-    /// is complete (Content-Length), or `timeoutSeconds` pass.
+    /// is complete (Content-Length, or the head of a 101 Switching Protocols), or
+    /// `timeoutSeconds` pass.
     public static func exchange(port: Int, _ request: [UInt8], timeoutSeconds: Int = 10) async throws -> RawHTTPReply {
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<RawHTTPReply, any Error>) in
             let thread = Thread {
@@ -83,11 +84,10 @@ public enum RawHTTP {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             received += buffer[0..<n]
-            if let reply = parse(received), let length = reply.header("Content-Length").flatMap(Int.init),
-                reply.body.count >= length
-            {
-                return reply
-            }
+            guard let reply = parse(received) else { continue }
+            // A switched protocol (a WebSocket upgrade) keeps the connection open: its head is the answer.
+            if reply.status == 101 { return reply }
+            if let length = reply.header("Content-Length").flatMap(Int.init), reply.body.count >= length { return reply }
         }
         return parse(received) ?? RawHTTPReply(status: nil, head: "", body: received)
     }

@@ -140,8 +140,7 @@ import Testing
 
             // Used by a WebSocket through query parameters, then offered as headers, then as query again.
             let second = signed()
-            let opened = try await RawHTTP.exchange(port: port, Self.upgrade(hotkey, headers: [], query: asQuery(second)),
-                                                    timeoutSeconds: 2)
+            let opened = try await RawHTTP.exchange(port: port, Self.upgrade(hotkey, headers: [], query: asQuery(second)))
             #expect(opened.status == 101, "\(opened.head)")
             var reuse: HTTPFields = [.init(PlatformHeaders.validatorHotkey)!: hotkey]
             for (n, value) in second { reuse[.init(n)!] = value }
