@@ -62,11 +62,12 @@ extension PoolStore {
     /// never its own, never one it evaluated or holds, never beyond the slot cap;
     /// fewest evaluations first. Reserves a slot on each picked candidate in the same
     /// statement (the pick is the UPDATE's subquery; on PostgreSQL it locks the picked rows
-    /// and skips rows other transactions hold) and returns them in pick order. Its plan reads
-    /// the candidates still in evaluation through the `algorithms_status` index whatever the
-    /// values (the status is written in the text, not bound), a set bounded by the backlog, not
-    /// by history, so its plan is kept (`StatementHint.planOnce`): planned on every lease it
-    /// took 0.5 ms of PostgreSQL's 5.5 ms per cycle. The check that the miner has not evaluated
+    /// and skips rows other transactions hold) and returns them in pick order. On PostgreSQL
+    /// its plan reads the candidates still in evaluation through an index whatever the values
+    /// (the status is written in the text, not bound), a set bounded by the backlog, not by
+    /// history, so its plan is kept (`StatementHint.planOnce`): planned on every lease it took
+    /// 0.5 ms of PostgreSQL's 5.5 ms per cycle. On SQLite `algorithms_pick` is in the pick's
+    /// order (migration 9), so the read stops at the first `limit` that qualify. The check that the miner has not evaluated
     /// a candidate is one probe of its evaluation per candidate (`StatementHint.perRowProbe`;
     /// as an anti-join, the kept plan read every evaluation of every candidate).
     func pickCandidates(_ tx: any SQLExecutor, taskType: String, hotkey: String, limit: Int) async throws -> [SQLRow] {

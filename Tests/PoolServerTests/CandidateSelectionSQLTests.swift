@@ -77,4 +77,33 @@ import Testing
         }
         await db.shutdown()
     }
+
+    /// On SQLite the pick reads `algorithms_pick` in its own order and stops at the first
+    /// `limit` candidates that qualify, without sorting every candidate in evaluation
+    /// (migration 9): SQLite's plan of the statement the store runs says so.
+    @Test func onSQLiteThePickReadsItsIndexInPickOrder() async throws {
+        let h = try await PoolHarness.make(.sqlite)
+        final class Recorder: SQLExecutor, @unchecked Sendable {
+            let base: any SQLExecutor
+            var statements: [(sql: String, binds: [SQLValue])] = []
+            init(_ base: any SQLExecutor) { self.base = base }
+            var dialect: SQLDialect { base.dialect }
+            func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+                statements.append((sql, binds))
+                return try await base.query(sql, binds)
+            }
+        }
+        do {
+            let recorder = Recorder(h.db)
+            _ = try await h.store.pickCandidates(recorder, taskType: "scalar_linear", hotkey: "someone", limit: 4)
+            let pick = try #require(recorder.statements.first)
+            let plan = try await h.db.query("EXPLAIN QUERY PLAN " + pick.sql, pick.binds).map { try $0.string("detail") }
+            #expect(plan.contains { $0.contains("INDEX algorithms_pick") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(plan)")
+        } catch {
+            await h.db.shutdown()
+            throw error
+        }
+        await h.db.shutdown()
+    }
 }
