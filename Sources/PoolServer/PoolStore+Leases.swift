@@ -82,8 +82,13 @@ extension PoolStore {
                 AND NOT EXISTS (SELECT 1 FROM evaluations e WHERE e.algorithm_id = a.id AND e.evaluator = \(hotkey)\(sql: StatementHint.perRowProbe))
               ORDER BY a.eval_count + a.reserved ASC, a.id ASC
               LIMIT \(limit)\(sql: tx.lockForWriteSkipLocked))
-            RETURNING id, dsl, input_dim, task_type, eval_count + reserved - 1 AS load
+            RETURNING id, dsl, dsl_hash, input_dim, task_type, eval_count + reserved - 1 AS load
             """)
+        for r in rows {
+            candidateFacts.remember(try r.int("id"), CandidateFacts.Program(
+                taskType: try r.string("task_type"), inputDim: Int(try r.int("input_dim")), dsl: try r.string("dsl"),
+                dslHash: try r.string("dsl_hash")))
+        }
         // RETURNING gives no order: the pick's order is rebuilt from the counts before the update.
         return try rows.map { (row: $0, load: try $0.int("load"), id: try $0.int("id")) }
             .sorted { ($0.load, $0.id) < ($1.load, $1.id) }.map(\.row)

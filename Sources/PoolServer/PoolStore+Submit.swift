@@ -43,36 +43,53 @@ extension PoolStore {
 
         let evolutions = normalized
         // The pool's held-out scores of the lease's candidates still in evaluation that may
-        // reach consensus in this submit above the SOTA (`HeldOutGate.heldOutMatters`, with the
-        // highest finite vote so far, this one included, as the bound of the consensus score),
+        // reach consensus in this submit above the SOTA (`HeldOutGate.heldOutMatters`),
         // computed before the transaction so no lock is held while the engine runs; cached per
-        // DSL hash, so each candidate is scored once. One that gets a higher vote meanwhile is
-        // scored in the transaction (`settleConsensus`).
+        // DSL hash, so each candidate is scored once. One that turns out above the SOTA anyway
+        // (a higher vote of another evaluator) is scored in the transaction (`settleConsensus`).
         var heldOutScores: [Int64: HeldOutScorer.Outcome] = [:]
-        // The lease's task type when this read returns a candidate (a lease's candidates are of
-        // its task type; the transaction checks it against the lease before using what follows).
+        // The lease's task type when a candidate's is known (a lease's candidates are of its
+        // task type; the transaction checks it against the lease before using what follows).
         var leaseTaskType: String?
         if heldOut.isActive, !ids.isEmpty {
             var ownVote: [Int64: Double] = [:]
             for e in submission.evaluations where e.score.isFinite { ownVote[e.algorithmId] = e.score }
-            for r in try await db.fetch(
-                """
-                SELECT a.id, a.task_type, a.input_dim, a.dsl, a.dsl_hash,
-                  (SELECT MAX(e.score) FROM evaluations e WHERE e.algorithm_id = a.id) AS best_vote,
-                  (SELECT s.score FROM sota s WHERE s.task_type = a.task_type) AS sota_score
-                FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
-                WHERE i.assignment_id = \(assignmentId) AND i.role = 'evaluate' AND a.status = 'in_evaluation'
-                """)
+            if let known = candidateFacts.programs(ids), let taskType = known.values.first?.taskType,
+               known.values.allSatisfy({ $0.taskType == taskType }), let sota = candidateFacts.sota(taskType)
             {
-                let id = try r.int("id")
-                if leaseTaskType == nil { leaseTaskType = try r.string("task_type") }
-                guard let own = ownVote[id] else { continue }
-                let bound = max(own, try r.optionalDouble("best_vote") ?? own)
-                guard HeldOutGate.heldOutMatters(consensusBound: bound, sotaConsensus: try r.optionalDouble("sota_score"))
-                else { continue }
-                heldOutScores[id] = heldOut.score(
-                    taskType: try r.string("task_type"), dsl: try r.string("dsl"), dslHash: try r.string("dsl_hash"),
-                    inputDim: Int(try r.int("input_dim")))
+                // Picked for the lease by this process: no read. The bound is the miner's own
+                // vote (the database read below also knows the highest vote so far).
+                leaseTaskType = taskType
+                for id in ids.sorted() {
+                    guard let p = known[id], !p.settled, let own = ownVote[id],
+                          HeldOutGate.heldOutMatters(consensusBound: own, sotaConsensus: sota)
+                    else { continue }
+                    heldOutScores[id] = heldOut.score(taskType: p.taskType, dsl: p.dsl, dslHash: p.dslHash, inputDim: p.inputDim)
+                }
+            } else {
+                for r in try await db.fetch(
+                    """
+                    SELECT a.id, a.task_type, a.input_dim, a.dsl, a.dsl_hash,
+                      (SELECT MAX(e.score) FROM evaluations e WHERE e.algorithm_id = a.id) AS best_vote,
+                      (SELECT s.score FROM sota s WHERE s.task_type = a.task_type) AS sota_score
+                    FROM assignment_items i JOIN algorithms a ON a.id = i.algorithm_id
+                    WHERE i.assignment_id = \(assignmentId) AND i.role = 'evaluate' AND a.status = 'in_evaluation'
+                    """)
+                {
+                    let id = try r.int("id")
+                    let program = CandidateFacts.Program(
+                        taskType: try r.string("task_type"), inputDim: Int(try r.int("input_dim")), dsl: try r.string("dsl"),
+                        dslHash: try r.string("dsl_hash"))
+                    let sota = try r.optionalDouble("sota_score")
+                    candidateFacts.sawSOTA(program.taskType, sota)
+                    if leaseTaskType == nil { leaseTaskType = program.taskType }
+                    // The highest finite vote so far, this one included, bounds the consensus score.
+                    guard let own = ownVote[id] else { continue }
+                    let bound = max(own, try r.optionalDouble("best_vote") ?? own)
+                    guard HeldOutGate.heldOutMatters(consensusBound: bound, sotaConsensus: sota) else { continue }
+                    heldOutScores[id] = heldOut.score(
+                        taskType: program.taskType, dsl: program.dsl, dslHash: program.dslHash, inputDim: program.inputDim)
+                }
             }
         }
         let preScored = heldOutScores
@@ -87,7 +104,8 @@ extension PoolStore {
                 }
             })
         }
-        let (response, changes) = try await db.transaction { tx -> (EncodedJSONResponse<SubmitResponse>, LeaseAdviceCache.Changes) in
+        let (response, changes, sotaSeen) = try await db.transaction {
+            tx -> (EncodedJSONResponse<SubmitResponse>, LeaseAdviceCache.Changes, [String: Double?]) in
             // The lease, locked, with its items (one row per item; an item's algorithm's hash and
             // origin never change, so reading them under the lease's lock is exact).
             let leaseRows = try await tx.fetch(
@@ -105,7 +123,8 @@ extension PoolStore {
                 let stored = try a.optionalString("response")
             {
                 let body = Array(stored.utf8)
-                return (EncodedJSONResponse(try JSONBody.decode(SubmitResponse.self, from: body), body: body), LeaseAdviceCache.Changes())
+                return (EncodedJSONResponse(try JSONBody.decode(SubmitResponse.self, from: body), body: body),
+                        LeaseAdviceCache.Changes(), [:])
             }
             guard status == "active", try a.double("timeout_at") > now else { throw Self.leaseNotFound(assignmentId) }
             let taskType = try a.string("task_type")
@@ -221,9 +240,11 @@ extension PoolStore {
                   evaluations_count = \(Int64(submission.evaluations.count)),
                   submission_hash = \(fingerprint), response = \(stored) WHERE id = \(assignmentId)
                 """)
-            return (EncodedJSONResponse(response, body: encoded), changes)
+            return (EncodedJSONResponse(response, body: encoded), changes, settled.sotaSeen)
         }
         adviceCache.changed(changes)
+        candidateFacts.settled(changes.scores.map(\.1))
+        for (taskType, sota) in sotaSeen { candidateFacts.sawSOTA(taskType, sota) }
         return response
     }
 
@@ -348,9 +369,11 @@ extension PoolStore {
     func settleConsensus(_ tx: any SQLExecutor, candidates: [Int64], locked: [Int64: SQLRow], evaluated: Set<Int64>,
                          evaluationsOf: [Int64: [SQLRow]], window: Int64, now: Double,
                          heldOutScores: [Int64: HeldOutScorer.Outcome] = [:])
-        async throws -> (reached: [(id: Int64, taskType: String, score: Double)], writes: [SQLQuery])
+        async throws -> (reached: [(id: Int64, taskType: String, score: Double)], writes: [SQLQuery], sotaSeen: [String: Double?])
     {
         var reached: [(id: Int64, taskType: String, score: Double)] = []
+        // The SOTA consensus score each scoring read, or the score that replaced it (for `CandidateFacts`).
+        var sotaSeen: [String: Double?] = [:]
         var verdicts: [Verdict] = []
         var ledger = PointsLedger()
         var settled: [SettledEvolution] = []
@@ -408,6 +431,7 @@ extension PoolStore {
                 """)
             let sotaGate = try Self.sotaGate(scoredRow)
             let sotaBefore = sotaGate?.consensus
+            sotaSeen[taskType] = sotaBefore
             let parentBest = try scoredRow?.optionalDouble("parent_best"), localBest = try scoredRow?.optionalDouble("local_best")
             if held == nil, heldOut.isActive, HeldOutGate.heldOutMatters(consensusBound: score, sotaConsensus: sotaBefore) {
                 // Not scored before the transaction (it was not in evaluation then, or a higher
@@ -442,6 +466,7 @@ extension PoolStore {
                     """))) == .replaces
             }
             if replaces {
+                sotaSeen[taskType] = score
                 let result = try await tx.fetchOne(
                     """
                     INSERT INTO results (algorithm_id, task_type, score, miner, status, created_at, held_out_score)
@@ -464,6 +489,6 @@ extension PoolStore {
         // Nothing reads the verdicts: they are written once, after every candidate, last.
         try await tallyEvolutions(tx, settled, window: window, into: &ledger)
         let pointWrites = try await applyPoints(tx, ledger)
-        return (reached, (Self.verdictsWrite(verdicts).map { [$0] } ?? []) + pointWrites)
+        return (reached, (Self.verdictsWrite(verdicts).map { [$0] } ?? []) + pointWrites, sotaSeen)
     }
 }

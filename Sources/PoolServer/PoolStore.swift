@@ -55,6 +55,7 @@ public struct PoolStore: Sendable {
     public let heldOut: HeldOutScorer
     /// Seeds, backlog and gossip as leases last read them (`LeaseAdviceCache`).
     let adviceCache = LeaseAdviceCache()
+    let candidateFacts = CandidateFacts()
 
     /// `heldOutSeed`: the secret seed of the held-out tasks; nil = the one stored in the
     /// database (`pool_secrets`), generated on first start.
