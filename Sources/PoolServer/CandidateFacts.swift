@@ -1,3 +1,4 @@
+import Store
 import Synchronization
 
 /// What a submit needs before its transaction to decide which of its candidates the pool
@@ -16,6 +17,19 @@ final class CandidateFacts: Sendable {
         var dslHash: String
         /// Seen reaching consensus here: no held-out score is computed ahead for it again.
         var settled = false
+
+        init(taskType: String, inputDim: Int, dsl: String, dslHash: String) {
+            self.taskType = taskType
+            self.inputDim = inputDim
+            self.dsl = dsl
+            self.dslHash = dslHash
+        }
+
+        /// The program of an `algorithms` row (its `task_type`, `input_dim`, `dsl`, `dsl_hash`).
+        init(row: SQLRow) throws {
+            self.init(taskType: try row.string("task_type"), inputDim: Int(try row.int("input_dim")), dsl: try row.string("dsl"),
+                      dslHash: try row.string("dsl_hash"))
+        }
     }
 
     private struct State {

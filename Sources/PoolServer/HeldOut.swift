@@ -65,6 +65,11 @@ public final class HeldOutScorer: Sendable {
         }
     }
 
+    /// The held-out outcome of a candidate's program (cached by its hash).
+    func score(_ program: CandidateFacts.Program) -> Outcome? {
+        score(taskType: program.taskType, dsl: program.dsl, dslHash: program.dslHash, inputDim: program.inputDim)
+    }
+
     /// The held-out outcome of `dsl` (cached by `dslHash`); nil when the check is off or the
     /// task type has no engine.
     public func score(taskType: String, dsl: String, dslHash: String, inputDim: Int) -> Outcome? {

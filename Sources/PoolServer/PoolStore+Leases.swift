@@ -67,8 +67,8 @@ extension PoolStore {
     /// (the status is written in the text, not bound), a set bounded by the backlog, not by
     /// history, so its plan is kept (`StatementHint.planOnce`): planned on every lease it took
     /// 0.5 ms of PostgreSQL's 5.5 ms per cycle. On SQLite `algorithms_pick` is in the pick's
-    /// order (migration 9), so the read stops at the first `limit` that qualify. The check that the miner has not evaluated
-    /// a candidate is one probe of its evaluation per candidate (`StatementHint.perRowProbe`;
+    /// order (migration 9), so the read stops at the first `limit` that qualify. The check that
+    /// the miner has not evaluated a candidate is one probe of its evaluation per candidate (`StatementHint.perRowProbe`;
     /// as an anti-join, the kept plan read every evaluation of every candidate).
     func pickCandidates(_ tx: any SQLExecutor, taskType: String, hotkey: String, limit: Int) async throws -> [SQLRow] {
         guard limit > 0 else { return [] }
@@ -84,11 +84,7 @@ extension PoolStore {
               LIMIT \(limit)\(sql: tx.lockForWriteSkipLocked))
             RETURNING id, dsl, dsl_hash, input_dim, task_type, eval_count + reserved - 1 AS load
             """)
-        for r in rows {
-            candidateFacts.remember(try r.int("id"), CandidateFacts.Program(
-                taskType: try r.string("task_type"), inputDim: Int(try r.int("input_dim")), dsl: try r.string("dsl"),
-                dslHash: try r.string("dsl_hash")))
-        }
+        for r in rows { candidateFacts.remember(try r.int("id"), try CandidateFacts.Program(row: r)) }
         // RETURNING gives no order: the pick's order is rebuilt from the counts before the update.
         return try rows.map { (row: $0, load: try $0.int("load"), id: try $0.int("id")) }
             .sorted { ($0.load, $0.id) < ($1.load, $1.id) }.map(\.row)

@@ -179,18 +179,16 @@ extension PoolStore {
         // `applyPoints` to tell whether consensus came out of id order), read with the first
         // repetition read below (`earlier` = 2, the count in `id`): one statement fewer a
         // submit on PostgreSQL.
-        var counts: [SQLQuery] = []
+        var countReads = SQLQuery(sql: "")
         for (key, entry) in ledger.entries.sorted(by: { $0.key < $1.key }) where key.window == window {
             guard let first = entry.gains.map(\.id).min() else { continue }
-            counts.append("""
-                 UNION ALL
+            countReads = """
+                \(countReads) UNION ALL
                 SELECT 2 AS earlier, COUNT(*) AS id, CAST(\(key.miner) AS TEXT) AS author FROM algorithms
                 WHERE \(Self.scoredAfter(tx.dialect, key, first))
-                """)
+                """
         }
         for hash in Set(ordered.map(\.record.dslHash)).sorted() {
-            var countReads = SQLQuery(sql: "")
-            for c in counts { countReads = "\(countReads)\(c)" }
             // One read through the `dsl_hash` index: the distinct earlier authors of the hash
             // (`earlier` = 1) and the window's evolutions of it (`earlier` = 0, sorted by id below).
             let rows = try await tx.fetch(
@@ -205,7 +203,7 @@ extension PoolStore {
             for r in rows where try r.int("earlier") == 2 {
                 ledger.setLater(PointsLedger.Key(miner: try r.string("author"), window: window), try r.int("id"))
             }
-            counts = []
+            countReads = SQLQuery(sql: "")
             let earlier = try rows.filter { try $0.int("earlier") == 1 }
             let inWindow = try rows.filter { try $0.int("earlier") == 0 }.sorted { try $0.int("id") < $1.int("id") }
             let settledHere = ordered.filter { $0.record.dslHash == hash }

@@ -64,7 +64,7 @@ extension PoolStore {
                     guard let p = known[id], !p.settled, let own = ownVote[id],
                           HeldOutGate.heldOutMatters(consensusBound: own, sotaConsensus: sota)
                     else { continue }
-                    heldOutScores[id] = heldOut.score(taskType: p.taskType, dsl: p.dsl, dslHash: p.dslHash, inputDim: p.inputDim)
+                    heldOutScores[id] = heldOut.score(p)
                 }
             } else {
                 for r in try await db.fetch(
@@ -77,9 +77,7 @@ extension PoolStore {
                     """)
                 {
                     let id = try r.int("id")
-                    let program = CandidateFacts.Program(
-                        taskType: try r.string("task_type"), inputDim: Int(try r.int("input_dim")), dsl: try r.string("dsl"),
-                        dslHash: try r.string("dsl_hash"))
+                    let program = try CandidateFacts.Program(row: r)
                     let sota = try r.optionalDouble("sota_score")
                     candidateFacts.sawSOTA(program.taskType, sota)
                     if leaseTaskType == nil { leaseTaskType = program.taskType }
@@ -87,8 +85,7 @@ extension PoolStore {
                     guard let own = ownVote[id] else { continue }
                     let bound = max(own, try r.optionalDouble("best_vote") ?? own)
                     guard HeldOutGate.heldOutMatters(consensusBound: bound, sotaConsensus: sota) else { continue }
-                    heldOutScores[id] = heldOut.score(
-                        taskType: program.taskType, dsl: program.dsl, dslHash: program.dslHash, inputDim: program.inputDim)
+                    heldOutScores[id] = heldOut.score(program)
                 }
             }
         }
@@ -243,7 +240,7 @@ extension PoolStore {
             return (EncodedJSONResponse(response, body: encoded), changes, settled.sotaSeen)
         }
         adviceCache.changed(changes)
-        candidateFacts.settled(changes.scores.map(\.1))
+        candidateFacts.settled(changes.scores.map(\.id))
         for (taskType, sota) in sotaSeen { candidateFacts.sawSOTA(taskType, sota) }
         return response
     }
@@ -437,8 +434,7 @@ extension PoolStore {
                 // Not scored before the transaction (it was not in evaluation then, or a higher
                 // vote came meanwhile): score now. The SOTA only rises, so one not above the
                 // SOTA read here is not above it under the lock either.
-                held = heldOut.score(taskType: taskType, dsl: try cand.string("dsl"), dslHash: try cand.string("dsl_hash"),
-                                     inputDim: Int(try cand.int("input_dim")))
+                held = heldOut.score(try CandidateFacts.Program(row: cand))
                 if let s = held?.score { try await tx.fetch("UPDATE algorithms SET held_out_score = \(s) WHERE id = \(cid)") }
             }
             let gateScores = GateScores(consensus: score, heldOut: held?.score)
