@@ -71,10 +71,13 @@ func runPoolBenchmark(database: String, label: String, plan: PoolBenchPlan) asyn
         print(String(format: "pool.preload.%@ %d evaluations of history written in %.1f s", label, plan.preloadEvaluations,
                      (clock.now - started) / .milliseconds(1) / 1000))
     }
-    // Each evolution its own program (a different learning rate), as real miners mostly send:
-    // repeats of one program are a separate, bounded cost (the window's repeats of that hash).
+    // Each evolution its own program, as real miners mostly send: LMS with a learning rate of
+    // its own, which its learn phase reads, so no two programs score alike on the held-out
+    // tasks and the SOTA can move (repeats of one program are a separate, bounded cost: the
+    // window's repeats of that hash).
     func dsl() -> String {
-        "# setup\ns2 = \(String(format: "%.6f", Double.random(in: 0.001...0.1)))\n# predict\ns0 = dot(v0, v1)\n# learn\ns3 = s1 - s0"
+        "# setup\ns2 = \(String(format: "%.6f", Double.random(in: 0.001...0.1)))\n# predict\ns0 = dot(v1, v0)\n"
+            + "# learn\ns3 = s1 - s0\ns3 = s3 * s2\nv2 = s3 * v0\nv1 = v1 + v2"
     }
     let start = Date()
     let end = start.addingTimeInterval(plan.seconds)
