@@ -209,7 +209,9 @@ let package = Package(
             dependencies: [
                 "Hotkeys", "PoolServer", "PoolAPI", "Miner", "ServiceKit", "AlgorithmDSL", "MinerEngine",
                 "PlatformServer", "PlatformAPI", "Store", "CProcessShim", "Dashboards", "Validator", "SignedClient",
+                "PoolCore", "TimeText",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -48,22 +48,28 @@ struct PoolBenchPlan: Sendable {
 /// `preloadEvaluations`, that much history (earlier windows' scored algorithms, completed
 /// leases, evaluations and reputation) is written first, so the run shows whether a
 /// request's cost depends on it.
-func runPoolBenchmark(database: String, label: String, plan: PoolBenchPlan) async throws {
+/// `database` nil: the miners drive the stateless floor server instead (`runFloorPool`).
+func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) async throws {
     var logger = Logger(label: "bench.pool")
     logger.logLevel = .error
     var config = PoolConfig()
     config.port = 0
-    config.database = database
+    config.database = database ?? ""
     config.rules.consensusThreshold = 3
     let stoppers = (0..<max(1, plan.replicas)).map { _ in ServiceStopper() }
     var servers: [(task: Task<Void, any Error>, port: Int)] = []
     for stopper in stoppers {
         servers.append(try await launchServer { [config, logger] ready in
-            try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
+            if database == nil {
+                try await runFloorPool(rules: config.rules, maxBodyBytes: config.maxBodyBytes, logger: logger,
+                                       stopper: stopper, onReady: ready)
+            } else {
+                try await runPool(config: config, algorithms: AlgorithmCatalog(), logger: logger, stopper: stopper, onReady: ready)
+            }
         })
     }
     let ports = servers.map(\.port)
-    if plan.preloadEvaluations > 0 {
+    if plan.preloadEvaluations > 0, let database {
         let clock = ContinuousClock()
         let started = clock.now
         let window = Int64(config.rules.windowClock().number(at: Date().timeIntervalSince1970))
@@ -196,6 +202,10 @@ func preloadHistory(database: String, evaluations: Int, currentWindow: Int64, lo
 /// `evalnet-bench pool [--miners N] [--seconds S | --minutes M] [--slice S] [--backend sqlite|postgres|both]
 /// [--preload EVALUATIONS]`: SQLite, then PostgreSQL when EVALNET_TEST_POSTGRES_URL is set.
 func runPoolBenchmarks(plan: PoolBenchPlan, backend: String) async throws {
+    if backend == "none" {
+        try await runPoolBenchmark(database: nil, label: "none", plan: plan)
+        return
+    }
     if backend != "postgres" {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evalnet-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
