@@ -120,7 +120,7 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         }
     }
 
-    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    let http = HTTPClient.untraced()
     let clients = replicaStores.map { BenchClient(http: http, base: "http://127.0.0.1:\($0.port)") }
     let client = clients[0]
     do {

@@ -36,7 +36,7 @@ public final class PoolClient: Sendable {
 
     public init(baseURL: String, keypair: SR25519Keypair, timeoutSeconds: Int64 = 30) {
         self.keypair = keypair
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.http = HTTPClient.untraced()
         self.caller = SignedJSONCaller(baseURL: baseURL, http: http, timeoutSeconds: timeoutSeconds, maxReplyBytes: 8 << 20)
     }
 

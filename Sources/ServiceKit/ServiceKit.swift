@@ -332,7 +332,13 @@ public enum JSONBody {
                 i += 1
                 continue
             }
-            for t in tokens where input.count - i >= t.count && Array(input[i..<(i + t.count)]) == t {
+            // Only `-`, `I` and `N` can start a token: every other byte is copied at once.
+            guard c == 0x2D || c == 0x49 || c == 0x4E else {
+                out.append(c)
+                i += 1
+                continue
+            }
+            for t in tokens where input.count - i >= t.count && input[i..<(i + t.count)].elementsEqual(t) {
                 out.append(0x22)
                 out.append(contentsOf: t)
                 out.append(0x22)

@@ -86,6 +86,17 @@ public func queryString(_ items: [(name: String, value: String?)]) -> String {
     return parts.isEmpty ? "" : "?" + parts.joined(separator: "&")
 }
 
+extension HTTPClient {
+    /// A client of the services' own APIs on the shared event loops, with request tracing off:
+    /// nothing here traces, and AsyncHTTPClient otherwise opens a span per request on the
+    /// (no-op) global tracer, parsing the URL again to label it.
+    public static func untraced() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.tracing.tracer = nil
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}
+
 /// Calls one JSON API at `baseURL`.
 public struct SignedJSONCaller: Sendable {
     public let baseURL: String

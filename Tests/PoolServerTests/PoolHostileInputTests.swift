@@ -13,6 +13,21 @@ import Testing
 /// Hostile input against a live pool (real sockets) on each backend: nothing traps, nothing
 /// reaches a 5xx, every refusal is a JSON `{detail, code}`, and `/health` answers after each.
 @Suite struct PoolHostileInputTests {
+    /// Bare non-finite tokens (as Python writes them) are read as numbers wherever they stand
+    /// outside a string, and left alone inside one, escaped quotes included.
+    @Test func bareNonFiniteTokensDecodeOutsideStringsOnly() throws {
+        struct Body: Decodable { var a: Double; var b: Double; var c: [Double]; var s: String; var t: String }
+        let text = #"{"a": -Infinity, "b":NaN, "c": [Infinity, -1.5e3, -0.25], "s": "NaN -Infinity", "t": "x\"Infinity\" N"}"#
+        let body = try JSONBody.decode(Body.self, from: Array(text.utf8))
+        #expect(body.a == -.infinity)
+        #expect(body.b.isNaN)
+        #expect(body.c.count == 3 && body.c[0] == .infinity && body.c[1] == -1500 && body.c[2] == -0.25)
+        #expect(body.s == "NaN -Infinity")
+        #expect(body.t == #"x"Infinity" N"#)
+        // A word that only starts like a token is still refused as JSON.
+        #expect(throws: APIError.self) { try JSONBody.decode(Body.self, from: Array(#"{"a": Nope}"#.utf8)) }
+    }
+
     /// Runs `body` against a live pool server on an ephemeral port.
     func live(_ h: PoolHarness, _ body: @escaping @Sendable (PoolClientForTests, Int) async throws -> Void) async throws {
         let clock = h.clock
