@@ -267,8 +267,9 @@ struct SQLiteExecutor: SQLExecutor {
 
 /// The embedded store: one SQLite file in WAL mode. Writes (every transaction, and any
 /// statement that is not a plain `SELECT`) run on the one writer connection, serialised by
-/// an async lock; the statements of a transaction run on the caller's thread, one after
-/// another, with prepared statements reused. Group commit: a transaction is a savepoint
+/// an async lock; a transaction's code runs on the writer's own thread (`WriterThread`), its
+/// statements one after another with prepared statements reused, and the next transaction
+/// follows on that thread without a hand-over to another. Group commit: a transaction is a savepoint
 /// inside a `BEGIN IMMEDIATE … COMMIT`; when it ends while another caller waits for the
 /// writer, that caller's transaction goes on in the same SQLite transaction, and one
 /// `COMMIT` (one write of the WAL pages they share) ends the group, up to `groupLimit`
@@ -327,8 +328,13 @@ public final class SQLiteStore: SQLDatabase {
     private let group = Group()
     /// Most transactions committed together.
     static let groupLimit = 64
-    /// Whether a caller is queued for the writer (tests use it to form a group).
-    var writerHasWaiters: Bool { lock.hasWaiters }
+    /// Callers of `transaction` that do not hold the writer yet (queued on its thread or for
+    /// its lock).
+    private let comingWriters = Atomic<Int>(0)
+    /// Runs every transaction's code (`WriterThread`).
+    private let writerThread = WriterThread(name: "sqlite-writer")
+    /// Whether a caller is on its way to the writer (tests use it to form a group).
+    var writerHasWaiters: Bool { comingWriters.load(ordering: .relaxed) > 0 }
     public let path: String
     public var dialect: SQLDialect { .sqlite }
 
@@ -403,7 +409,17 @@ public final class SQLiteStore: SQLDatabase {
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
+        // Counted from here until it holds the writer: a transaction that ends while any is
+        // on its way leaves the group open for it (it will take the lock).
+        comingWriters.add(1, ordering: .relaxed)
+        return try await withTaskExecutorPreference(writerThread) {
+            try await self.transactionOnWriterThread(body)
+        }
+    }
+
+    private func transactionOnWriterThread<T: Sendable>(_ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
         await lock.lock()
+        comingWriters.subtract(1, ordering: .relaxed)
         // The writer lock is held from here until the group is passed on or committed.
         do {
             if !writer.inTransaction { _ = try writer.query("BEGIN IMMEDIATE", []) }
@@ -435,7 +451,7 @@ public final class SQLiteStore: SQLDatabase {
             if case let .failure(error) = outcome { throw error }
             throw lost
         }
-        if lock.hasWaiters, group.members < Self.groupLimit {
+        if comingWriters.load(ordering: .relaxed) > 0, group.members < Self.groupLimit {
             // Another caller is waiting for the writer: it goes on in this transaction. A
             // failed body's changes are already undone (its savepoint); a successful one's
             // caller hears back when the group commits.
@@ -530,5 +546,6 @@ public final class SQLiteStore: SQLDatabase {
             writer.close()
             for r in readers { r.connection.withLock { $0.close() } }
         }
+        writerThread.stop()
     }
 }
