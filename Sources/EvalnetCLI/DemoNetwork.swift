@@ -144,23 +144,27 @@ struct DemoNetwork {
                 // Ctrl-C stops the platform (its service group handles SIGINT); then the rest.
                 _ = await platform.result
             }
-            await Self.stop([validator, (platformStopper, platform), (vmmStopper, vmm)])
+            await Self.stop([("validator", validator.0, validator.1), ("platform", platformStopper, platform),
+                             ("VMM", vmmStopper, vmm)])
             return jobs
         } catch {
-            await Self.stop([(platformStopper, platform), (vmmStopper, vmm)])
+            await Self.stop([("platform", platformStopper, platform), ("VMM", vmmStopper, vmm)])
             throw error
         }
     }
 
     /// Stops servers gracefully (as SIGTERM would) and waits until each has finished; one
-    /// that has not finished within 15 s is cancelled, so the demo always ends.
-    static func stop(_ servers: [(ServiceStopper, Task<Void, any Error>)]) async {
-        for (stopper, task) in servers {
+    /// that has not finished within 15 s is cancelled, and one that has not ended 15 s after
+    /// that is left behind (the demo's process ends it), so the demo always ends.
+    static func stop(_ servers: [(name: String, stopper: ServiceStopper, task: Task<Void, any Error>)]) async {
+        for (name, stopper, task) in servers {
             await stopper.stop()
             if await firstWithin(seconds: 15, { _ = await task.result }) == nil {
-                print("a demo server did not stop within 15 s; cancelling it")
+                print("the demo's \(name) did not stop within 15 s; cancelling it")
                 task.cancel()
-                _ = await task.result
+                if await firstWithin(seconds: 15, { _ = await task.result }) == nil {
+                    print("the demo's \(name) did not end 15 s after its cancellation; leaving it behind")
+                }
             }
         }
     }
