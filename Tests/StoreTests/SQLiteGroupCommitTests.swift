@@ -69,6 +69,33 @@ import TestSupport
         await db.shutdown()
     }
 
+    /// A transaction's code runs on the store's writer thread, concurrent ones one after
+    /// another on it; the caller goes on elsewhere once it returns.
+    @Test(.timeLimit(.minutes(1))) func transactionsRunOnTheWriterThread() async throws {
+        #if os(Linux)
+        let db = try await Self.open()
+        @Sendable func threadName() -> String {
+            ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let names = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    try await db.transaction { tx in
+                        try await tx.execute("INSERT INTO t (name) VALUES (?)", [.text("n\(i)")])
+                        return threadName()
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(names == Array(repeating: "sqlite-writer", count: 8))
+        #expect(threadName() != "sqlite-writer")
+        #expect(try await db.queryOne("SELECT COUNT(*) AS n FROM t")?.int("n") == 8)
+        await db.shutdown()
+        #endif
+    }
+
     @Test(.timeLimit(.minutes(1))) func aMemberThatThrowsTakesBackOnlyItsOwnChanges() async throws {
         let db = try await Self.open()
         let flags = Flags()
