@@ -81,10 +81,7 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
     // its own, which its learn phase reads, so no two programs score alike on the held-out
     // tasks and the SOTA can move (repeats of one program are a separate, bounded cost: the
     // window's repeats of that hash).
-    func dsl() -> String {
-        "# setup\ns2 = \(String(format: "%.6f", Double.random(in: 0.001...0.1)))\n# predict\ns0 = dot(v1, v0)\n"
-            + "# learn\ns3 = s1 - s0\ns3 = s3 * s2\nv2 = s3 * v0\nv1 = v1 + v2"
-    }
+    func dsl() -> String { lmsProgram(rate: String(format: "%.6f", Double.random(in: 0.001...0.1))) }
     let start = Date()
     let end = start.addingTimeInterval(plan.seconds)
     let log = try await withThrowingTaskGroup(of: MinerLog.self) { group in
@@ -199,7 +196,7 @@ func preloadHistory(database: String, evaluations: Int, currentWindow: Int64, lo
     await db.shutdown()
 }
 
-/// `evalnet-bench pool [--miners N] [--seconds S | --minutes M] [--slice S] [--backend sqlite|postgres|both]
+/// `evalnet-bench pool [--miners N] [--seconds S | --minutes M] [--slice S] [--backend sqlite|postgres|both|none]
 /// [--preload EVALUATIONS]`: SQLite, then PostgreSQL when EVALNET_TEST_POSTGRES_URL is set.
 func runPoolBenchmarks(plan: PoolBenchPlan, backend: String) async throws {
     if backend == "none" {

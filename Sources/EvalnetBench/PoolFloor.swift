@@ -23,13 +23,10 @@ func runFloorPool(rules: PoolRules, maxBodyBytes: Int, logger: Logger, stopper: 
                   onReady: @escaping @Sendable (Int) async -> Void) async throws {
     let taskType = "scalar_linear"
     let inputDim = 16
-    func program(rate: Double) throws -> String {
-        try normalizeForPool(
-            dsl: "# setup\ns2 = \(String(format: "%.6f", rate))\n# predict\ns0 = dot(v1, v0)\n"
-                + "# learn\ns3 = s1 - s0\ns3 = s3 * s2\nv2 = s3 * v0\nv1 = v1 + v2",
-            taskType: taskType, inputDim: inputDim)
+    let programs = try (0..<6).map {
+        try normalizeForPool(dsl: lmsProgram(rate: String(format: "%.6f", 0.01 + Double($0) * 0.013)),
+                             taskType: taskType, inputDim: inputDim)
     }
-    let programs = try (0..<6).map { try program(rate: 0.01 + Double($0) * 0.013) }
     let nextId = Atomic<Int64>(1)
     let router = Router(context: BasicRequestContext.self)
     router.addServiceBasics(catalogue: APICatalogue(

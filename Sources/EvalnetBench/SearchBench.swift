@@ -25,17 +25,11 @@ struct SearchBenchPlan: Sendable {
     var compareSeconds = 20.0
 }
 
-private let lmsTemplate = """
-# setup
-s2 = LR
-# predict
-s0 = dot(v1, v0)
-# learn
-s3 = s1 - s0
-s3 = s3 * s2
-v2 = s3 * v0
-v1 = v1 + v2
-"""
+/// LMS with learning rate `rate` (as written in the program's text): the program every bench
+/// uses where it needs a learner a real miner would send.
+func lmsProgram(rate: String) -> String {
+    "# setup\ns2 = \(rate)\n# predict\ns0 = dot(v1, v0)\n# learn\ns3 = s1 - s0\ns3 = s3 * s2\nv2 = s3 * v0\nv1 = v1 + v2"
+}
 
 func runSearchBenchmark(plan: SearchBenchPlan) async throws {
     let taskType = "scalar_linear"
@@ -72,12 +66,12 @@ func runSearchBenchmark(plan: SearchBenchPlan) async throws {
     var tuned = (lr: 0.0, publicScore: -Double.infinity, dsl: "")
     for step in 1...60 {
         let lr = Double(step) * 0.005
-        let dsl = lmsTemplate.replacingOccurrences(of: "LR", with: String(format: "%.3f", lr))
+        let dsl = lmsProgram(rate: String(format: "%.3f", lr))
         let s = publicSuite.score(dsl: dsl)
         if s > tuned.publicScore { tuned = (lr, s, dsl) }
     }
     let tunedUnseen = unseen.score(dsl: tuned.dsl)
-    let seedLMS = unseen.score(dsl: lmsTemplate.replacingOccurrences(of: "LR", with: "0.05"))
+    let seedLMS = unseen.score(dsl: lmsProgram(rate: "0.05"))
     print(String(format: "search: %d miners × %d job(s), %.0f min, pool held-out %d tasks (secret seed), unseen %d tasks (seed %d)",
                  plan.miners, plan.jobs, plan.minutes, rules.heldOutTasks, plan.unseenTasks, plan.unseenSeed))
     print(String(format: "search.baseline tuned LMS lr %.3f: public %.4f unseen %.4f | LMS seed lr 0.05: unseen %.4f",
