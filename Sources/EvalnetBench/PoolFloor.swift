@@ -41,18 +41,18 @@ func runFloorPool(rules: PoolRules, maxBodyBytes: Int, logger: Logger, stopper: 
     }
     api.post("tasks/lease") { request, _ in
         _ = try await auth.authenticate(request)
-        let body = try await request.decodeJSON(LeaseRequest.self, maxBytes: maxBodyBytes)
+        let leased = try await request.decodeJSON(LeaseRequest.self, maxBytes: maxBodyBytes).taskType ?? taskType
         let first = nextId.add(6, ordering: .relaxed).oldValue
         let records = programs.enumerated().map { i, dsl in
-            AlgorithmRecord(id: first + Int64(i), algorithmDsl: dsl, inputDim: inputDim, taskType: body.taskType ?? taskType)
+            AlgorithmRecord(id: first + Int64(i), algorithmDsl: dsl, inputDim: inputDim, taskType: leased)
         }
         let t = Date().timeIntervalSince1970
         let window = Int64(rules.windowClock().number(at: t))
         return JSONResponse(LeaseResponse(
             leaseId: UUID().uuidString.lowercased(), windowNumber: window,
-            timeoutAt: RFC3339.utc(t + 300, fraction: true), evolveBudget: 1, taskType: body.taskType ?? taskType,
+            timeoutAt: RFC3339.utc(t + 300, fraction: true), evolveBudget: 1, taskType: leased,
             evaluateAlgorithms: Array(records.prefix(4)), seedAlgorithms: Array(records.suffix(2)),
-            gossip: GossipPacket(taskType: body.taskType ?? taskType, algorithmIds: [], windowNumber: window)))
+            gossip: GossipPacket(taskType: leased, algorithmIds: [], windowNumber: window)))
     }
     api.post("tasks/:id/submit_lease") { request, context in
         _ = try await auth.authenticate(request)

@@ -57,9 +57,6 @@ final class AsyncLock: Sendable {
         }
     }
 
-    /// Whether a task is queued for the lock (read by the holder).
-    var hasWaiters: Bool { state.withLock { !$0.isEmpty } }
-
     func unlock() {
         let next = state.withLock { s in
             s.held = false
