@@ -165,8 +165,9 @@ extension PoolStore {
     /// The deltas of evolutions reaching consensus in `window` (already written with their
     /// `consensus_window`): counted evolutions and improvements of their authors, and the
     /// change of repeated evolutions among the evolutions sharing their DSL hashes (found
-    /// through the `dsl_hash` index; only the window's evolutions of those hashes and the
-    /// distinct earlier authors of those hashes are read).
+    /// through the hash indexes; the window's evolutions of those hashes are read, and of
+    /// their earlier authors only what the repetition rule asks, so earlier copies of a
+    /// hash cost nothing).
     func tallyEvolutions(_ tx: any SQLExecutor, _ settled: [SettledEvolution], window: Int64,
                          into ledger: inout PointsLedger) async throws {
         let ordered = settled.sorted { $0.record.algorithmId < $1.record.algorithmId }
@@ -189,27 +190,46 @@ extension PoolStore {
                 """
         }
         for hash in Set(ordered.map(\.record.dslHash)).sorted() {
-            // One read through the `dsl_hash` index: the distinct earlier authors of the hash
-            // (`earlier` = 1) and the window's evolutions of it (`earlier` = 0, sorted by id below).
+            // The hash's history: its algorithms created before the window, less its
+            // evolutions that reached consensus in the window (those are the window's).
+            func history(_ a: String) -> SQLQuery {
+                """
+                \(sql: a).dsl_hash = \(hash) AND \(sql: a).window_created < \(window) AND (\(sql: a).origin <> 'evolution'
+                  OR \(sql: a).consensus_window IS NULL OR \(sql: a).consensus_window <> \(window))
+                """
+            }
+            let inWindow: SQLQuery = """
+                w.dsl_hash = \(hash) AND w.origin = 'evolution' AND w.status = 'scored' AND w.consensus_window = \(window)
+                """
+            // One read, all of it through indexes, none of it growing with the copies of the
+            // hash in history: the window's evolutions of the hash (`earlier` = 0); of the
+            // history's authors (seeds and authorless copies as ''), the first two in author
+            // order and '' (`earlier` = 1) and those among the window's authors (`earlier` = 3).
+            // That is all `RepetitionHistory.isRepeat` asks of the history for the window's
+            // authors: whether it holds one of them, and whether it holds anyone else.
             let rows = try await tx.fetch(
                 """
-                SELECT DISTINCT 1 AS earlier, 0 AS id, COALESCE(author, '') AS author FROM algorithms
-                WHERE dsl_hash = \(hash) AND window_created < \(window)
-                  AND (origin <> 'evolution' OR consensus_window IS NULL OR consensus_window <> \(window))
-                UNION ALL
-                SELECT 0 AS earlier, id, COALESCE(author, '') AS author FROM algorithms
-                WHERE dsl_hash = \(hash) AND origin = 'evolution' AND consensus_window = \(window)\(countReads)
+                WITH hist_first AS (SELECT MIN(h.author) AS author FROM algorithms h WHERE \(history("h"))),
+                  hist_second AS (SELECT (SELECT MIN(h.author) FROM algorithms h WHERE \(history("h")) AND h.author > f.author)
+                    AS author FROM hist_first f)
+                SELECT 1 AS earlier, 0 AS id, author FROM hist_first WHERE author IS NOT NULL
+                UNION ALL SELECT 1 AS earlier, 0 AS id, author FROM hist_second WHERE author IS NOT NULL
+                UNION ALL SELECT 1 AS earlier, 0 AS id, '' AS author
+                  WHERE EXISTS (SELECT 1 FROM algorithms h WHERE \(history("h")) AND h.author IS NULL)
+                UNION ALL SELECT 0 AS earlier, w.id, COALESCE(w.author, '') AS author FROM algorithms w WHERE \(inWindow)
+                UNION ALL SELECT 3 AS earlier, 0 AS id, w.author FROM algorithms w WHERE \(inWindow)
+                  AND EXISTS (SELECT 1 FROM algorithms h WHERE \(history("h")) AND h.author = w.author)\(countReads)
                 """)
             for r in rows where try r.int("earlier") == 2 {
                 ledger.setLater(PointsLedger.Key(miner: try r.string("author"), window: window), try r.int("id"))
             }
             countReads = SQLQuery(sql: "")
-            let earlier = try rows.filter { try $0.int("earlier") == 1 }
-            let inWindow = try rows.filter { try $0.int("earlier") == 0 }.sorted { try $0.int("id") < $1.int("id") }
+            let earlier = try rows.filter { try [1, 3].contains($0.int("earlier")) }
+            let inWindowRows = try rows.filter { try $0.int("earlier") == 0 }.sorted { try $0.int("id") < $1.int("id") }
             let settledHere = ordered.filter { $0.record.dslHash == hash }
             let settledIds = Set(settledHere.map { Int64($0.record.algorithmId) })
             var after: [(id: Int64, author: String, dslHash: String)] = []
-            for r in inWindow { after.append((try r.int("id"), try r.optionalString("author") ?? "", hash)) }
+            for r in inWindowRows { after.append((try r.int("id"), try r.optionalString("author") ?? "", hash)) }
             let before = after.filter { !settledIds.contains($0.id) }
             let afterHistory = Set(try earlier.map { try $0.string("author") })
             // Before this transaction, the ones created in an earlier window were history.

@@ -311,6 +311,17 @@ public struct PoolStore: Sendable {
                       "CREATE INDEX algorithms_pick ON algorithms (task_type, status, (eval_count + reserved), id)",
                   ],
                   postgres: []),
+        // The repetition check of a settling evolution reads only what it decides on, through
+        // indexes: the window's evolutions of its DSL hash (the hash index now ends with the
+        // consensus window, so earlier windows' copies are not read), and of the authors of
+        // the hash before the window, whether each of those authors is among them and the first
+        // two (through `algorithms_hash_author`) — not every earlier copy of the hash, which
+        // grew with history wherever a program kept being resubmitted.
+        Migration(version: 10, name: "repetition lookups that do not read history", portable: [
+            "DROP INDEX algorithms_hash",
+            "CREATE INDEX algorithms_hash ON algorithms (dsl_hash, origin, status, consensus_window)",
+            "CREATE INDEX algorithms_hash_author ON algorithms (dsl_hash, author, window_created)",
+        ]),
     ]
 
     /// Creates or upgrades the schema and ships the seed algorithms of every task type.
