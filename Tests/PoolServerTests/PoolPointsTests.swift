@@ -131,7 +131,7 @@ enum PointsOracle {
         return rules
     }
 
-    @Test(arguments: TestDatabases.available, [UInt64(1), 5, 7])
+    @Test(arguments: TestDatabases.available, [UInt64(1), 3, 5, 7])
     func randomInterleavingsMatchTheOracle(_ backend: Backend, _ seed: UInt64) async throws {
         let rules = Self.rules(seed: seed)
         let h = try await PoolHarness.make(backend) { $0.rules = rules }
