@@ -213,6 +213,33 @@ import Testing
     }
 }
 
+/// Every pooled PostgreSQL connection opens with the store's session settings.
+@Suite struct PostgresSessionTests {
+    @Test func connectionsPlanNoParallelWorkers() async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        try await TestDatabases.withFresh(.postgres) { db in
+            // Several at once, so more than one pooled connection answers.
+            let settings = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await db.transaction { tx in
+                            _ = try await tx.query("SELECT 1 AS slept FROM pg_sleep(0.05)", [])
+                            return try await tx.queryOne("SHOW max_parallel_workers_per_gather", [])?
+                                .string("max_parallel_workers_per_gather") ?? "missing"
+                        }
+                    }
+                }
+                var all: [String] = []
+                for try await s in group { all.append(s) }
+                return all
+            }
+            #expect(settings == Array(repeating: "0", count: 8))
+            let outside = try await db.queryOne("SHOW max_parallel_workers_per_gather", [])
+            #expect(try outside?.string("max_parallel_workers_per_gather") == "0")
+        }
+    }
+}
+
 /// The service's statements run as named prepared statements on PostgreSQL; one whose first
 /// preparation failed on a connection must work there once the cause is gone.
 @Suite struct PostgresNamedStatementTests {
