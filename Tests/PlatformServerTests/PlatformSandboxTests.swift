@@ -25,6 +25,14 @@ import Testing
         return (ch, subs)
     }
 
+    /// A challenge's data namespace: `ch_` and the first 16 characters of its id without
+    /// hyphens, lowercased (the schema and file name its tables live under).
+    @Test func dataNamespaceOfAChallengeId() {
+        #expect(ChallengeDataManager.dataName(challengeId: "3F2B8C1A-9D4E-4B7A-8C21-0E5F6A7B8C9D") == "ch_3f2b8c1a9d4e4b7a")
+        #expect(ChallengeDataManager.dataName(challengeId: "ab-cd") == "ch_abcd")
+        #expect(ChallengeDataManager.dataName(challengeId: "----") == "ch_")
+    }
+
     @Test(arguments: TestDatabases.available)
     func readsTheChallengesOwnTables(_ backend: Backend) async throws {
         let h = try await PlatformHarness.make(backend) { $0.limits.queryRowCap = 2 }
