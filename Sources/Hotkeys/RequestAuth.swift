@@ -193,8 +193,8 @@ public final class RequestAuthenticator: Sendable {
 
     /// `text.trimmingCharacters(in: .whitespaces)`, without Foundation's cost when both ends are
     /// ASCII other than space and tab (then there is nothing to trim; every header that verifies
-    /// is such a value).
-    static func trimmedWhitespace(_ text: String) -> String {
+    /// is such a value). Public for the other headers that name a hotkey.
+    public static func trimmedWhitespace(_ text: String) -> String {
         let scalars = text.unicodeScalars
         if let first = scalars.first, let last = scalars.last,
            first.isASCII, last.isASCII, first != " ", first != "\t", last != " ", last != "\t" {

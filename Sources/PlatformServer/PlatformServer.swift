@@ -264,7 +264,7 @@ struct PlatformAuth: Sendable {
 
     /// 401 for a missing/invalid signature or a hotkey mismatch, 403 for unregistered validators.
     func validator(_ request: Request) async throws -> String {
-        guard let claimed = request.header(PlatformHeaders.validatorHotkey)?.trimmingCharacters(in: .whitespaces),
+        guard let claimed = request.header(PlatformHeaders.validatorHotkey).map(RequestAuthenticator.trimmedWhitespace),
             !claimed.isEmpty
         else {
             throw APIError.unauthorized(PlatformErrorCode.missingValidatorHotkey, "Missing header \(PlatformHeaders.validatorHotkey)")
