@@ -96,7 +96,9 @@ public struct SQLRow: Sendable {
     public func int(_ name: String) throws -> Int64 {
         switch try value(name) {
         case let .int(v): return v
-        case let .double(v) where v.rounded() == v: return Int64(v)
+        // Integral and in range only: `Int64(_:)` traps on a double beyond Int64 (SQLite keeps
+        // whatever number a column is given, 1e300 in an INTEGER column included).
+        case let .double(v) where Int64(exactly: v) != nil: return Int64(exactly: v) ?? 0
         case let .text(t) where Int64(t) != nil: return Int64(t) ?? 0
         case let other: throw StoreError.typeMismatch(column: name, expected: "integer", got: other)
         }

@@ -5,6 +5,17 @@ import Testing
 
 @Suite("Interpolated statements")
 struct SQLQueryTests {
+    /// A stored double reads as an integer only when it is one and fits Int64; any other is
+    /// a type mismatch, never a trap (SQLite keeps 1e300 in an INTEGER column as given).
+    @Test func aDoubleReadsAsAnIntegerOnlyWhenExactlyOne() throws {
+        func read(_ v: Double) throws -> Int64 { try SQLRow(columns: ["n"], values: [.double(v)]).int("n") }
+        #expect(try read(3) == 3)
+        #expect(try read(-9.007199254740992e15) == -9_007_199_254_740_992)
+        for bad in [2.5, 1e300, -1e300, 9.223372036854775808e18, .infinity, .nan] {
+            #expect(throws: StoreError.self, "\(bad)") { try read(bad) }
+        }
+    }
+
     @Test func everyValueBecomesAPlaceholderWithItsBindInOrder() {
         let name = "x' OR '1'='1"
         let ids: [Int64] = [3, 1, 2]
