@@ -48,7 +48,7 @@ final class ChallengeDataManager: Sendable {
 
     /// `ch_` and the first 16 characters of the challenge id without its hyphens, lowercased.
     /// Computed on every result a validator posts: plain Swift (Foundation's
-    /// `replacingOccurrences` was 1.5 % of the platform benchmark's CPU).
+    /// `replacingOccurrences` was 1.5–2 % of the platform benchmark's CPU).
     static func dataName(challengeId: String) -> String {
         "ch_" + String(challengeId.lazy.filter { $0 != "-" }).lowercased().prefix(16)
     }
