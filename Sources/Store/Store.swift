@@ -94,14 +94,16 @@ public struct SQLRow: Sendable {
     }
 
     public func int(_ name: String) throws -> Int64 {
-        switch try value(name) {
-        case let .int(v): return v
+        let v = try value(name)
+        switch v {
+        case let .int(i): return i
         // Integral and in range only: `Int64(_:)` traps on a double beyond Int64 (SQLite keeps
         // whatever number a column is given, 1e300 in an INTEGER column included).
-        case let .double(v) where Int64(exactly: v) != nil: return Int64(exactly: v) ?? 0
-        case let .text(t) where Int64(t) != nil: return Int64(t) ?? 0
-        case let other: throw StoreError.typeMismatch(column: name, expected: "integer", got: other)
+        case let .double(d): if let i = Int64(exactly: d) { return i }
+        case let .text(t): if let i = Int64(t) { return i }
+        default: break
         }
+        throw StoreError.typeMismatch(column: name, expected: "integer", got: v)
     }
 
     public func optionalInt(_ name: String) throws -> Int64? {
@@ -110,12 +112,14 @@ public struct SQLRow: Sendable {
     }
 
     public func double(_ name: String) throws -> Double {
-        switch try value(name) {
-        case let .double(v): return v
-        case let .int(v): return Double(v)
-        case let .text(t) where Double(t) != nil: return Double(t) ?? 0
-        case let other: throw StoreError.typeMismatch(column: name, expected: "number", got: other)
+        let v = try value(name)
+        switch v {
+        case let .double(d): return d
+        case let .int(i): return Double(i)
+        case let .text(t): if let d = Double(t) { return d }
+        default: break
         }
+        throw StoreError.typeMismatch(column: name, expected: "number", got: v)
     }
 
     public func optionalDouble(_ name: String) throws -> Double? {
