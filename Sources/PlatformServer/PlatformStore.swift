@@ -219,7 +219,7 @@ public struct PlatformStore: Sendable {
 
     /// The SS58 address (prefix 42) of a hotkey given in any SS58 form.
     static func canonicalHotkey(_ text: String) throws -> String {
-        do { return try SR25519PublicKey(ss58: text.trimmingCharacters(in: .whitespaces)).ss58Address } catch {
+        do { return try SR25519PublicKey(ss58: RequestAuthenticator.trimmedWhitespace(text)).ss58Address } catch {
             throw APIError.badRequest(PlatformErrorCode.invalidField, "'\(text.prefix(64))' is not a valid SS58 hotkey: \(error)")
         }
     }

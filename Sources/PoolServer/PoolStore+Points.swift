@@ -192,12 +192,10 @@ extension PoolStore {
         for hash in Set(ordered.map(\.record.dslHash)).sorted() {
             // The hash's history: its algorithms created before the window, less its
             // evolutions that reached consensus in the window (those are the window's).
-            func history(_ a: String) -> SQLQuery {
+            let history: SQLQuery = """
+                h.dsl_hash = \(hash) AND h.window_created < \(window) AND (h.origin <> 'evolution'
+                  OR h.consensus_window IS NULL OR h.consensus_window <> \(window))
                 """
-                \(sql: a).dsl_hash = \(hash) AND \(sql: a).window_created < \(window) AND (\(sql: a).origin <> 'evolution'
-                  OR \(sql: a).consensus_window IS NULL OR \(sql: a).consensus_window <> \(window))
-                """
-            }
             let inWindow: SQLQuery = """
                 w.dsl_hash = \(hash) AND w.origin = 'evolution' AND w.status = 'scored' AND w.consensus_window = \(window)
                 """
@@ -212,16 +210,16 @@ extension PoolStore {
             // sequential scan of the table (1.6 s with 200,000 copies of the hash).
             let rows = try await tx.fetch(
                 """
-                WITH hist_first AS (SELECT MIN(h.author) AS author FROM algorithms h WHERE \(history("h")))
+                WITH hist_first AS (SELECT MIN(h.author) AS author FROM algorithms h WHERE \(history))
                 SELECT 1 AS earlier, 0 AS id, author FROM hist_first
                 UNION ALL SELECT 1 AS earlier, 0 AS id,
-                  (SELECT MIN(h.author) FROM algorithms h WHERE \(history("h")) AND h.author > f.author) AS author
+                  (SELECT MIN(h.author) FROM algorithms h WHERE \(history) AND h.author > f.author) AS author
                   FROM hist_first f
                 UNION ALL SELECT 1 AS earlier, 0 AS id, '' AS author
-                  WHERE EXISTS (SELECT 1 FROM algorithms h WHERE \(history("h")) AND h.author IS NULL)
+                  WHERE EXISTS (SELECT 1 FROM algorithms h WHERE \(history) AND h.author IS NULL)
                 UNION ALL SELECT 0 AS earlier, w.id, COALESCE(w.author, '') AS author FROM algorithms w WHERE \(inWindow)
                 UNION ALL SELECT 3 AS earlier, 0 AS id, w.author FROM algorithms w WHERE \(inWindow)
-                  AND EXISTS (SELECT 1 FROM algorithms h WHERE \(history("h")) AND h.author = w.author)\(countReads)
+                  AND EXISTS (SELECT 1 FROM algorithms h WHERE \(history) AND h.author = w.author)\(countReads)
                 """)
             for r in rows where try r.int("earlier") == 2 {
                 ledger.setLater(PointsLedger.Key(miner: try r.string("author"), window: window), try r.int("id"))
