@@ -39,6 +39,9 @@ struct PoolBenchPlan: Sendable {
     var preloadEvaluations = 0
     /// Pool processes (replicas) on the one database; miner i talks to replica i mod replicas.
     var replicas = 1
+    /// A pool already running elsewhere (`--url`): the miners drive it and no server is
+    /// started here, so the load generator and the pool can be on different machines.
+    var url: String?
 }
 
 /// Drives authenticated register → lease → submit cycles from `clients` concurrent miners
@@ -48,7 +51,8 @@ struct PoolBenchPlan: Sendable {
 /// `preloadEvaluations`, that much history (earlier windows' scored algorithms, completed
 /// leases, evaluations and reputation) is written first, so the run shows whether a
 /// request's cost depends on it.
-/// `database` nil: the miners drive the stateless floor server instead (`runFloorPool`).
+/// `database` nil: the miners drive the stateless floor server instead (`runFloorPool`);
+/// with `plan.url`, the pool at that address (neither is started, nothing is pre-loaded).
 func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) async throws {
     var logger = Logger(label: "bench.pool")
     logger.logLevel = .error
@@ -58,7 +62,7 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
     config.rules.consensusThreshold = 3
     let stoppers = (0..<max(1, plan.replicas)).map { _ in ServiceStopper() }
     var servers: [(task: Task<Void, any Error>, port: Int)] = []
-    for stopper in stoppers {
+    for stopper in stoppers where plan.url == nil {
         servers.append(try await launchServer { [config, logger] ready in
             if database == nil {
                 try await runFloorPool(rules: config.rules, maxBodyBytes: config.maxBodyBytes, logger: logger,
@@ -68,8 +72,8 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
             }
         })
     }
-    let ports = servers.map(\.port)
-    if plan.preloadEvaluations > 0, let database {
+    let addresses = plan.url.map { [$0] } ?? servers.map { "http://127.0.0.1:\($0.port)" }
+    if plan.preloadEvaluations > 0, plan.url == nil, let database {
         let clock = ContinuousClock()
         let started = clock.now
         let window = Int64(config.rules.windowClock().number(at: Date().timeIntervalSince1970))
@@ -87,7 +91,7 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
     let log = try await withThrowingTaskGroup(of: MinerLog.self) { group in
         for i in 0..<plan.clients {
             group.addTask {
-                let client = PoolClient(baseURL: "http://127.0.0.1:\(ports[i % ports.count])", keypair: .generate())
+                let client = PoolClient(baseURL: addresses[i % addresses.count], keypair: .generate())
                 var log = MinerLog()
                 _ = try await client.register()
                 while Date() < end {

@@ -223,7 +223,16 @@ if wants("pool") {
     }
     plan.preloadEvaluations = Int(option("preload", 0))
     plan.replicas = Int(option("replicas", 1))
-    if plan.replicas > 1 {
+    if let url = options["url"] {
+        // A pool served elsewhere (`evalnet pool serve` on another machine): its own
+        // configuration decides consensus and limits; each miner registers a fresh hotkey.
+        guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+            print("pool: --url must be an http:// or https:// address, got \(url)")
+            exit(2)
+        }
+        plan.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        try await runPoolBenchmark(database: nil, label: "url", plan: plan)
+    } else if plan.replicas > 1 {
         try await runPoolReplicaBenchmarks(plan: plan)
     } else {
         try await runPoolBenchmarks(plan: plan, backend: options["backend"] ?? "both")
