@@ -337,14 +337,19 @@ extension PoolStore {
     }
 
     /// The condition of `key.miner`'s evolutions scored in `key.window` after `id`: a range of
-    /// `algorithms_author_window` that starts there. On PostgreSQL the condition on id is a row
-    /// comparison, so no plan reaches them through the primary key (every algorithm created
-    /// since, of every author: a plan made with statistics older than the newest ids read ~90
-    /// rows per submit); SQLite reads that range from `id >` (and not from a row comparison).
+    /// `algorithms_author_window` that starts there. On PostgreSQL the window and id are one
+    /// row comparison, `(consensus_window, id) > (window, id)`, capped by `consensus_window <=
+    /// window`: no plan reaches them through the primary key (every algorithm created since, of
+    /// every author: a plan made with statistics older than the newest ids read ~90 rows per
+    /// submit), and the index scan starts at the id. (With `consensus_window = window` beside
+    /// the comparison, the equality is what positioned the scan, at the author's first
+    /// evolution of the window: every consensus read all of them, a cost that grew through the
+    /// window.) SQLite reads that range from `id >`.
     static func scoredAfter(_ dialect: SQLDialect, _ key: PointsLedger.Key, _ id: Int64) -> SQLQuery {
-        let after: SQLQuery = dialect == .postgres
-            ? "(author, consensus_window, id) > (\(key.miner), \(key.window), \(id))" : "id > \(id)"
-        return "author = \(key.miner) AND consensus_window = \(key.window) AND \(after) AND origin = 'evolution'"
+        let range: SQLQuery = dialect == .postgres
+            ? "(consensus_window, id) > (\(key.window), \(id)) AND consensus_window <= \(key.window)"
+            : "consensus_window = \(key.window) AND id > \(id)"
+        return "author = \(key.miner) AND \(range) AND origin = 'evolution'"
     }
 
     /// Rebuilds every miner's reward total from the reputation rows.
