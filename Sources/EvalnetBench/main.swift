@@ -230,7 +230,8 @@ if wants("pool") {
             print("pool: --url must be an http:// or https:// address, got \(url)")
             exit(2)
         }
-        plan.url = url.hasSuffix("/") ? String(url.dropLast()) : url
+        // Trailing slashes are the client's to strip (`SignedJSONCaller`).
+        plan.url = url
         try await runPoolBenchmark(database: nil, label: "url", plan: plan)
     } else if plan.replicas > 1 {
         try await runPoolReplicaBenchmarks(plan: plan)
