@@ -47,7 +47,9 @@ struct PoolBenchPlan: Sendable {
 /// Drives authenticated register → lease → submit cycles from `clients` concurrent miners
 /// against a pool served on loopback, for `seconds`, and prints cycles per second for each
 /// `slice` of the run (a rate that decays as history grows shows there), failures by kind
-/// (`transient` covers 5xx and transport errors), and p50/p99 latency per endpoint. With
+/// (`transient` covers 5xx and transport errors), p50/p99 latency per endpoint, and the CPU
+/// each cycle cost per slice (`CPUSample`: this process, and PostgreSQL's processes when the
+/// database is PostgreSQL — on this machine, as the bench starts it). With
 /// `preloadEvaluations`, that much history (earlier windows' scored algorithms, completed
 /// leases, evaluations and reputation) is written first, so the run shows whether a
 /// request's cost depends on it.
@@ -88,6 +90,8 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
     func dsl() -> String { lmsProgram(rate: String(format: "%.6f", Double.random(in: 0.001...0.1))) }
     let start = Date()
     let end = start.addingTimeInterval(plan.seconds)
+    let slices = max(1, Int((plan.seconds / plan.slice).rounded(.down)))
+    let sampler = Task { await sampleCPU(every: plan.slice, slices: slices) }
     let log = try await withThrowingTaskGroup(of: MinerLog.self) { group in
         for i in 0..<plan.clients {
             group.addTask {
@@ -126,7 +130,7 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
     }
     for stopper in stoppers { await stopper.stop() }
     for server in servers { _ = await server.task.result }
-    let slices = max(1, Int((plan.seconds / plan.slice).rounded(.down)))
+    let samples = await sampler.value
     let rates = (0..<slices).map { k -> Double in
         let lo = Double(k) * plan.slice, hi = lo + plan.slice
         return Double(log.completions.filter { $0 >= lo && $0 < hi }.count) / plan.slice
@@ -140,6 +144,15 @@ func runPoolBenchmark(database: String?, label: String, plan: PoolBenchPlan) asy
     }
     print(String(format: "pool.latency_ms.%@ lease p50 %.1f p99 %.1f; submit_lease p50 %.1f p99 %.1f", label,
                  quantile(log.leaseMs, 0.5), quantile(log.leaseMs, 0.99), quantile(log.submitMs, 0.5), quantile(log.submitMs, 0.99)))
+    func costs(_ name: String, _ value: (CPUSample) -> Double?) -> String? {
+        guard let ms = cpuPerCycle(samples, rates: rates, slice: plan.slice, value), let first = ms.first, let last = ms.last
+        else { return nil }
+        return String(format: "%@ %@ (last/first %.2f)", name, ms.map { String(format: "%.2f", $0) }.joined(separator: " "),
+                      last / first)
+    }
+    var cost = [costs(plan.url == nil ? "this process (server and miners)" : "this process (miners)", { $0.process })]
+    if label == "postgres" { cost.append(costs("PostgreSQL server processes", { $0.postgres })) }
+    print("pool.cpu_ms_per_cycle.\(label) \(cost.compactMap { $0 }.joined(separator: "; "))")
     let failures = log.failures.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }
     print("pool.failures.\(label) \(failures.isEmpty ? "none" : failures.joined(separator: ", "))")
 }

@@ -89,26 +89,43 @@ public protocol ReplayLedger: Sendable {
 }
 
 /// A ledger in this process's memory (tools and tests; services use their database's).
+/// Entries wait in expiry order behind a read position, so forgetting expired ones costs
+/// each entry one step (the list is compacted once the forgotten part is at least half of it),
+/// not a shift of every entry kept on each claim.
 public final class MemoryReplayLedger: ReplayLedger {
     private struct Entry: Hashable { let key: [UInt8]; let signature: [UInt8] }
-    private let state = Mutex<(entries: Set<Entry>, byExpiry: [(Int64, Entry)])>(([], []))
+    private struct State {
+        var entries: Set<Entry> = []
+        /// Every entry with its expiry, ascending from `head`; what lies before `head` is forgotten.
+        var byExpiry: [(expiresAt: Int64, entry: Entry)] = []
+        var head = 0
+    }
+    private let state = Mutex(State())
+
+    /// Forgotten entries at the front of the expiry list before it is compacted (at least).
+    static let compactAfter = 1024
 
     public init() {}
 
+    /// How many entries are remembered (tests).
+    public var count: Int { state.withLock { $0.entries.count } }
+
     public func claim(publicKey: [UInt8], signature: [UInt8], expiresAt: Int64, now: Int64) -> Bool {
         let entry = Entry(key: publicKey, signature: signature)
-        return state.withLock { state -> Bool in
-            var drop = 0
-            while drop < state.byExpiry.count, state.byExpiry[drop].0 < now {
-                state.entries.remove(state.byExpiry[drop].1)
-                drop += 1
+        return state.withLock { s -> Bool in
+            while s.head < s.byExpiry.count, s.byExpiry[s.head].expiresAt < now {
+                s.entries.remove(s.byExpiry[s.head].entry)
+                s.head += 1
             }
-            if drop > 0 { state.byExpiry.removeFirst(drop) }
-            guard state.entries.insert(entry).inserted else { return false }
-            // Keep byExpiry sorted (entries mostly arrive in order).
-            var i = state.byExpiry.count
-            while i > 0, state.byExpiry[i - 1].0 > expiresAt { i -= 1 }
-            state.byExpiry.insert((expiresAt, entry), at: i)
+            if s.head >= Self.compactAfter, s.head * 2 >= s.byExpiry.count {
+                s.byExpiry.removeFirst(s.head)
+                s.head = 0
+            }
+            guard s.entries.insert(entry).inserted else { return false }
+            // Keep the list sorted from `head` (entries mostly arrive in order).
+            var i = s.byExpiry.count
+            while i > s.head, s.byExpiry[i - 1].expiresAt > expiresAt { i -= 1 }
+            s.byExpiry.insert((expiresAt, entry), at: i)
             return true
         }
     }

@@ -109,6 +109,34 @@ import Testing
         #expect(ledger.claim(publicKey: key.publicKey.bytes, signature: sig, expiresAt: 300, now: 101))
     }
 
+    /// The ledger against a plain model (entry → expiry) over 20,000 claims with repeats,
+    /// expiries out of order and time moving on, past many compactions of its expiry list:
+    /// a claim is refused exactly when the same pair was claimed and has not expired, and
+    /// what it remembers is exactly what has not expired.
+    @Test func theLedgerForgetsExactlyWhatExpired() {
+        var rng = SeededGenerator(seed: 0x1ED6E5)
+        let ledger = MemoryReplayLedger()
+        var model: [[UInt8]: Int64] = [:]
+        let publicKey = key.publicKey.bytes
+        var now: Int64 = 0
+        for step in 0..<20_000 {
+            if rng.below(4) == 0 {
+                now += Int64(rng.below(3))
+                model = model.filter { $0.value >= now }
+            }
+            // Few distinct signatures, so repeats (live and expired) are common.
+            let sig = [UInt8](repeating: UInt8(rng.below(200)), count: 1) + [UInt8(truncatingIfNeeded: step % 7)]
+            let expiresAt = now + Int64(rng.below(300))
+            let live = model[sig].map { $0 >= now } ?? false
+            #expect(ledger.claim(publicKey: publicKey, signature: sig, expiresAt: expiresAt, now: now) == !live)
+            if !live { model[sig] = expiresAt }
+            #expect(ledger.count == model.count)
+        }
+        // Time moved far past the longest expiry: most entries were forgotten, many times the
+        // compaction threshold.
+        #expect(now > 2_000)
+    }
+
     /// Thousands of random header triples, built from pieces that are valid, nearly valid and
     /// hostile: the authenticator answers (a key or an `AuthFailure`) and never traps.
     @Test func randomHeaderTriplesNeverTrap() async throws {
