@@ -170,6 +170,9 @@ func preloadHistory(database: String, evaluations: Int, currentWindow: Int64, lo
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(n))"
         }
         let hotkey = "'history-' || (i % 1000)"
+        // DSL hashes as real ones are (hex of SHA-256, in no order), so the hash indexes the
+        // run inserts into are as large and as scattered as a long run's own.
+        let randomHash = tx.dialect == .postgres ? "encode(sha256(('history-' || i)::bytea), 'hex')" : "lower(hex(randomblob(32)))"
         try await tx.execute(
             "INSERT INTO miners (hotkey, registered_at, last_seen_at) \(series(1000)) SELECT 'history-' || (i - 1), ?, ? FROM n",
             [.double(now - 86_400 * 30), .double(now - 86_400)])
@@ -185,7 +188,7 @@ func preloadHistory(database: String, evaluations: Int, currentWindow: Int64, lo
             INSERT INTO algorithms (task_type, input_dim, dsl, dsl_hash, parent_ids, author, origin, source_assignment,
               window_created, status, eval_count, consensus_score, consensus_window, created_at)
             \(series(algorithms)) SELECT 'scalar_linear', 4, '# setup\ns2 = 0.0' || i || '\n# predict\ns0 = dot(v0, v1)\n# learn\ns3 = s1 - s0',
-              'history-hash-' || i, '', \(hotkey), 'evolution', 'history-lease-' || i, ? - 1 - (i % 500), 'scored', 4,
+              \(randomHash), '', \(hotkey), 'evolution', 'history-lease-' || i, ? - 1 - (i % 500), 'scored', 4,
               0.1 + (i % 1000) * 0.0001, ? - 1 - (i % 500), ? FROM n
             """, [.int(currentWindow), .int(currentWindow), .double(now - 3500)])
         // Each history lease lists the algorithm it produced; its four evaluations are filed
@@ -193,14 +196,14 @@ func preloadHistory(database: String, evaluations: Int, currentWindow: Int64, lo
         try await tx.execute(
             """
             INSERT INTO assignment_items (assignment_id, algorithm_id, role, position)
-            SELECT a.source_assignment, a.id, 'seed', 0 FROM algorithms a WHERE a.dsl_hash LIKE 'history-hash-%'
+            SELECT a.source_assignment, a.id, 'seed', 0 FROM algorithms a WHERE a.source_assignment LIKE 'history-lease-%'
             """)
         for j in 0..<4 {
             try await tx.execute(
                 """
                 INSERT INTO evaluations (assignment_id, algorithm_id, evaluator, score, window_number, created_at, in_consensus)
                 SELECT a.source_assignment, a.id, 'history-' || ((a.id + \(j) * 250 + 1) % 1000), a.consensus_score,
-                  a.consensus_window, ?, 1 FROM algorithms a WHERE a.dsl_hash LIKE 'history-hash-%'
+                  a.consensus_window, ?, 1 FROM algorithms a WHERE a.source_assignment LIKE 'history-lease-%'
                 """, [.double(now - 3400)])
         }
         try await tx.execute(
