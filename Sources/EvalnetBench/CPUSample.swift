@@ -16,10 +16,7 @@ struct CPUSample {
     var postgres: Double?
 
     static func now() -> CPUSample {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        func ms(_ t: timeval) -> Double { Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000 }
-        return CPUSample(process: ms(usage.ru_utime) + ms(usage.ru_stime), postgres: postgresMilliseconds())
+        CPUSample(process: processCPUMilliseconds(), postgres: postgresMilliseconds())
     }
 
     /// The CPU time of processes named `postgres`, in milliseconds, or nil when there are none.
@@ -42,6 +39,13 @@ struct CPUSample {
         }
         return found ? ticks / ticksPerSecond * 1000 : nil
     }
+}
+
+/// This process's CPU time so far (every thread), in milliseconds.
+func processCPUMilliseconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) * 1000 + Double(t.tv_nsec) / 1e6
 }
 
 /// Samples `CPUSample` at `start` and then every `slice` seconds, `slices` times.

@@ -81,12 +81,6 @@ func runDashboardBenchmarks(miners: Int, windows: Int, renders: Int) async throw
     await db.shutdown()
 }
 
-private func processCPUMilliseconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-    return Double(t.tv_sec) * 1000 + Double(t.tv_nsec) / 1e6
-}
-
 private func seconds(_ d: Duration) -> Double {
     Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
 }
