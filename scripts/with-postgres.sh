@@ -27,5 +27,7 @@ run "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
 run "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -q -c "CREATE ROLE evalnet LOGIN SUPERUSER PASSWORD 'evalnet'" \
   -c "CREATE DATABASE evalnet OWNER evalnet" >/dev/null
 export EVALNET_TEST_POSTGRES_URL="postgres://evalnet:evalnet@127.0.0.1:$port/evalnet"
+# The same server through its Unix socket (the store tests connect once that way too).
+export EVALNET_TEST_POSTGRES_SOCKET_DIR="$dir"
 echo "with-postgres: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 "$@"

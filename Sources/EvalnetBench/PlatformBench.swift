@@ -37,7 +37,7 @@ func withFreshPostgresDatabase<T>(_ base: String, _ body: (String) async throws 
     let result: Result<T, any Error>
     do {
         try await admin.execute("CREATE DATABASE \(name)")
-        let url = "postgres://\(s.username)\(s.password.map { ":\($0)" } ?? "")@\(s.host):\(s.port)/\(name)"
+        let url = s.url(database: String(name))
         result = .success(try await body(url))
     } catch { result = .failure(error) }
     _ = try? await admin.execute("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
@@ -142,6 +142,7 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         let resultBody = String(decoding: try JSONEncoder().encode(JobResultRequest(
             score: 0.5, metrics: ["accuracy": .number(0.5)], logs: ["ok"], executionTimeMs: 1)), as: UTF8.self)
         let start = ContinuousClock.now
+        let cpuBefore = CPUSample.now()
         let claimNext = PlatformPaths.claimNext + queryString([(PlatformQueryNames.challengeId, challenge.id)])
         let counts = try await withThrowingTaskGroup(of: (cycles: Int, lost: Int, time: [Double]).self) { group in
             for (i, v) in validators.enumerated() {
@@ -185,6 +186,7 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
             return sum
         }
         let elapsed = ContinuousClock.now - start
+        let cpuAfter = CPUSample.now()
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
         print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed of %d)",
@@ -193,6 +195,15 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         print(String(format: "  mean latency: claim %.1f ms, results %.1f ms",
                      counts.time[0] / Double(max(1, counts.cycles + counts.lost + validatorCount)) * 1000,
                      counts.time[1] / Double(max(1, counts.cycles)) * 1000))
+        // What a cycle cost in CPU: this process (the platform server and the validators) and,
+        // on PostgreSQL, the database server's processes.
+        let perCycle = { (a: Double, b: Double) in (b - a) / Double(max(1, counts.cycles)) }
+        var cost = String(format: "  cpu ms per cycle: this process (server and validators) %.2f",
+                          perCycle(cpuBefore.process, cpuAfter.process))
+        if label != "sqlite", let a = cpuBefore.postgres, let b = cpuAfter.postgres {
+            cost += String(format: "; PostgreSQL server processes %.2f", perCycle(a, b))
+        }
+        print(cost)
     } catch {
         try? await http.shutdown()
         await stopAll()

@@ -258,6 +258,11 @@ if wants("platform") {
         try await runPlatformBenchmarks(jobsPerValidator: jobs)
     }
 }
+// Only when named: the cost of one PostgreSQL round trip through the store.
+if suites.contains("pg-roundtrip") {
+    try await runRoundTripBenchmark(statements: Int(option("statements", 100_000)), tasks: Int(option("tasks", 8)),
+                                    perTransaction: Int(option("per-transaction", 8)))
+}
 if wants("dashboard") {
     try await runDashboardBenchmarks(miners: Int(option("miners", 10_000)), windows: Int(option("windows", 100)),
                                      renders: Int(option("renders", 30)))

@@ -213,10 +213,17 @@ public final class PostgresStore: SQLDatabase {
         runner = Task.immediate { await client.run() }
     }
 
-    public static func open(_ s: DatabaseLocation.PostgresSettings, logger: Logger, maxConnections: Int = 20)
-        async throws -> PostgresStore
+    /// Opens a pool on the server of `s`. The server must answer within `connectWait` (a
+    /// service started beside its database waits for it to come up); a server that answers and
+    /// refuses — unknown database or role, wrong password — fails at once. Either way the
+    /// error says why, in the server's or the system's words.
+    public static func open(_ s: DatabaseLocation.PostgresSettings, logger: Logger, maxConnections: Int = 20,
+                            connectWait: Duration = .seconds(30)) async throws -> PostgresStore
     {
-        var config = PostgresClient.Configuration(
+        try await waitForServer(s, logger: logger, within: connectWait)
+        var config = s.socketPath.map {
+            PostgresClient.Configuration(unixSocketPath: $0, username: s.username, password: s.password, database: s.database)
+        } ?? PostgresClient.Configuration(
             host: s.host, port: s.port, username: s.username, password: s.password, database: s.database,
             tls: .disable)
         config.options.maximumConnections = maxConnections
@@ -225,9 +232,56 @@ public final class PostgresStore: SQLDatabase {
                                   logger: logger)
         do { _ = try await store.query("SELECT 1 AS ok", []) } catch {
             await store.shutdown()
-            throw StoreError.backend("cannot connect to PostgreSQL at \(s.host):\(s.port)/\(s.database): \(error)")
+            throw StoreError.backend("cannot connect to PostgreSQL at \(s.address)/\(s.database): \(error)")
         }
         return store
+    }
+
+    /// A single connection's settings for `s` (the pool builds its own from the same fields).
+    static func connectionConfiguration(_ s: DatabaseLocation.PostgresSettings) -> PostgresConnection.Configuration {
+        s.socketPath.map {
+            PostgresConnection.Configuration(unixSocketPath: $0, username: s.username, password: s.password, database: s.database)
+        } ?? PostgresConnection.Configuration(
+            host: s.host, port: s.port, username: s.username, password: s.password, database: s.database, tls: .disable)
+    }
+
+    /// Connects once (and closes) until the server answers, for at most `within`: a refused or
+    /// unreachable server is tried again after a growing pause (0.2 s doubling to 2 s), each
+    /// failure logged; a server that answers with an error (SQLSTATE — no such database, role
+    /// or password) is not. Throws `StoreError.backend` naming the address and the cause.
+    static func waitForServer(_ s: DatabaseLocation.PostgresSettings, logger: Logger, within: Duration) async throws {
+        let deadline = ContinuousClock.now + within
+        var delay = 0.2
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let conn = try await PostgresConnection.connect(configuration: connectionConfiguration(s), id: attempt, logger: logger)
+                try? await conn.close()
+                return
+            } catch {
+                let answered = (error as? PSQLError)?.serverInfo?[.sqlState] != nil
+                let why = Self.describe(connectError: error)
+                if answered || ContinuousClock.now + .milliseconds(Int(delay * 1000)) > deadline {
+                    throw StoreError.backend("cannot connect to PostgreSQL at \(s.address)/\(s.database): \(why)")
+                }
+                logger.warning("PostgreSQL not reachable yet; retrying",
+                               metadata: ["address": "\(s.address)", "error": "\(why)", "in_s": "\(delay)"])
+                try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                delay = min(delay * 2, 2)
+            }
+        }
+    }
+
+    /// A connection failure in words: the server's message and SQLSTATE when it answered,
+    /// else the underlying system error (refused, no such socket, unknown host).
+    static func describe(connectError error: any Error) -> String {
+        guard let e = error as? PSQLError else { return String(describing: error) }
+        if let message = e.serverInfo?[.message] {
+            return message + (e.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? "")
+        }
+        if let underlying = e.underlying { return String(describing: underlying) }
+        return String(reflecting: e)
     }
 
     /// Set on every pooled connection when it opens. No parallel plans: every statement here
@@ -307,9 +361,7 @@ public final class PostgresStore: SQLDatabase {
                        onListening: @escaping @Sendable () async -> Void,
                        onNotification: @escaping @Sendable (String) async -> Void) async
     {
-        var config = PostgresConnection.Configuration(
-            host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-            database: settings.database, tls: .disable)
+        var config = Self.connectionConfiguration(settings)
         config.options.additionalStartupParameters = [("application_name", applicationName)]
         let logger = self.logger
         var delay = 0.1

@@ -284,13 +284,52 @@ public enum DatabaseLocation: Sendable, Equatable {
     case sqlite(path: String)
     case postgres(PostgresSettings)
 
-    /// Connection settings parsed from a `postgres://user:pass@host:port/db` URL.
+    /// Connection settings parsed from a `postgres://user:pass@host:port/db` URL, or — for a
+    /// server on the same machine — `postgres://user:pass@/db?host=/run/postgresql` (libpq's
+    /// form: a `host` that is a directory names the server's Unix socket there,
+    /// `.s.PGSQL.<port>`). On one machine the socket costs less per round trip than TCP over
+    /// loopback, on both sides.
     public struct PostgresSettings: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var username: String
         public var password: String?
         public var database: String
+        /// The directory of the server's Unix socket, when connecting through one.
+        public var socketDirectory: String?
+
+        public init(host: String, port: Int, username: String, password: String?, database: String,
+                    socketDirectory: String? = nil) {
+            self.host = host
+            self.port = port
+            self.username = username
+            self.password = password
+            self.database = database
+            self.socketDirectory = socketDirectory
+        }
+
+        /// The socket file when connecting through a Unix socket.
+        public var socketPath: String? { socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } }
+
+        /// Where the server is, for messages: `host:port` or the socket's path.
+        public var address: String { socketPath ?? "\(host):\(port)" }
+
+        /// A URL for `database` on the same server with the same credentials.
+        public func url(database: String) -> String {
+            var c = URLComponents()
+            c.scheme = "postgres"
+            c.user = username
+            c.password = password
+            c.path = "/" + database
+            if let socketDirectory {
+                c.host = ""
+                c.queryItems = [URLQueryItem(name: "host", value: socketDirectory), URLQueryItem(name: "port", value: String(port))]
+            } else {
+                c.host = host
+                c.port = port
+            }
+            return c.string ?? "postgres://\(username)@\(host):\(port)/\(database)"
+        }
     }
 
     public static func parse(_ text: String) throws -> DatabaseLocation {
@@ -301,13 +340,24 @@ public enum DatabaseLocation: Sendable, Equatable {
             return .sqlite(path: path)
         }
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            guard let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
-                throw StoreError.badURL(text)
+            guard let url = URLComponents(string: text) else { throw StoreError.badURL(text) }
+            let query = url.queryItems ?? []
+            func item(_ name: String) -> String? { query.last { $0.name == name }?.value }
+            // libpq's `?host=/dir` (a socket directory) and `?port=N` stand beside the authority.
+            let socketDirectory = item("host").flatMap { $0.hasPrefix("/") ? $0 : nil }
+            let host = url.host ?? ""
+            guard !host.isEmpty || socketDirectory != nil else { throw StoreError.badURL(text) }
+            var port = url.port ?? 5432
+            if let p = item("port") {
+                guard let n = Int(p), (1...65535).contains(n) else { throw StoreError.badURL(text) }
+                port = n
             }
+            guard (1...65535).contains(port) else { throw StoreError.badURL(text) }
             let db = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
             return .postgres(.init(
-                host: host, port: url.port ?? 5432, username: url.user ?? "postgres",
-                password: url.password, database: db.isEmpty ? (url.user ?? "postgres") : db))
+                host: host.isEmpty ? "localhost" : host, port: port, username: url.user ?? "postgres",
+                password: url.password, database: db.isEmpty ? (url.user ?? "postgres") : db,
+                socketDirectory: socketDirectory))
         }
         if text.hasSuffix(".db") || text.hasSuffix(".sqlite") || text.hasSuffix(".sqlite3") {
             return .sqlite(path: text)

@@ -54,9 +54,7 @@ public enum TestDatabases {
             let admin = try await PostgresStore.open(settings, logger: logger, maxConnections: 1)
             try await admin.execute("CREATE DATABASE \(name)")
             await admin.shutdown()
-            var url = "postgres://\(settings.username)"
-            if let p = settings.password { url += ":\(p)" }
-            return url + "@\(settings.host):\(settings.port)/\(name)"
+            return settings.url(database: String(name))
         }
     }
 

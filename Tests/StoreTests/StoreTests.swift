@@ -118,8 +118,29 @@ import Testing
             return
         }
         #expect(s.host == "db.local" && s.port == 6543 && s.username == "u" && s.password == "p" && s.database == "pool")
+        #expect(s.socketPath == nil && s.address == "db.local:6543")
         #expect(throws: StoreError.self) { try DatabaseLocation.parse("mysql://x") }
         #expect(throws: StoreError.self) { try DatabaseLocation.parse("sqlite:") }
+        #expect(throws: StoreError.self) { try DatabaseLocation.parse("postgres:///pool") }
+        #expect(throws: StoreError.self) { try DatabaseLocation.parse("postgres://u@/pool?host=relative/dir") }
+        #expect(throws: StoreError.self) { try DatabaseLocation.parse("postgres://u@/pool?host=/run/postgresql&port=99999") }
+        // libpq's Unix-socket form: the directory in `host`, the port naming the socket file.
+        guard case let .postgres(u) = try DatabaseLocation.parse("postgres://u:p%40ss@/pool?host=/run/postgresql&port=5433") else {
+            Issue.record("expected postgres")
+            return
+        }
+        #expect(u.socketDirectory == "/run/postgresql" && u.socketPath == "/run/postgresql/.s.PGSQL.5433")
+        #expect(u.username == "u" && u.password == "p@ss" && u.database == "pool" && u.port == 5433)
+        // A URL rendered for another database on the same server parses back to the same settings.
+        for settings in [s, u] {
+            guard case let .postgres(back) = try DatabaseLocation.parse(settings.url(database: "other")) else {
+                Issue.record("expected postgres")
+                continue
+            }
+            var expected = settings
+            expected.database = "other"
+            #expect(back == expected)
+        }
     }
 }
 
@@ -210,6 +231,97 @@ import Testing
         await db.shutdown()
         await #expect(throws: StoreError.self) { try await db.queryOne("SELECT COUNT(*) AS n FROM t") }
         await #expect(throws: StoreError.self) { try await db.transaction { tx in try await tx.execute("DELETE FROM t") } }
+    }
+}
+
+/// A store reached through the server's Unix socket (libpq's `?host=/dir` form) works as one
+/// reached over TCP: pooled transactions, and the LISTEN connection the platform's event hub
+/// holds. `scripts/with-postgres.sh` names its cluster's socket directory in
+/// `EVALNET_TEST_POSTGRES_SOCKET_DIR`; a server given only by URL leaves this test out.
+@Suite struct PostgresSocketTests {
+    @Test func storeWorksThroughTheUnixSocket() async throws {
+        guard TestDatabases.available.contains(.postgres) else { return }
+        guard let dir = ProcessInfo.processInfo.environment["EVALNET_TEST_POSTGRES_SOCKET_DIR"], !dir.isEmpty else {
+            FileHandle.standardError.write(Data("note: EVALNET_TEST_POSTGRES_SOCKET_DIR not set; Unix-socket test skipped\n".utf8))
+            return
+        }
+        guard case var .postgres(settings) = try DatabaseLocation.parse(try await TestDatabases.freshURL(.postgres)) else {
+            Issue.record("expected a PostgreSQL URL")
+            return
+        }
+        settings.socketDirectory = dir
+        settings.host = "nowhere.invalid"  // the socket, not the host, must be what connects
+        guard case let .postgres(parsed) = try DatabaseLocation.parse(settings.url(database: settings.database)) else {
+            Issue.record("expected a PostgreSQL URL")
+            return
+        }
+        let store = try await PostgresStore.open(parsed, logger: TestDatabases.logger, maxConnections: 4)
+        let socket = try await store.queryOne("SELECT inet_server_addr() IS NULL AS local", [])
+        #expect(try socket?.int("local") == 1, "a Unix-socket session has no server address")
+        try await store.execute("CREATE TABLE s (v BIGINT PRIMARY KEY)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    _ = try await store.transaction { tx in try await tx.execute("INSERT INTO s (v) VALUES (?)", [.int(Int64(i))]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.queryOne("SELECT COUNT(*) AS n FROM s", [])?.int("n") == 16)
+
+        let (heard, sink) = AsyncStream.makeStream(of: String.self)
+        let (ready, readySink) = AsyncStream.makeStream(of: Void.self)
+        let listener = Task {
+            await store.listen(channel: "socket_test", onListening: { readySink.yield() }, onNotification: { sink.yield($0) })
+        }
+        var readyIterator = ready.makeAsyncIterator()
+        _ = await readyIterator.next()
+        try await store.execute("SELECT count(*) AS n FROM (SELECT pg_notify('socket_test', 'hello')) AS x")
+        var heardIterator = heard.makeAsyncIterator()
+        #expect(await heardIterator.next() == "hello")
+        listener.cancel()
+        _ = await listener.value
+        await store.shutdown()
+    }
+}
+
+/// Opening a store on a server that is not there, or that refuses, fails with the cause in
+/// words: after the wait when nothing answers, at once when the server answers no.
+@Suite struct PostgresConnectFailureTests {
+    func message(_ body: () async throws -> Void) async -> String? {
+        do {
+            try await body()
+            return nil
+        } catch StoreError.backend(let why) {
+            return why
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func anAbsentServerIsNamedWithTheSystemsReason() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evalnet-no-pg-\(UUID().uuidString)").path
+        guard case let .postgres(s) = try DatabaseLocation.parse("postgres://u@/db?host=\(dir)&port=5999") else {
+            Issue.record("expected postgres")
+            return
+        }
+        let started = ContinuousClock.now
+        let why = await message { _ = try await PostgresStore.open(s, logger: TestDatabases.logger, connectWait: .seconds(1)) }
+        #expect(why?.contains("\(dir)/.s.PGSQL.5999") == true, "\(why ?? "opened")")
+        #expect(why?.contains("No such file or directory") == true, "\(why ?? "opened")")
+        // It tried more than once (0.2 s, then 0.4 s apart) and gave up near the wait.
+        #expect(ContinuousClock.now - started >= .milliseconds(600))
+    }
+
+    @Test func aServerThatRefusesIsNotWaitedFor() async throws {
+        guard TestDatabases.available.contains(.postgres), let url = TestDatabases.postgresURL,
+              case var .postgres(s) = try DatabaseLocation.parse(url)
+        else { return }
+        s.database = "no_such_database_\(UInt32.random(in: 0...UInt32.max))"
+        let started = ContinuousClock.now
+        let why = await message { _ = try await PostgresStore.open(s, logger: TestDatabases.logger, connectWait: .seconds(60)) }
+        #expect(why?.contains("database \"\(s.database)\" does not exist (SQLSTATE 3D000)") == true, "\(why ?? "opened")")
+        #expect(ContinuousClock.now - started < .seconds(30), "answered at once, not after the wait")
     }
 }
 
