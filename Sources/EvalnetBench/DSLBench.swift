@@ -6,8 +6,7 @@ import Foundation
 import MinerEngine
 
 private func dslSeconds(_ body: () -> Void) -> Double {
-    let elapsed = ContinuousClock().measure(body)
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    ContinuousClock().measure(body).inSeconds
 }
 
 private func dslReport(_ name: String, _ value: Double) {

@@ -23,12 +23,12 @@ func runDashboardBenchmarks(miners: Int, windows: Int, renders: Int) async throw
     let loadStart = clock.now
     try await preloadDashboardHistory(store: store, miners: miners, windows: windows, now: now)
     print(String(format: "dashboard.preload %d miners, %d windows (%d reputation rows) written in %.1f s", miners, windows,
-                 miners * windows, seconds(clock.now - loadStart)))
+                 miners * windows, (clock.now - loadStart).inSeconds))
 
     func time(_ body: () async throws -> Void) async rethrows -> Double {
         let start = clock.now
         try await body()
-        return seconds(clock.now - start) * 1000
+        return (clock.now - start).inSeconds * 1000
     }
     // CPU time of this process (the machine may be shared: wall time then counts others' work).
     var cpuGather: [Double] = [], cpuRender: [Double] = []
@@ -74,16 +74,13 @@ func runDashboardBenchmarks(miners: Int, windows: Int, renders: Int) async throw
     print(String(format: "dashboard.pool_page_cpu[%@] median %.1f ms (gather %.1f ms + render %.1f ms) of this process's CPU",
                  label, median(zip(cpuGather, cpuRender).map(+)), median(cpuGather), median(cpuRender)))
     print(String(format: "dashboard.pool_page_served[%@] median %.1f ms (shared snapshot younger than %.0f s + render)",
-                 label, median(served), seconds(PoolDashboard.snapshotMaxAge)))
+                 label, median(served), PoolDashboard.snapshotMaxAge.inSeconds))
     for name in parts.keys.sorted() {
         print(String(format: "dashboard.gather.%@ median %.1f ms", name, median(parts[name] ?? [0])))
     }
     await db.shutdown()
 }
 
-private func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-}
 
 /// Writes the history: miners, their reputation in every window, scored candidates, one SOTA
 /// result per window (rising), and leases (the last window's within the last 15 minutes).

@@ -155,7 +155,7 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
                         let t0 = clock.now
                         let r = try await body()
                         let d = clock.now - t0
-                        time[i] += Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+                        time[i] += d.inSeconds
                         return r
                     }
                     // As the validator's job loop polls (`JobManager.pollOnce`): claims of the
@@ -187,7 +187,7 @@ private func benchPlatform(label: String, url: String, validatorCount: Int = Int
         }
         let elapsed = ContinuousClock.now - start
         let cpuAfter = CPUSample.now()
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let done = try await db.queryOne("SELECT COUNT(*) AS n FROM jobs WHERE status = 'completed'", [])?.int("n") ?? 0
         print(String(format: "platform.claim_results_cycle[%@] %.0f cycles/s (%d validators, %d cycles, %d lost claims, %.2f s; %lld jobs completed of %d)",
                      label, Double(counts.cycles) / seconds, validatorCount, counts.cycles, counts.lost, seconds, done, total))

@@ -39,8 +39,7 @@ func runRoundTripBenchmark(statements: Int, tasks: Int, perTransaction: Int) asy
                 }
                 try await group.waitForAll()
             }
-            let elapsed = ContinuousClock.now - start
-            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, before, CPUSample.now())
+            return ((ContinuousClock.now - start).inSeconds, before, CPUSample.now())
         }
         _ = try await run()  // warm-up: connections opened, statements prepared
         let (seconds, before, after) = try await run()

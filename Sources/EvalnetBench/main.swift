@@ -9,6 +9,11 @@ import Logging
 import ServiceKit
 import Store
 
+extension Duration {
+    /// The duration in seconds, as the benches print and divide by.
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
 /// Runs `body` `iterations` times after a short warm-up, prints the rate and returns it (per second).
 @discardableResult
 func measure(_ label: String, iterations: Int, _ body: () -> Void) -> Double {
@@ -18,7 +23,7 @@ func measure(_ label: String, iterations: Int, _ body: () -> Void) -> Double {
     let elapsed = clock.measure {
         for _ in 0..<iterations { body() }
     }
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = elapsed.inSeconds
     let perSecond = Double(iterations) / seconds
     print(String(format: "%@ %.0f/s (%.1f µs/op, %d ops)", label, perSecond, seconds / Double(iterations) * 1e6, iterations))
     return perSecond
@@ -29,7 +34,7 @@ func measureAsync(_ label: String, iterations: Int, _ body: (Int) async -> Void)
     let start = clock.now
     for i in 0..<iterations { await body(i) }
     let elapsed = clock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let seconds = elapsed.inSeconds
     print(String(format: "%@ %.0f/s (%.1f µs/op, %d ops)", label, Double(iterations) / seconds,
                  seconds / Double(iterations) * 1e6, iterations))
 }

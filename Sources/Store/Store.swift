@@ -296,17 +296,7 @@ public enum DatabaseLocation: Sendable, Equatable {
         public var password: String?
         public var database: String
         /// The directory of the server's Unix socket, when connecting through one.
-        public var socketDirectory: String?
-
-        public init(host: String, port: Int, username: String, password: String?, database: String,
-                    socketDirectory: String? = nil) {
-            self.host = host
-            self.port = port
-            self.username = username
-            self.password = password
-            self.database = database
-            self.socketDirectory = socketDirectory
-        }
+        public var socketDirectory: String? = nil
 
         /// The socket file when connecting through a Unix socket.
         public var socketPath: String? { socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } }
