@@ -127,6 +127,9 @@ extension ChallengeDataManager {
                 try await ex.execute("BEGIN READ ONLY")
                 do {
                     try await ex.execute("SET LOCAL statement_timeout = \(max(1, timeoutMs))")
+                    // A one-off statement: planned for its values, not kept as one plan for all
+                    // (the pooled sessions' default, `PostgresStore.sessionSettings`).
+                    try await ex.execute("SET LOCAL plan_cache_mode = force_custom_plan")
                     try await ex.execute("SET LOCAL search_path TO \"\(schema)\"")
                     try await ex.execute("SET LOCAL ROLE \"\(role)\"")
                     let rows = try await ex.query(sql, binds)

@@ -4,10 +4,10 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// A statement the server keeps parsed (and, once its plan settles, planned) on each
-/// connection, named for its text and the types of its values: the service's statements are a
-/// small fixed set of shapes run thousands of times, and parsing and planning each run was
-/// over a third of the server's CPU under load. PostgresNIO prepares a statement type on a
+/// A statement the server keeps parsed and planned on each connection (one plan for every
+/// value: `PostgresStore.sessionSettings`), named for its text and the types of its values:
+/// the service's statements are a small fixed set of shapes run thousands of times, and
+/// parsing and planning each run was over a third of the server's CPU under load. PostgresNIO prepares a statement type on a
 /// connection the first time it runs there; the name, text and types of the one being run
 /// are read from a task-local, set around the call (PostgresNIO reads them in that call).
 struct NamedStatement: PostgresPreparedStatement {
@@ -32,8 +32,8 @@ struct NamedStatement: PostgresPreparedStatement {
     static let maxValues = 64
 
     /// Whether `sql` runs named. Not with more than `maxValues` values, and not a `LIMIT` query
-    /// unless its text starts with `StatementHint.planOnce`: the server may, after five runs,
-    /// keep one plan for every value, and the best plan of a top-N pick usually depends on the
+    /// unless its text starts with `StatementHint.planOnce`: the server keeps one plan of a named
+    /// statement for every value, and the best plan of a top-N pick usually depends on the
     /// values (a listing filtered by status and read in age order could, with a kept plan, walk
     /// every finished row to find a pending one). A pick whose plan reads a set bounded whatever
     /// the values (its filter narrows, through an index, to rows that do not pile up with
@@ -98,13 +98,16 @@ struct NamedStatement: PostgresPreparedStatement {
 }
 
 /// Statements on one PostgreSQL connection. With `named`, statements of up to
-/// `NamedStatement.maxValues` values run as named prepared statements (see `NamedStatement`);
-/// callers running text that is not the service's own (the read-only query sandbox) use
-/// unnamed statements only.
+/// `NamedStatement.maxValues` values run as named prepared statements (see `NamedStatement`),
+/// and a `LIMIT` statement with values that is not `StatementHint.planOnce` is planned for its
+/// values (see `forItsValues`); callers running text that is not the service's own (the
+/// read-only query sandbox) use unnamed statements only and set their own plan mode.
 struct PostgresExecutor: SQLExecutor {
     let connection: PostgresConnection
     let logger: Logger
     var named = false
+    /// Whether the statements run inside a transaction the store opened (`BEGIN` … `COMMIT`).
+    var inTransaction = false
     var dialect: SQLDialect { .postgres }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
@@ -140,9 +143,39 @@ struct PostgresExecutor: SQLExecutor {
                     }
                 }
             }
-            return try await Self.collect(try await connection.query(PostgresQuery(unsafeSQL: text, binds: bindings), logger: logger))
+            let unnamed = PostgresQuery(unsafeSQL: text, binds: bindings)
+            if named, statement.unhintedLimit, !binds.isEmpty {
+                return try await forItsValues { try await Self.collect(try await connection.query(unnamed, logger: logger)) }
+            }
+            return try await Self.collect(try await connection.query(unnamed, logger: logger))
         } catch let error as PSQLError {
             throw Self.translate(error)
+        }
+    }
+
+    /// Runs `body` (one statement) with the server planning it for the values bound, not the
+    /// one plan for every value the pooled sessions otherwise make (`plan_cache_mode`, see
+    /// `PostgresStore.sessionSettings`): the best plan of a top-N pick usually depends on its
+    /// values. `SET LOCAL` lasts to the end of a transaction, so inside the store's transaction
+    /// the mode is put back after the statement (a failed statement ends the transaction, and
+    /// its rollback puts it back); outside, the statement runs in a transaction of its own.
+    private func forItsValues<T>(_ body: () async throws -> T) async throws -> T {
+        let custom = PostgresQuery(unsafeSQL: "SET LOCAL plan_cache_mode = force_custom_plan")
+        if inTransaction {
+            _ = try await connection.query(custom, logger: logger)
+            let result = try await body()
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL plan_cache_mode = force_generic_plan"), logger: logger)
+            return result
+        }
+        _ = try await connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: logger)
+        do {
+            _ = try await connection.query(custom, logger: logger)
+            let result = try await body()
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger)
+            return result
+        } catch {
+            _ = try? await connection.query(PostgresQuery(unsafeSQL: "ROLLBACK"), logger: logger)
+            throw error
         }
     }
 
@@ -288,8 +321,13 @@ public final class PostgresStore: SQLDatabase {
     /// reads a handful of rows through indexes, many transactions at a time, and a plan made
     /// for a value the statistics call common (a program copied 200,000 times) started two
     /// workers for twenty rows — 50 to 130 ms instead of 1 to 3 — taking cores from the
-    /// requests beside it.
-    static let sessionSettings = [("max_parallel_workers_per_gather", "0")]
+    /// requests beside it. One plan per named statement (`force_generic_plan`): left to choose,
+    /// the server compares the kept plan's cost with the average of every plan it made for
+    /// values on that connection — made while the tables were small, so cheap — and went on
+    /// planning most named statements on every run (a pool under load: 8,799 to 10,434 plans
+    /// per 10,435 runs of its hottest statements, a fifth of PostgreSQL's CPU). Statements
+    /// whose plan depends on their values are planned for them (`PostgresExecutor.forItsValues`).
+    static let sessionSettings = [("max_parallel_workers_per_gather", "0"), ("plan_cache_mode", "force_generic_plan")]
 
     public func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let logger = self.logger
@@ -332,7 +370,7 @@ public final class PostgresStore: SQLDatabase {
         let control = PostgresExecutor(connection: conn, logger: logger)
         _ = try await control.query("BEGIN", [])
         do {
-            let result = try await body(PostgresExecutor(connection: conn, logger: logger, named: true))
+            let result = try await body(PostgresExecutor(connection: conn, logger: logger, named: true, inTransaction: true))
             _ = try await control.query("COMMIT", [])
             return result
         } catch {

@@ -158,9 +158,9 @@ public enum SQLDialect: String, Sendable {
 public enum StatementHint {
     /// Leads a `LIMIT` statement whose best plan is the same whatever its values — its filter
     /// reaches, through an index, a set of rows that does not grow with history — so that on
-    /// PostgreSQL it runs named like the service's other statements, and the server keeps its
-    /// plan after the first runs on a connection instead of planning it on every call (see
-    /// `NamedStatement.suits`).
+    /// PostgreSQL it runs named like the service's other statements, and the server plans it
+    /// once per connection instead of on every call (see `NamedStatement.suits`; unhinted, it
+    /// is planned for its values each time, `PostgresExecutor.forItsValues`).
     public static let planOnce = "/* plan once */"
 
     /// Ends an `EXISTS` / `NOT EXISTS` subquery that looks one key up per outer row (through a

@@ -409,4 +409,46 @@ import Testing
         #expect(try await kept("pick_hinted"))
         await db.shutdown()
     }
+
+    /// A named statement keeps one plan for every value (the server, left to choose, went on
+    /// planning most of them on every run); a top-N pick with values, unhinted, runs in the
+    /// mode that plans it for its values, and the session is back to one plan after it, inside
+    /// a transaction or outside, whether the pick succeeded or failed.
+    @Test func namedStatementsKeepOnePlanAndUnhintedPicksArePlannedForTheirValues() async throws {
+        guard let db = try await Self.oneConnectionStore() else { return }
+        try await db.execute("CREATE TABLE modes (n BIGINT)")
+        try await db.execute("INSERT INTO modes (n) VALUES (1), (2), (3)")
+        let named = "SELECT current_setting('plan_cache_mode') AS mode FROM modes WHERE n = ?"
+        let pick = "SELECT current_setting('plan_cache_mode') AS mode FROM modes WHERE n >= ? ORDER BY n LIMIT 1"
+        let failing = "SELECT 1 / (n - ?) AS mode FROM modes ORDER BY n LIMIT 3"
+        @Sendable func session(_ ex: any SQLExecutor) async throws -> String? {
+            try await ex.queryOne("SHOW plan_cache_mode", [])?.string("plan_cache_mode")
+        }
+        #expect(try await db.queryOne(named, [.int(1)])?.string("mode") == "force_generic_plan")
+        #expect(try await db.queryOne(pick, [.int(2)])?.string("mode") == "force_custom_plan")
+        #expect(try await session(db) == "force_generic_plan")
+        let inside = try await db.transaction { tx in
+            [try await tx.queryOne(pick, [.int(2)])?.string("mode"), try await session(tx),
+             try await tx.queryOne(named, [.int(2)])?.string("mode")]
+        }
+        #expect(inside == ["force_custom_plan", "force_generic_plan", "force_generic_plan"])
+        await #expect(throws: (any Error).self) { try await db.query(failing, [.int(2)]) }
+        #expect(try await session(db) == "force_generic_plan")
+        await #expect(throws: (any Error).self) { try await db.transaction { tx in try await tx.query(failing, [.int(2)]) } }
+        #expect(try await session(db) == "force_generic_plan")
+        // What the server did with the named statement (PostgreSQL 14 and later count it):
+        // without the setting its first five runs were planned for their values.
+        let version = try await db.queryOne("SHOW server_version_num", [])?.string("server_version_num")
+        if let version, let number = Int(version), number >= 140_000 {
+            for n in 1...8 { _ = try await db.query("SELECT n AS one_plan FROM modes WHERE n = ?", [.int(Int64(n))]) }
+            let kept = try await db.queryOne(
+                """
+                SELECT generic_plans, custom_plans FROM pg_prepared_statements
+                WHERE strpos(statement, 'one_plan') > 0 AND strpos(statement, 'strpos') = 0
+                """, [])
+            #expect(try kept?.int("custom_plans") == 0)
+            #expect(try kept?.int("generic_plans") == 8)
+        }
+        await db.shutdown()
+    }
 }
