@@ -94,12 +94,13 @@ extension PoolStore {
     /// shipped seeds, excluding the ones already in the evaluate list.
     func pickSeeds(_ tx: any SQLExecutor, taskType: String, limit: Int, excluding: Set<Int64>) async throws -> [SQLRow] {
         guard limit > 0 else { return [] }
-        // Scored algorithms best first (the `algorithms_best` index, read in order), then
-        // shipped seeds not scored yet, in id order.
+        // Scored algorithms best first (the `algorithms_best` index, read in order and left
+        // after `wanted` rows whatever the values: one plan serves, `StatementHint.planOnce`),
+        // then shipped seeds not scored yet, in id order.
         let wanted = Int64(limit + excluding.count)
         var rows = try await tx.fetch(
             """
-            SELECT id, dsl, input_dim, task_type, consensus_score FROM algorithms
+            \(sql: StatementHint.planOnce) SELECT id, dsl, input_dim, task_type, consensus_score FROM algorithms
             WHERE task_type = \(taskType) AND consensus_score IS NOT NULL
             ORDER BY consensus_score DESC, id ASC LIMIT \(wanted)
             """)
@@ -139,10 +140,11 @@ extension PoolStore {
         if let kept { return kept }
         let seeds = try await pickSeeds(db, taskType: taskType, limit: seedLimit, excluding: [])
         let scored = try seeds.compactMap { r in try r.optionalDouble("consensus_score").map { (score: $0, id: try r.int("id")) } }
-        // Counted up to the limit only: the cost of a lease does not grow with the backlog.
+        // Counted up to the limit only: the cost of a lease does not grow with the backlog (the
+        // `algorithms_pick` index, left at the limit whatever the values: one plan serves).
         let backlog = try await db.fetchOne(
             """
-            SELECT COUNT(*) AS n FROM (
+            \(sql: StatementHint.planOnce) SELECT COUNT(*) AS n FROM (
               SELECT 1 AS one FROM algorithms WHERE task_type = \(taskType) AND status = 'in_evaluation'
               LIMIT \(Self.evolutionBacklogLimit + 1)) AS waiting
             """)?.int("n") ?? 0
