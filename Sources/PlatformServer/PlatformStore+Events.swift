@@ -148,9 +148,13 @@ extension PlatformStore {
         try await db.fetchOne("SELECT last_seq FROM platform_event_counter WHERE id = 1")?.int("last_seq") ?? 0
     }
 
-    /// Events after `seq`, in order (for the pump).
+    /// Events after `seq`, in order (for the pump): the primary key read from `seq`, left at the
+    /// limit whatever the values, so one plan serves (`StatementHint.planOnce`; run several
+    /// times a platform cycle).
     func events(after seq: Int64, limit: Int = 1000) async throws -> [EventRecord] {
-        try await db.fetch("SELECT * FROM platform_events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)").map(EventRecord.init)
+        try await db.fetch(
+            "\(sql: StatementHint.planOnce) SELECT * FROM platform_events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)"
+        ).map(EventRecord.init)
     }
 
     /// Catch-up for a validator connecting with `since` (the last seq it received) or none.

@@ -260,11 +260,12 @@ extension PlatformStore {
     // MARK: Validator job flow
 
     /// `GET /jobs/pending`: pending jobs of active challenges that `validator` may claim
-    /// (not a second job of a submission it already evaluates), oldest first.
+    /// (not a second job of a submission it already evaluates), oldest first. The pending-job
+    /// queue index read in order, as by `claimNext`'s pick: one plan serves whatever the values.
     public func pendingJobs(validator: String, limit: Int) async throws -> PendingJobsResponse {
         let rows = try await db.fetch(
             """
-            SELECT j.id, j.challenge_id, j.submission_id, j.miner_hotkey, j.created_at FROM jobs j
+            \(sql: StatementHint.planOnce) SELECT j.id, j.challenge_id, j.submission_id, j.miner_hotkey, j.created_at FROM jobs j
             WHERE \(Self.claimable(by: validator))
             ORDER BY j.created_at, j.id LIMIT \(limit)
             """)
