@@ -161,20 +161,31 @@ struct PostgresExecutor: SQLExecutor {
     /// its rollback puts it back); outside, the statement runs in a transaction of its own.
     private func forItsValues<T>(_ body: () async throws -> T) async throws -> T {
         let custom = PostgresQuery(unsafeSQL: "SET LOCAL plan_cache_mode = force_custom_plan")
-        if inTransaction {
-            _ = try await connection.query(custom, logger: logger)
-            let result = try await body()
-            _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL plan_cache_mode = force_generic_plan"), logger: logger)
-            return result
+        guard inTransaction else {
+            return try await Self.betweenBeginAndCommit(connection, logger: logger) {
+                _ = try await connection.query(custom, logger: logger)
+                return try await body()
+            }
         }
-        _ = try await connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: logger)
+        _ = try await connection.query(custom, logger: logger)
+        let result = try await body()
+        _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL plan_cache_mode = force_generic_plan"), logger: logger)
+        return result
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT` on `conn`, rolling back when it throws. These
+    /// commands run unnamed: ROLLBACK follows a failed statement, and PostgresNIO would keep a
+    /// preparation that fails there as failed for the connection.
+    static func betweenBeginAndCommit<T>(_ conn: PostgresConnection, logger: Logger,
+                                         _ body: () async throws -> T) async throws -> T {
+        let control = PostgresExecutor(connection: conn, logger: logger)
+        _ = try await control.query("BEGIN", [])
         do {
-            _ = try await connection.query(custom, logger: logger)
             let result = try await body()
-            _ = try await connection.query(PostgresQuery(unsafeSQL: "COMMIT"), logger: logger)
+            _ = try await control.query("COMMIT", [])
             return result
         } catch {
-            _ = try? await connection.query(PostgresQuery(unsafeSQL: "ROLLBACK"), logger: logger)
+            _ = try? await control.query("ROLLBACK", [])
             throw error
         }
     }
@@ -365,17 +376,8 @@ public final class PostgresStore: SQLDatabase {
 
     private static func inTransaction<T: Sendable>(_ conn: PostgresConnection, logger: Logger,
                                                    _ body: @Sendable (any SQLExecutor) async throws -> T) async throws -> T {
-        // The transaction's own commands run unnamed: ROLLBACK follows a failed statement, and
-        // PostgresNIO would keep a preparation that fails there as failed for the connection.
-        let control = PostgresExecutor(connection: conn, logger: logger)
-        _ = try await control.query("BEGIN", [])
-        do {
-            let result = try await body(PostgresExecutor(connection: conn, logger: logger, named: true, inTransaction: true))
-            _ = try await control.query("COMMIT", [])
-            return result
-        } catch {
-            _ = try? await control.query("ROLLBACK", [])
-            throw error
+        try await PostgresExecutor.betweenBeginAndCommit(conn, logger: logger) {
+            try await body(PostgresExecutor(connection: conn, logger: logger, named: true, inTransaction: true))
         }
     }
 
