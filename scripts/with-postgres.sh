@@ -22,7 +22,7 @@ cleanup() { run "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&
 trap cleanup EXIT
 run "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; exit 1; }
 run "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off" start >/dev/null \
+  -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=500 -c fsync=off" start >/dev/null \
   || { cat "$dir/server.log"; exit 1; }
 run "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -q -c "CREATE ROLE evalnet LOGIN SUPERUSER PASSWORD 'evalnet'" \
   -c "CREATE DATABASE evalnet OWNER evalnet" >/dev/null
